@@ -1,0 +1,34 @@
+# unitreview: the two quick-start commands are `make review` and `make test`.
+# Each sets up .venv from uv.lock (exact versions) on a machine with only Python 3.11, pip and gcc.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+WAREHOUSE ?= warehouse/unitreview.duckdb
+INPUT ?= data_samples
+
+.PHONY: setup review test bench dev clean
+
+setup: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv sync --frozen --extra dev --python $(BIN)/python --quiet
+	touch $@
+
+review: setup
+	$(BIN)/unitreview review --input $(INPUT) --warehouse $(WAREHOUSE)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+dev: setup
+	UNITREVIEW_WAREHOUSE=$(WAREHOUSE) UNITREVIEW_INPUT=$(INPUT) $(BIN)/dagster dev -m pipelines.definitions
+
+clean:
+	rm -rf $(VENV) warehouse

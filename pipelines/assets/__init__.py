@@ -1,0 +1,1 @@
+"""Thin Dagster wrappers, one module per stage, calling ingest/, rules/ and scores/."""

@@ -1,0 +1,214 @@
+"""The ``unitreview`` command (review outputs v1, "Command line").
+
+``unitreview review`` runs the same Dagster job the schedules run, in this process, and prints the
+summary; exit status 0 when the review completed (even with quarantined rows or rejected files),
+non-zero with one sentence on stderr when it could not.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(
+    help="unitreview: utilization review of timed therapy codes (CPT 97112, the 8-minute rule).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class ReviewFailed(Exception):
+    """The review could not complete; the message is the sentence the user sees."""
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]unitreview:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+class _RichDisplay:
+    """Terminal progress: one bar per stage, advanced per file (file names only, never PHI)."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+
+    def start(self, stage: str, total: int | None) -> None:
+        self.tasks[stage] = self.progress.add_task(stage, total=total)
+
+    def advance(self, stage: str, note: str) -> None:
+        self.progress.update(self.tasks[stage], advance=1, description=f"{stage}: {note}")
+
+    def finish(self, stage: str) -> None:
+        task = self.tasks[stage]
+        self.progress.update(task, description=stage, completed=self.progress.tasks[task].total or 1, total=self.progress.tasks[task].total or 1)
+
+
+@app.command()
+def review(
+    input: Annotated[Path, typer.Option("--input", help="An extract file, or a folder of extracts (.csv, .csv.gz, .parquet, .xlsx)")],
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB warehouse file (created if missing)")],
+    config: Annotated[Path | None, typer.Option("--config", help="A TOML configuration file")] = None,
+) -> None:
+    """Run the whole review on every extract under --input, adding to the warehouse."""
+    from pipelines.config import ConfigError, load_config
+
+    if not input.exists():
+        _fail(f"input path {input} does not exist", 2)
+    try:
+        settings = load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    _prepare_warehouse_path(warehouse)
+    try:
+        run_id, ingest_meta = _run_review(input, warehouse, config, settings)
+    except ReviewFailed as exc:
+        _fail(f"review could not complete: {exc}")
+    _print_summary(warehouse, run_id, ingest_meta)
+
+
+def _prepare_warehouse_path(warehouse: Path) -> None:
+    parent = warehouse.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot create the warehouse folder {parent}: {exc.strerror}", 2)
+    if not os.access(parent, os.W_OK) or (warehouse.exists() and not os.access(warehouse, os.W_OK)):
+        _fail(f"the warehouse {warehouse} cannot be written (permission denied)", 2)
+
+
+def _run_review(input: Path, warehouse: Path, config_path: Path | None, settings) -> tuple[str, dict]:
+    import dagster as dg
+
+    from pipelines import progress
+    from pipelines.definitions import build_defs
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    logging.getLogger("dagster").setLevel(logging.ERROR)
+    defs = build_defs(
+        warehouse_path=str(warehouse),
+        input_path=str(input),
+        config_path=str(config_path) if config_path else None,
+        config=settings,
+    )
+    job = defs.resolve_job_def("review")
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar, progress.showing(_RichDisplay(bar)):
+        result = job.execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        )
+    if not result.success:
+        raise ReviewFailed(_failure_reason(result))
+    meta: dict = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key.to_user_string() == "claim_lines":
+            meta = {k: v.value for k, v in materialization.metadata.items()}
+    return result.run_id, meta
+
+
+def _failure_reason(result) -> str:
+    """The first failed step's error, as one line (our errors never carry row values)."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None and error.cls_name in {"DagsterExecutionStepExecutionError"}:
+                error = error.cause
+            text = error.message.strip().splitlines()
+            return f"{event.step_key}: {text[0] if text else error.cls_name}"
+    return "the run failed"
+
+
+def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        files = con.execute(
+            "select source_file, status, rows_read, rows_loaded, rows_quarantined, reason "
+            "from ingest_log where run_id = ? order by source_file",
+            [run_id],
+        ).fetchall()
+        reasons = con.execute(
+            "select r.reason, count(*) from quarantine q, unnest(q.reasons) as r(reason) "
+            "where q.source_file in (select source_file from ingest_log where run_id = ?) "
+            "group by 1 order by 2 desc, 1 limit 12",
+            [run_id],
+        ).fetchall()
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        findings = (
+            con.execute("select rule_id, count(*) from findings group by 1 order by 1").fetchall()
+            if "findings" in tables
+            else []
+        )
+    finally:
+        con.close()
+
+    table = Table(title=f"Files read in this review ({warehouse})", title_justify="left")
+    for name in ("file", "status", "read", "loaded", "quarantined", "reason"):
+        table.add_column(name, justify="right" if name in {"read", "loaded", "quarantined"} else "left")
+    for source_file, status, read, loaded, quarantined, reason in files:
+        table.add_row(source_file, status, str(read), str(loaded), str(quarantined), reason or "")
+    out.print(table)
+    unchanged = meta.get("files_unchanged", 0)
+    read = sum(f[2] for f in files)
+    loaded = sum(f[3] for f in files)
+    quarantined = sum(f[4] for f in files)
+    rejected = sum(f[1] == "rejected" for f in files)
+    out.print(
+        f"files: {meta.get('files_seen', len(files))} seen, {sum(f[1] == 'loaded' for f in files)} loaded, "
+        f"{rejected} rejected, {sum(f[1] == 'duplicate' for f in files)} duplicate deliveries, "
+        f"{unchanged} already ingested"
+    )
+    out.print(f"rows: {read} read = {loaded} loaded + {quarantined} quarantined")
+    if reasons:
+        out.print("quarantine reasons (rows):")
+        for reason, count in reasons:
+            out.print(f"  {count:>7}  {reason}", highlight=False)
+    if findings:
+        out.print("findings by rule (whole warehouse):")
+        for rule_id, count in findings:
+            out.print(f"  {count:>7}  {rule_id}")
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the extract and its answer key into")],
+    lines: Annotated[int, typer.Option("--lines", min=1, help="How many claim lines")] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files)")] = 1,
+    start_month: Annotated[str, typer.Option("--start-month", help="First service month, YYYY-MM")] = "2025-11",
+    months: Annotated[int, typer.Option("--months", min=1, help="How many monthly files")] = 12,
+    fmt: Annotated[str, typer.Option("--format", help="csv, csv.gz, parquet or xlsx")] = "csv",
+    samples: Annotated[bool, typer.Option("--samples", help="Write the small committed sample set instead")] = False,
+) -> None:
+    """Write a realistic synthetic extract with planted findings and an answer key."""
+    from pipelines.generate import generate_extract, write_samples
+
+    if samples:
+        summary = write_samples(out_dir, seed=seed)
+    else:
+        summary = generate_extract(out_dir, lines, seed, start_month=start_month, months=months, fmt=fmt)
+    out.print(summary)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

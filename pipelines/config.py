@@ -1,0 +1,106 @@
+"""The TOML configuration, typed, with every default in one place.
+
+A user's file (``unitreview review --config FILE.toml``) overrides any of these; an unknown key or a
+value of the wrong type is an error naming the key (``ConfigError``), never silently ignored.
+``unitreview.example.toml`` at the repository root documents every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipelines.columns import CANONICAL
+
+BUILTIN_PROFILES = Path(__file__).parent / "reference" / "header_profiles.toml"
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message says which key and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseConfig(_Section):
+    threads: int | None = Field(None, ge=1, description="DuckDB threads; default: all cores")
+    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '4GB'")
+
+
+class IngestConfig(_Section):
+    profiles: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Mapping profiles: profile name -> {vendor header: canonical column}",
+    )
+    use_builtin_profiles: bool = Field(
+        True, description="Also apply the shipped profiles in pipelines/reference/header_profiles.toml"
+    )
+
+
+class RulesConfig(_Section):
+    daily_limits: dict[str, int] = Field(
+        default_factory=dict, description="Per-code daily unit limits overriding the seed (97112: 4)"
+    )
+    impossible_day_minutes: int = Field(720, ge=1, description="IMPOSSIBLE_DAY ceiling (12 hours)")
+    oig_reference_minutes: int = Field(480, ge=1, description="OIG's 8-hour reference (a metric)")
+    payer_type_methods: dict[str, Literal["cms", "ama"]] = Field(
+        default_factory=dict, description="payer_type -> method, overriding the seed mapping"
+    )
+    payer_name_methods: dict[str, Literal["cms", "ama"]] = Field(
+        default_factory=dict, description="payer_name -> method, overriding the payer_type's"
+    )
+    reference_files: dict[str, Path] = Field(
+        default_factory=dict, description="Seed table name -> a user's file with the same columns"
+    )
+    mue_table: Path | None = Field(None, description="A CMS MUE table file; overrides daily limits")
+
+
+class Config(_Section):
+    warehouse: WarehouseConfig = WarehouseConfig()
+    ingest: IngestConfig = IngestConfig()
+    rules: RulesConfig = RulesConfig()
+
+    def header_profiles(self) -> dict[str, dict[str, str]]:
+        """Every mapping profile in force: the shipped ones (unless turned off), then the user's."""
+        profiles: dict[str, dict[str, str]] = {}
+        if self.ingest.use_builtin_profiles:
+            profiles.update(tomllib.loads(BUILTIN_PROFILES.read_text())["profiles"])
+        profiles.update(self.ingest.profiles)
+        return profiles
+
+    def fingerprint(self) -> str:
+        """A short hash of the configuration in force, recorded with each review."""
+        body = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a TOML configuration; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"configuration file {path}: {problems}") from None
+    for name, mapping in config.ingest.profiles.items():
+        unknown = sorted(set(mapping.values()) - set(CANONICAL))
+        if unknown:
+            raise ConfigError(
+                f"configuration file {path}: ingest.profiles.{name} maps to unknown columns {unknown}"
+            )
+    return config

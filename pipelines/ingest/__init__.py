@@ -1,0 +1,1 @@
+"""Ingestion: read an extract, match its headers, validate every row, split loaded from quarantined."""

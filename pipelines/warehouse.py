@@ -1,0 +1,123 @@
+"""The DuckDB warehouse: table DDL from ``sql/``, and the writes that must be atomic.
+
+Values always travel as parameters or registered frames; the only names spliced into SQL are column
+identifiers, quoted by ``quote_identifier``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.ingest.extract import FileResult
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+def quote_identifier(name: str) -> str:
+    """A column name as a DuckDB identifier, whatever characters it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table and view of ``sql/`` that does not exist yet (files run in name order)."""
+    for script in sorted(SQL_DIR.glob("*.sql")):
+        con.execute(script.read_text())
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_name = ? "
+        "order by ordinal_position",
+        [table],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def known_file(con: duckdb.DuckDBPyConnection, source_file: str, sha256: str) -> bool:
+    """True when this very file (same name, same content) was read before: nothing to do again."""
+    rows = con.execute(
+        "select count(*) from ingest_log where source_file = ? and sha256 = ?", [source_file, sha256]
+    ).fetchall()
+    return rows[0][0] > 0
+
+
+def loaded_as(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
+    """The earlier file whose lines were loaded with this same content, if any."""
+    rows = con.execute(
+        "select source_file from ingest_log where sha256 = ? and status = 'loaded' "
+        "order by ingested_at limit 1",
+        [sha256],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def existing_keys(con: duckdb.DuckDBPyConnection):
+    """A lookup of (claim_id, line_number) keys already in claim_lines, for the ingest step."""
+
+    def lookup(keys: pl.DataFrame) -> pl.DataFrame:
+        con.register("incoming_keys", keys)
+        try:
+            return con.sql(
+                "select k.claim_id, k.line_number from incoming_keys k "
+                "semi join claim_lines c on c.claim_id = k.claim_id and c.line_number = k.line_number"
+            ).pl()
+        finally:
+            con.unregister("incoming_keys")
+
+    return lookup
+
+
+def write_file_result(
+    con: duckdb.DuckDBPyConnection, result: FileResult, run_id: str | None
+) -> None:
+    """Lines, quarantine and the ingest-log entry of one file, in one transaction: a file is
+    marked read only together with its rows."""
+    now = dt.datetime.now(dt.UTC)
+    log = pl.DataFrame([{**result.log_row(), "run_id": run_id, "ingested_at": now}]).with_columns(
+        pl.col("ingested_at").cast(pl.Datetime("us", "UTC"))
+    )
+    con.execute("begin transaction")
+    try:
+        if result.lines.height:
+            present = set(table_columns(con, "claim_lines"))
+            for column in result.lines.columns:
+                if column not in present:  # a column beyond the contract, carried as text
+                    con.execute(f"alter table claim_lines add column {quote_identifier(column)} varchar")
+            _insert(con, "claim_lines", result.lines)
+        if result.quarantine.height:
+            _insert(con, "quarantine", result.quarantine)
+        _insert(con, "ingest_log", log)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def write_duplicate_delivery(
+    con: duckdb.DuckDBPyConnection,
+    source_file: str,
+    sha256: str,
+    file_format: str | None,
+    file_bytes: int,
+    earlier: str,
+    run_id: str | None,
+) -> None:
+    """A redelivered file (same SHA-256 as one already loaded) is logged, not loaded twice."""
+    con.execute(
+        "insert into ingest_log (source_file, sha256, file_format, file_bytes, rows_read, "
+        "rows_loaded, rows_quarantined, status, reason, run_id, ingested_at) "
+        "values (?, ?, ?, ?, 0, 0, 0, 'duplicate', ?, ?, now())",
+        [source_file, sha256, file_format, file_bytes, f"same content as {earlier}, already loaded", run_id],
+    )
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    con.register("incoming", frame)
+    try:
+        con.execute(f"insert into {table} by name select * from incoming")
+    finally:
+        con.unregister("incoming")
