@@ -135,55 +135,54 @@ def _failure_reason(result) -> str:
 
 
 def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
+    """The contract's summary: files and rows read, loaded, quarantined, rejected files, findings."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        files = con.execute(
-            "select source_file, status, rows_read, rows_loaded, rows_quarantined, reason "
-            "from ingest_log where run_id = ? order by source_file",
-            [run_id],
-        ).fetchall()
         reasons = con.execute(
             "select r.reason, count(*) from quarantine q, unnest(q.reasons) as r(reason) "
             "where q.source_file in (select source_file from ingest_log where run_id = ?) "
-            "group by 1 order by 2 desc, 1 limit 12",
+            "group by 1 order by 2 desc, 1",
             [run_id],
         ).fetchall()
         tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
         findings = (
-            con.execute("select rule_id, count(*) from findings group by 1 order by 1").fetchall()
+            con.execute("select rule_id, count(*), sum(units_over), sum(amount_at_risk) from findings group by 1 order by 1").fetchall()
             if "findings" in tables
             else []
         )
     finally:
         con.close()
 
-    table = Table(title=f"Files read in this review ({warehouse})", title_justify="left")
-    for name in ("file", "status", "read", "loaded", "quarantined", "reason"):
-        table.add_column(name, justify="right" if name in {"read", "loaded", "quarantined"} else "left")
-    for source_file, status, read, loaded, quarantined, reason in files:
-        table.add_row(source_file, status, str(read), str(loaded), str(quarantined), reason or "")
+    files = meta.get("files", [])
+    table = Table(title="Extracts", title_justify="left")
+    for name in ("file", "status", "read", "loaded", "quarantined"):
+        table.add_column(name, justify="left" if name in {"file", "status"} else "right")
+    for f in files:
+        numbers = [str(f[k]) if k in f else "" for k in ("rows_read", "rows_loaded", "rows_quarantined")]
+        table.add_row(f["source_file"], f["status"], *numbers)
     out.print(table)
-    unchanged = meta.get("files_unchanged", 0)
-    read = sum(f[2] for f in files)
-    loaded = sum(f[3] for f in files)
-    quarantined = sum(f[4] for f in files)
-    rejected = sum(f[1] == "rejected" for f in files)
+    by_status = {s: sum(f["status"] == s for f in files) for s in ("loaded", "rejected", "duplicate", "unchanged")}
     out.print(
-        f"files: {meta.get('files_seen', len(files))} seen, {sum(f[1] == 'loaded' for f in files)} loaded, "
-        f"{rejected} rejected, {sum(f[1] == 'duplicate' for f in files)} duplicate deliveries, "
-        f"{unchanged} already ingested"
+        f"files: {len(files)} seen, {by_status['loaded']} loaded, {by_status['rejected']} rejected, "
+        f"{by_status['duplicate']} duplicate deliveries, {by_status['unchanged']} already ingested"
     )
-    out.print(f"rows: {read} read = {loaded} loaded + {quarantined} quarantined")
+    out.print(
+        f"rows: {meta.get('rows_read', 0)} read = {meta.get('rows_loaded', 0)} loaded"
+        f" + {meta.get('rows_quarantined', 0)} quarantined"
+    )
+    for f in files:
+        if f["status"] in ("rejected", "duplicate"):
+            out.print(f"  {f['status']} {f['source_file']}: {f.get('reason')}", highlight=False)
     if reasons:
         out.print("quarantine reasons (rows):")
         for reason, count in reasons:
-            out.print(f"  {count:>7}  {reason}", highlight=False)
+            out.print(f"  {count:>8}  {reason}", highlight=False)
     if findings:
-        out.print("findings by rule (whole warehouse):")
-        for rule_id, count in findings:
-            out.print(f"  {count:>7}  {rule_id}")
+        out.print("findings by rule (whole warehouse): count, units over, amount at risk")
+        for rule_id, count, units_over, amount in findings:
+            out.print(f"  {rule_id:<20} {count:>8} {units_over or 0:>8} {amount or 0:>12,.2f}", highlight=False)
 
 
 @app.command()

@@ -9,6 +9,7 @@ reason a person can act on.
 from __future__ import annotations
 
 import gzip
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,8 +93,8 @@ def _check_not_utf16(path: Path) -> None:
     try:
         with opener(path, "rb") as stream:
             head = stream.read(2)
-    except (OSError, EOFError) as exc:
-        raise UnreadableFile(f"cannot be read: {_first_line(exc)}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UnreadableFile(f"cannot be read as CSV: damaged gzip ({_first_line(exc)})") from None
     if head in (b"\xff\xfe", b"\xfe\xff"):
         raise UnreadableFile("wrong encoding: UTF-16 (export the extract as UTF-8)")
 

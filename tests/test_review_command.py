@@ -1,0 +1,114 @@
+"""`unitreview review` end to end on small extracts: counts, reruns, redeliveries, exit status."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from tests.extracts import row, rows, write_csv
+
+runner = CliRunner()
+
+
+def review(input_path: Path, warehouse: Path, *extra: str):
+    return runner.invoke(app, ["review", "--input", str(input_path), "--warehouse", str(warehouse), *extra])
+
+
+def counts(warehouse: Path) -> dict[str, int]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = [r[0] for r in con.execute("select table_name from information_schema.tables order by 1").fetchall()]
+        return {t: con.execute(f"select count(*) from {t}").fetchall()[0][0] for t in tables}
+
+
+def log(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select source_file, status, rows_read, rows_loaded, rows_quarantined from ingest_log order by ingested_at, source_file"
+        ).fetchall()
+
+
+@pytest.fixture
+def extracts(tmp_path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "good.csv", rows(5))
+    write_csv(folder / "mixed.csv", [row(claim_id="M-1"), row(claim_id="M-2", units_billed="x")])
+    (folder / "broken.parquet").write_bytes(b"PAR1 not really")
+    (folder / "notes.txt").write_text("not an extract: ignored")
+    return folder
+
+
+def test_a_bad_file_never_stops_the_good_ones_and_counts_reconcile(extracts, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    result = review(extracts, warehouse)
+    assert result.exit_code == 0, result.output
+    assert log(warehouse) == [
+        ("broken.parquet", "rejected", 0, 0, 0),
+        ("good.csv", "loaded", 5, 5, 0),
+        ("mixed.csv", "loaded", 2, 1, 1),
+    ]
+    assert "rows: 7 read = 6 loaded + 1 quarantined" in result.output
+    assert "broken.parquet" in result.output and "rejected" in result.output
+
+
+def test_reviewing_the_same_input_twice_changes_no_table(extracts, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    assert review(extracts, warehouse).exit_code == 0
+    before = counts(warehouse)
+    second = review(extracts, warehouse)
+    assert second.exit_code == 0, second.output
+    assert counts(warehouse) == before
+    assert "3 already ingested" in second.output
+
+
+def test_a_redelivered_file_with_the_same_content_is_logged_not_loaded(extracts, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    assert review(extracts, warehouse).exit_code == 0
+    shutil.copy(extracts / "good.csv", extracts / "good_again.csv")
+    assert review(extracts, warehouse).exit_code == 0
+    assert ("good_again.csv", "duplicate", 0, 0, 0) in log(warehouse)
+    assert counts(warehouse)["claim_lines"] == 6
+
+
+def test_a_single_file_can_be_reviewed(extracts, tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    assert review(extracts / "good.csv", warehouse).exit_code == 0
+    assert log(warehouse) == [("good.csv", "loaded", 5, 5, 0)]
+
+
+def test_a_missing_input_path_is_one_clear_sentence_and_a_nonzero_exit(tmp_path):
+    result = review(tmp_path / "nowhere", tmp_path / "w.duckdb")
+    assert result.exit_code != 0
+    assert "input path" in result.output and "does not exist" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_configuration_with_an_unknown_key_is_refused_by_name(extracts, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[rules]\nimpossible_day_minute = 600\n")
+    result = review(extracts, tmp_path / "w.duckdb", "--config", str(config))
+    assert result.exit_code != 0
+    assert "rules.impossible_day_minute" in result.output
+
+
+def test_a_configuration_value_of_the_wrong_type_is_refused_by_name(extracts, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[rules]\nimpossible_day_minutes = "twelve hours"\n')
+    result = review(extracts, tmp_path / "w.duckdb", "--config", str(config))
+    assert result.exit_code != 0 and "rules.impossible_day_minutes" in result.output
+
+
+def test_a_users_mapping_profile_reads_their_headers(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    record = {("Svc Dt" if k == "service_date" else k): v for k, v in row().items()}
+    write_csv(folder / "vendor.csv", [record])
+    config = tmp_path / "profile.toml"
+    config.write_text('[ingest.profiles.acme]\n"Svc Dt" = "service_date"\n')
+    assert review(folder, tmp_path / "w.duckdb", "--config", str(config)).exit_code == 0
+    assert log(tmp_path / "w.duckdb") == [("vendor.csv", "loaded", 1, 1, 0)]
