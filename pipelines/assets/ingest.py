@@ -49,13 +49,13 @@ def ingest_extracts(
             earlier = warehouse.loaded_as(con, digest)
             if earlier is not None:
                 warehouse.write_duplicate_delivery(
-                    con, name, digest, extract_format(path), path.stat().st_size, earlier, context.run_id
+                    con, name, digest, extract_format(path), path.stat().st_size, earlier, context.run.run_id
                 )
                 outcomes.append({"source_file": name, "status": "duplicate", "reason": f"same content as {earlier}"})
                 shown.advance("ingest", f"{name}: duplicate of {earlier}")
                 continue
             result = ingest_file(path, name, profiles, lookup, sha256=digest)
-            warehouse.write_file_result(con, result, context.run_id)
+            warehouse.write_file_result(con, result, context.run.run_id)
             outcomes.append({**result.log_row(), "sha256": None})
             if result.status == "rejected":
                 context.log.warning(f"rejected {name}: {result.reason}")
