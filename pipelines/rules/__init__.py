@@ -1,0 +1,28 @@
+"""The rules engine: pure Polars functions from ``claim_lines`` to ``line_units`` and ``findings``.
+
+    ref = Reference.load()                      # seed tables (pipelines/reference/*.csv)
+    settings = RuleSettings()                   # defaults of the contract
+    units = line_units(lines, ref, settings)    # one row per line: units the minutes support
+    found = findings(lines, units.collect().lazy(), ref, settings)
+
+No Dagster, no DuckDB: frames in, frames out.
+"""
+
+from pipelines.rules.chart import units_for_minutes
+from pipelines.rules.findings._common import FINDINGS_SCHEMA
+from pipelines.rules.reference import Reference, load_mue_table
+from pipelines.rules.registry import RULES, findings
+from pipelines.rules.settings import RuleSettings
+from pipelines.rules.units import LINE_UNITS_SCHEMA, line_units
+
+__all__ = [
+    "FINDINGS_SCHEMA",
+    "LINE_UNITS_SCHEMA",
+    "RULES",
+    "Reference",
+    "RuleSettings",
+    "findings",
+    "line_units",
+    "load_mue_table",
+    "units_for_minutes",
+]

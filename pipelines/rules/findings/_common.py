@@ -1,0 +1,138 @@
+"""What every finding rule shares: the FINDINGS schema, prices, attribution and readable breakdowns.
+
+PHI: a patient identifier never goes into ``detail`` (nor any message); details name codes, minutes,
+units, NPIs and claim ids only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import polars as pl
+
+from pipelines.rules.reference import Reference
+from pipelines.rules.settings import RuleSettings
+
+FINDINGS_SCHEMA: dict[str, pl.DataType] = {
+    "rule_id": pl.String(),
+    "severity": pl.String(),
+    "rendering_npi": pl.String(),
+    "patient_id": pl.String(),
+    "service_date": pl.Date(),
+    "claim_id": pl.String(),
+    "line_number": pl.Int64(),
+    "units_over": pl.Int64(),
+    "amount_at_risk": pl.Float64(),
+    "detail": pl.String(),
+    "billing_provider": pl.String(),
+    "discipline": pl.String(),
+}
+
+RuleFunction = Callable[[pl.LazyFrame, pl.LazyFrame, Reference, RuleSettings], pl.LazyFrame]
+
+# Grains of the contract's rule table (shared/contract/review-outputs.md).
+PATIENT_DAY_NPI = ("patient_id", "service_date", "rendering_npi")
+PATIENT_DAY = ("patient_id", "service_date")
+LINE = ("claim_id", "line_number")
+# Line findings also carry the patient-day and therapist for drill-down.
+LINE_DRILL_DOWN = (*LINE, "patient_id", "service_date", "rendering_npi")
+THERAPIST_DAY = ("rendering_npi", "service_date")
+GROUP_EXTRAS = ("billing_provider", "discipline")
+
+
+def as_findings(
+    frame: pl.LazyFrame,
+    rule_id: str,
+    severity: str | pl.Expr,
+    filled: Sequence[str],
+) -> pl.LazyFrame:
+    """``frame`` (with units_over, amount_at_risk, detail and the ``filled`` columns) in the FINDINGS
+    schema: the ``filled`` columns kept, every other identifying column null."""
+    fixed = {"rule_id", "severity", "units_over", "amount_at_risk", "detail"}
+    exprs = []
+    for name, dtype in FINDINGS_SCHEMA.items():
+        if name == "rule_id":
+            exprs.append(pl.lit(rule_id, dtype).alias(name))
+        elif name == "severity":
+            sev = severity if isinstance(severity, pl.Expr) else pl.lit(severity)
+            exprs.append(sev.cast(dtype).alias(name))
+        elif name in fixed or name in filled:
+            exprs.append(pl.col(name).cast(dtype))
+        else:
+            exprs.append(pl.lit(None, dtype).alias(name))
+    return frame.select(exprs)
+
+
+def unit_price() -> pl.Expr:
+    """Aggregation: price per unit over a set of lines, weighting each line's ``price_per_unit``
+    (allowed / units, else charge / units) by its units; 0.0 when no line has an amount."""
+    priced_units = pl.col("units_billed").filter(pl.col("price_per_unit").is_not_null()).sum()
+    amount = (pl.col("price_per_unit") * pl.col("units_billed")).sum()
+    return pl.when(priced_units > 0).then(amount / priced_units).otherwise(pl.lit(0.0))
+
+
+def at_risk(units_over: pl.Expr, price: pl.Expr) -> pl.Expr:
+    """amount_at_risk = units_over x price per unit, in cents."""
+    return (units_over.cast(pl.Float64) * price).round(2).alias("amount_at_risk")
+
+
+def attribute_rendering(timed_lines: pl.LazyFrame, key: Sequence[str]) -> pl.LazyFrame:
+    """Per ``key``: ``rendering_npi`` = the therapist billing the most timed units (ties: smallest
+    NPI), ``other_npis`` = the others, comma-separated (empty string when none), and
+    ``group_price`` = ``unit_price()`` over all the lines."""
+    per = timed_lines.group_by(*key, "rendering_npi").agg(
+        pl.col("units_billed").sum().alias("_u"),
+        (pl.col("price_per_unit") * pl.col("units_billed")).sum().alias("_amount"),
+        pl.col("units_billed").filter(pl.col("price_per_unit").is_not_null()).sum().alias("_priced"),
+    )
+    ranked = pl.col("rendering_npi").sort_by(["_u", "rendering_npi"], descending=[True, False])
+    priced = pl.col("_priced").sum()
+    return per.group_by(key).agg(
+        ranked.first().alias("rendering_npi"),
+        ranked.slice(1).sort().str.join(", ").alias("other_npis"),
+        pl.when(priced > 0).then(pl.col("_amount").sum() / priced).otherwise(pl.lit(0.0)).alias("group_price"),
+    )
+
+
+def also_rendered(other_npis: pl.Expr) -> pl.Expr:
+    """' Also rendered by NPI ...' when the group had other therapists, else ''."""
+    return pl.when(other_npis.str.len_chars() > 0).then(pl.format(" Also rendered by NPI {}.", other_npis)).otherwise(
+        pl.lit("")
+    )
+
+
+def code_level(timed_lines: pl.LazyFrame, key: Sequence[str]) -> pl.LazyFrame:
+    """One row per (key, code) from ``line_units`` rows: minutes, units billed, allowed range."""
+    return timed_lines.group_by(*key, "cpt_code").agg(
+        pl.col("code_minutes").first(),
+        pl.col("code_units_billed").first(),
+        pl.col("code_units_min").first(),
+        pl.col("code_units_max").first(),
+        (pl.col("units_billed") - pl.col("expected_units_max")).clip(lower_bound=0).sum().alias("code_excess"),
+    )
+
+
+def join_sorted(text: pl.Expr, by: pl.Expr | Sequence[pl.Expr], descending: bool | Sequence[bool] = False) -> pl.Expr:
+    """Aggregation: ``text`` of a group's rows joined with ', ' in a fixed order (nulls skipped)."""
+    return text.sort_by(by, descending=descending).str.join(", ")
+
+
+def sorted_rows(fields: Sequence[str], by: Sequence[pl.Expr], descending: Sequence[bool]) -> pl.Expr:
+    """Aggregation: a group's ``fields`` as a list of structs in a fixed order (one sort per group
+    for several texts; read them back with ``joined_field``)."""
+    return pl.struct(*fields).sort_by(list(by), descending=list(descending)).alias("_rows")
+
+
+def joined_field(field: str) -> pl.Expr:
+    """``field`` of ``sorted_rows`` joined with ', ' (nulls skipped)."""
+    return pl.col("_rows").list.eval(pl.element().struct.field(field)).list.join(", ").alias(field)
+
+
+def units_range(low: pl.Expr, high: pl.Expr) -> pl.Expr:
+    """'2' when low == high, else '1-2' (a tie leaves the choice to the clinician)."""
+    return pl.when(low == high).then(low.cast(pl.String)).otherwise(pl.format("{}-{}", low, high))
+
+
+def plural(n: pl.Expr, word: str) -> pl.Expr:
+    """'1 unit' / '3 units'."""
+    return pl.when(n == 1).then(pl.format("{} " + word, n)).otherwise(pl.format("{} " + word + "s", n))

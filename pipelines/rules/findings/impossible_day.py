@@ -1,0 +1,73 @@
+"""IMPOSSIBLE_DAY: a therapist's documented one-on-one timed minutes in a day exceed the ceiling.
+
+Contract: "one therapist's documented timed one-on-one minutes in a day exceed the configured ceiling
+(default 12 hours)". Domain doc: "OIG's 'questionable billing' study flagged providers 'paid for more
+than 8 hours of outpatient therapy provided in a single day'. unitreview flags a therapist whose
+documented timed minutes in a day exceed a configurable ceiling (default 12 hours), and reports the
+8-hour figure as a metric."
+
+Minutes of the therapist's timed lines (untimed codes, incl. supervised modalities and group therapy
+97150, are not one-on-one timed time; duplicate extras are left out), counted per visit (one claim's
+lines of the therapist and 8-minute-rule group): the per-line minutes when no billed line lacks them,
+else the visit's ``total_timed_minutes`` once, else the minutes that are documented. Zero-unit lines'
+documented minutes count (the time was spent). units_over = the chart of the minutes above the
+ceiling; priced at the day's timed lines. Therapist-day grain (rendering_npi, service_date).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.rules.chart import units_for_minutes
+from pipelines.rules.findings._common import THERAPIST_DAY, as_findings, at_risk
+from pipelines.rules.groups import GROUP_KEY
+from pipelines.rules.reference import Reference
+from pipelines.rules.settings import RuleSettings
+
+RULE_ID = "IMPOSSIBLE_DAY"
+DAY = ["rendering_npi", "service_date"]
+
+
+def impossible_day(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: RuleSettings) -> pl.LazyFrame:
+    """IMPOSSIBLE_DAY findings, one per therapist-day over the ceiling."""
+    ceiling = settings.ceiling_minutes(ref)
+    oig = settings.oig_minutes(ref)
+    timed = units.filter(pl.col("is_timed") & ~pl.col("duplicate_extra"))
+    lacking = pl.col("minutes_used").is_null() & (pl.col("units_billed") > 0)
+    visits = timed.group_by(*DAY, *GROUP_KEY[2:], "patient_id", "claim_id").agg(
+        pl.when(lacking.any() & pl.col("total_timed_minutes").is_not_null().any())
+        .then(pl.col("total_timed_minutes").max())
+        .otherwise(pl.col("minutes_used").sum())
+        .alias("minutes"),
+        (pl.col("price_per_unit") * pl.col("units_billed")).sum().alias("amount"),
+        pl.col("units_billed").filter(pl.col("price_per_unit").is_not_null()).sum().alias("priced_units"),
+    )
+    days = (
+        visits.group_by(DAY)
+        .agg(
+            pl.col("minutes").sum(),
+            pl.len().alias("n_visits"),
+            pl.col("amount").sum(),
+            pl.col("priced_units").sum(),
+        )
+        .filter(pl.col("minutes") > ceiling)
+    )
+    result = days.with_columns(units_for_minutes(pl.col("minutes") - ceiling).alias("units_over")).with_columns(
+        at_risk(
+            pl.col("units_over"),
+            pl.when(pl.col("priced_units") > 0).then(pl.col("amount") / pl.col("priced_units")).otherwise(0.0),
+        ),
+        pl.format(
+            "NPI {} documented {} timed one-on-one minutes ({} h) over {} visits this day, above the ceiling of {} "
+            "minutes; the OIG reference of {} minutes ({} h) is exceeded by {} minutes.",
+            pl.col("rendering_npi"),
+            pl.col("minutes"),
+            (pl.col("minutes") / 60).round(1),
+            pl.col("n_visits"),
+            pl.lit(ceiling),
+            pl.lit(oig),
+            pl.lit(f"{oig / 60:g}"),
+            pl.col("minutes") - oig,
+        ).alias("detail"),
+    )
+    return as_findings(result, RULE_ID, settings.severity(RULE_ID), THERAPIST_DAY)

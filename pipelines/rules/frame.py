@@ -1,0 +1,28 @@
+"""Shared shaping of the loaded ``claim_lines`` frame for the rules (no rule logic here)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.columns import CANONICAL
+
+
+def canonical(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """``lines`` with every canonical column present (an absent optional column becomes typed nulls)
+    and cast to its canonical dtype."""
+    schema = lines.collect_schema()
+    exprs = []
+    for name, dtype in CANONICAL.items():
+        if name not in schema:
+            exprs.append(pl.lit(None, dtype).alias(name))
+        elif schema[name] != dtype:
+            exprs.append(pl.col(name).cast(dtype))
+    return lines.with_columns(exprs) if exprs else lines
+
+
+def line_price() -> pl.Expr:
+    """Price of one billed unit of a line: allowed_amount / units_billed where allowed is present,
+    else charge_amount / units_billed; null for a line with no units or neither amount."""
+    units = pl.col("units_billed")
+    amount = pl.coalesce(pl.col("allowed_amount"), pl.col("charge_amount"))
+    return pl.when(units > 0).then(amount / units).otherwise(None).alias("price_per_unit")

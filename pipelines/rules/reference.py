@@ -1,0 +1,249 @@
+"""The seed tables the rules read, loaded once into a frozen ``Reference``.
+
+Each table is a versioned CSV under ``pipelines/reference/`` (see its README for sources). A user may
+point any table at their own file with the same columns: ``Reference.load({"cpt_codes": path})``.
+The CMS MUE table, when given (``{"mue": path}`` or ``Reference.with_mue``), overrides the daily
+limits: NCCI Policy Manual ch. 1 sec. V, "adjudication indicator 1 compares each claim line, 2 and 3
+sum all lines of the date of service".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import polars as pl
+
+SEED_DIR = Path(__file__).resolve().parent.parent / "reference"
+
+# table name -> (seed file, required columns)
+TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cpt_codes": ("cpt_codes.csv", ("cpt_code", "timed")),
+    "payer_methods": ("payer_methods.csv", ("payer_type", "method")),
+    "payer_name_methods": ("payer_name_methods.csv", ("payer_name", "method")),
+    "daily_limits": ("daily_limits.csv", ("cpt_code", "max_units_per_day")),
+    "dx_97112_supportive": ("dx_97112_supportive.csv", ("icd10_prefix",)),
+    "limits": ("limits.csv", ("name", "value")),
+}
+
+METHODS = ("cms", "ama")
+_TRUE = {"true", "t", "1", "yes", "y"}
+_FALSE = {"false", "f", "0", "no", "n"}
+
+
+class ReferenceError(ValueError):
+    """A reference file is missing a column or holds a value the rules cannot use."""
+
+
+def normalize_code(expr: pl.Expr) -> pl.Expr:
+    """CPT/HCPCS code as compared everywhere: trimmed, upper case."""
+    return expr.str.strip_chars().str.to_uppercase()
+
+
+def normalize_dx(expr: pl.Expr) -> pl.Expr:
+    """ICD-10-CM code as compared everywhere: trimmed, upper case, without the dot."""
+    return expr.str.strip_chars().str.to_uppercase().str.replace_all(".", "", literal=True)
+
+
+def _read_table(name: str, path: Path) -> pl.DataFrame:
+    required = TABLES[name][1]
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ReferenceError(f"reference table {name} ({path.name}) cannot be read: {exc}") from exc
+    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ReferenceError(f"reference table {name} ({path.name}) lacks column(s): {', '.join(missing)}")
+    return frame
+
+
+def _parse_bool(frame: pl.DataFrame, column: str, table: str) -> pl.DataFrame:
+    text = frame[column].str.strip_chars().str.to_lowercase()
+    bad = text.filter(~text.is_in(list(_TRUE | _FALSE)) & text.is_not_null())
+    if bad.len():
+        raise ReferenceError(f"reference table {table}: column {column} must be true/false, got {bad[0]!r}")
+    return frame.with_columns(text.is_in(list(_TRUE)).alias(column))
+
+
+def _check_methods(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    frame = frame.with_columns(pl.col("method").str.strip_chars().str.to_lowercase())
+    bad = frame.filter(~pl.col("method").is_in(list(METHODS)))
+    if bad.height:
+        raise ReferenceError(f"reference table {table}: method must be cms or ama, got {bad['method'][0]!r}")
+    return frame
+
+
+def _prepare(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    if name == "cpt_codes":
+        frame = _parse_bool(frame, "timed", name).with_columns(normalize_code(pl.col("cpt_code")))
+        return frame.unique("cpt_code", keep="last").sort("cpt_code")
+    if name == "payer_methods":
+        frame = _check_methods(frame, name)
+        return frame.with_columns(pl.col("payer_type").str.strip_chars().str.to_lowercase())
+    if name == "payer_name_methods":
+        frame = _check_methods(frame, name)
+        return frame.with_columns(pl.col("payer_name").str.strip_chars().str.to_lowercase())
+    if name == "daily_limits":
+        frame = frame.with_columns(
+            normalize_code(pl.col("cpt_code")),
+            pl.col("max_units_per_day").str.strip_chars().cast(pl.Int64),
+        )
+        if "mue_indicator" in frame.columns:
+            frame = frame.with_columns(pl.col("mue_indicator").str.strip_chars().cast(pl.Int64))
+        else:
+            frame = frame.with_columns(pl.lit(None, pl.Int64).alias("mue_indicator"))
+        if "source" not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.String).alias("source"))
+        return frame.select("cpt_code", "max_units_per_day", "mue_indicator", "source")
+    if name == "dx_97112_supportive":
+        return frame.with_columns(normalize_dx(pl.col("icd10_prefix")).alias("icd10_prefix")).filter(
+            pl.col("icd10_prefix").str.len_chars() > 0
+        )
+    if name == "limits":
+        return frame.with_columns(pl.col("name").str.strip_chars(), pl.col("value").str.strip_chars().cast(pl.Float64))
+    raise KeyError(name)
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """The seed tables as Polars frames (columns after loading):
+
+    - ``cpt_codes``: cpt_code (str), timed (bool), description, kind. Claims Processing Manual ch. 5
+      sec. 20.2 B: timed codes are billed in 15-minute units; untimed codes are billed as "1".
+    - ``payer_methods``: payer_type, method ('cms' | 'ama'); ``payer_name_methods``: payer_name
+      (lower case), method; a payer_name row wins over its payer_type row.
+    - ``daily_limits``: cpt_code, max_units_per_day (int), mue_indicator (int, null = per date of
+      service), source.
+    - ``dx_97112_supportive``: icd10_prefix (upper case, no dot), family, rationale.
+    - ``limits``: name, value (float), unit, source.
+    """
+
+    cpt_codes: pl.DataFrame
+    payer_methods: pl.DataFrame
+    payer_name_methods: pl.DataFrame
+    daily_limits: pl.DataFrame
+    dx_97112_supportive: pl.DataFrame
+    limits: pl.DataFrame
+
+    @classmethod
+    def load(cls, overrides: dict[str, Path] | None = None) -> Reference:
+        """Read every seed CSV, replacing any table named in ``overrides`` by the user's file.
+
+        Keys are the table names (``cpt_codes``, ``payer_methods``, ``payer_name_methods``,
+        ``daily_limits``, ``dx_97112_supportive``, ``limits``) plus ``mue`` for a CMS MUE file.
+        """
+        overrides = dict(overrides or {})
+        unknown = set(overrides) - set(TABLES) - {"mue"}
+        if unknown:
+            raise ReferenceError(f"unknown reference table(s): {', '.join(sorted(unknown))}")
+        tables = {
+            name: _prepare(name, _read_table(name, Path(overrides.get(name, SEED_DIR / seed))))
+            for name, (seed, _) in TABLES.items()
+        }
+        ref = cls(**tables)
+        if overrides.get("mue") is not None:
+            ref = ref.with_mue(load_mue_table(Path(overrides["mue"])))
+        return ref
+
+    def with_mue(self, mue: pl.DataFrame) -> Reference:
+        """Daily limits with the MUE table's values: a code the MUE lists takes its MUE value and
+        adjudication indicator; a code the MUE does not list keeps its seed limit."""
+        kept = self.daily_limits.join(mue.select("cpt_code"), on="cpt_code", how="anti")
+        merged = pl.concat([kept, mue.select(self.daily_limits.columns)], how="vertical_relaxed")
+        return replace(self, daily_limits=merged.sort("cpt_code"))
+
+    def timed_codes(self) -> list[str]:
+        """Codes billed in 15-minute units (``timed`` true)."""
+        return self.cpt_codes.filter(pl.col("timed"))["cpt_code"].to_list()
+
+    def supportive_prefixes(self) -> list[str]:
+        """ICD-10-CM prefixes (upper case, no dot) that support 97112."""
+        return sorted(set(self.dx_97112_supportive["icd10_prefix"].to_list()))
+
+    def limit(self, name: str) -> float:
+        """A named value of ``limits.csv`` (e.g. ``impossible_day_ceiling_minutes``)."""
+        row = self.limits.filter(pl.col("name") == name)
+        if row.height == 0:
+            raise ReferenceError(f"reference table limits has no row named {name}")
+        return float(row["value"][-1])
+
+
+# --- the CMS MUE table ---------------------------------------------------------------------
+
+def _key(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+def _mue_columns(row: list[str]) -> tuple[int, int, int | None] | None:
+    """Positions of (code, value, indicator) if ``row`` is an MUE header row, else None.
+
+    Tolerates the published spellings: "HCPCS/CPT Code", "HCPCS/ CPT Code", "CPT Code", "Code";
+    "Practitioner Services MUE Values", "Outpatient Hospital Services MUE Values", "MUE Value", "MUE";
+    "MUE Adjudication Indicator", "Adjudication Indicator", "MAI".
+    """
+    keys = [_key(h) for h in row]
+    code = next((i for i, k in enumerate(keys) if ("hcpcs" in k or "cpt" in k or k == "code") and "desc" not in k), None)
+    value = next((i for i, k in enumerate(keys) if ("muevalue" in k or k == "mue") and "indicator" not in k), None)
+    indicator = next((i for i, k in enumerate(keys) if "indicator" in k or "adjudication" in k or k == "mai"), None)
+    if code is None or value is None:
+        return None
+    return code, value, indicator
+
+
+def _raw_rows(path: Path) -> list[list[str]]:
+    if path.suffix.lower() in {".xlsx", ".xls"}:
+        sheet = pl.read_excel(path, has_header=False, infer_schema_length=0)
+        return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows()]
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    dialect = csv.excel_tab if text.count("\t") > text.count(",") else csv.excel
+    return list(csv.reader(io.StringIO(text), dialect))
+
+
+def load_mue_table(path: Path) -> pl.DataFrame:
+    """Read a CMS MUE file (CSV, tab-separated text or Excel) into the ``daily_limits`` columns.
+
+    NCCI Policy Manual ch. 1 sec. V: an MUE is "a per-code maximum of units per patient per day";
+    "adjudication indicator 1 compares each claim line, 2 and 3 sum all lines of the date of
+    service". Copyright preamble lines before the header are skipped; the indicator keeps its leading
+    digit ("3 Date of Service Edit: Clinical" -> 3). Returns cpt_code, max_units_per_day,
+    mue_indicator, source.
+    """
+    path = Path(path)
+    rows = _raw_rows(path)
+    for start, row in enumerate(rows[:200]):
+        positions = _mue_columns(row)
+        if positions is not None:
+            break
+    else:
+        raise ReferenceError(f"MUE file {path.name}: no header row with an HCPCS/CPT code and an MUE value column")
+    code_i, value_i, ind_i = positions
+    body = [r for r in rows[start + 1 :] if len(r) > max(code_i, value_i) and r[code_i].strip()]
+    frame = pl.DataFrame(
+        {
+            "cpt_code": [r[code_i] for r in body],
+            "value": [r[value_i] for r in body],
+            "indicator": [r[ind_i] if ind_i is not None and len(r) > ind_i else None for r in body],
+        },
+        schema={"cpt_code": pl.String, "value": pl.String, "indicator": pl.String},
+    )
+    return (
+        frame.select(
+            normalize_code(pl.col("cpt_code")).alias("cpt_code"),
+            pl.col("value").str.extract(r"(\d+)", 1).cast(pl.Int64).alias("max_units_per_day"),
+            pl.col("indicator").str.extract(r"^\s*([123])", 1).cast(pl.Int64).alias("mue_indicator"),
+            pl.lit(f"CMS MUE table ({path.name})").alias("source"),
+        )
+        .filter(pl.col("max_units_per_day").is_not_null() & pl.col("cpt_code").str.contains(r"^[0-9A-Z]{5}$"))
+        .unique("cpt_code", keep="first")
+        .sort("cpt_code")
+    )

@@ -1,0 +1,63 @@
+"""From a rule id to its code in one hop, and all findings in one frame.
+
+Rule ids and grains: ``shared/contract/review-outputs.md``. DOCUMENTATION (a day billing 97112 whose
+documentation lacks a deficit, goals, response or a skilled technique) is a later issue and has no
+entry here yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from pipelines.rules.findings._common import FINDINGS_SCHEMA, RuleFunction
+from pipelines.rules.findings.allocation import allocation
+from pipelines.rules.findings.daily_limit import daily_limit
+from pipelines.rules.findings.duplicate import duplicate
+from pipelines.rules.findings.dx_support import dx_support
+from pipelines.rules.findings.impossible_day import impossible_day
+from pipelines.rules.findings.minutes_missing import minutes_missing
+from pipelines.rules.findings.overlap import overlap
+from pipelines.rules.findings.units_over_minutes import units_over_minutes
+from pipelines.rules.reference import Reference
+from pipelines.rules.settings import RuleSettings
+
+RULES: dict[str, RuleFunction] = {
+    "UNITS_OVER_MINUTES": units_over_minutes,
+    "ALLOCATION": allocation,
+    "DAILY_LIMIT": daily_limit,
+    "MINUTES_MISSING": minutes_missing,
+    "DX_SUPPORT": dx_support,
+    "DUPLICATE": duplicate,
+    "OVERLAP": overlap,
+    "IMPOSSIBLE_DAY": impossible_day,
+}
+
+SORT_KEY = [
+    "rule_id", "service_date", "rendering_npi", "patient_id", "claim_id", "line_number",
+    "billing_provider", "discipline", "detail",
+]
+
+
+def findings(
+    lines: pl.LazyFrame,
+    units: pl.LazyFrame,
+    ref: Reference,
+    settings: RuleSettings,
+    rules: Iterable[str] | None = None,
+) -> pl.LazyFrame:
+    """Every rule's findings (or only ``rules``') in the FINDINGS schema, sorted.
+
+    ``units`` is ``line_units(lines, ref, settings)``, lazy or collected (``.collect().lazy()``, as
+    the warehouse stores it); it is cached so the rules share one computation.
+    """
+    selected = list(RULES) if rules is None else list(rules)
+    unknown = [r for r in selected if r not in RULES]
+    if unknown:
+        raise KeyError(f"unknown rule id(s): {', '.join(unknown)}")
+    if not selected:
+        return pl.LazyFrame(schema=FINDINGS_SCHEMA)
+    units = units.cache()  # every rule reads it: a lazy line_units plan is computed once
+    frames = [RULES[rule_id](lines, units, ref, settings) for rule_id in selected]
+    return pl.concat(frames, how="vertical").sort(SORT_KEY, nulls_last=True)

@@ -1,0 +1,328 @@
+"""Units the documented minutes support, line by line: the CMS 8-minute rule and the AMA method.
+
+Claims Processing Manual ch. 5 sec. 20.2 C, as the domain doc quotes it:
+
+- "If more than one 15 minute timed CPT code is billed during a single calendar day, then the total
+  number of timed units that can be billed is constrained by the total treatment minutes for that
+  day."  The total goes through the chart (``chart.units_for_minutes``).
+- "If a service represented by a 15 minute timed code is performed in a single day for at least 15
+  minutes, that service shall be billed for at least one unit. If ... at least 30 minutes, ... at
+  least two units, etc."  Allocation: "each code first gets its full 15-minute blocks; the units left
+  over go one each to the codes with the largest remaining minutes. A tie on remaining minutes is the
+  clinician's choice: a checker must accept every tied assignment and never report it."
+- AMA/CPT: "the same chart applied to each code on its own, then summed".
+- Untimed codes: "the provider enters '1' in the field labeled units"; "Untimed minutes never count
+  toward timed units."
+- Benefit Policy Manual ch. 15 sec. 220.3: notes must record total timed minutes, minutes per code are
+  voluntary, "so the day total must be checkable from a visit-level total alone, and per-code checks
+  run only where per-code minutes exist."
+
+How the frame is built (all vectorized, one row per input line, sorted by claim_id, line_number):
+
+1. Lines are keyed by the 8-minute-rule group (``groups.GROUP_KEY``). A line *counts* when its code
+   is timed and it is not a duplicate extra (below). A counted line *lacks minutes* when it bills
+   units (> 0) and has no ``minutes``; a zero-unit line without minutes documents nothing and adds 0.
+2. Duplicate extras: a line billing units that repeats (patient, date, rendering NPI, code, units) of
+   a line on a smaller claim_id is the DUPLICATE rule's business; it is left out of every minute and
+   unit total here (expected_units 0, basis 'duplicate'), so its units are reported once, by DUPLICATE.
+3. A visit (one claim's lines of the group) contributes its per-line minutes when none of its counted
+   lines lacks minutes, else its ``total_timed_minutes`` (the visit total repeated on each line; the
+   largest value if they disagree), else nothing is known. The group's total is known when every
+   visit's is.
+4. Codes: per (group, code) the minutes, units billed, and the range of units the method allows:
+   CMS with every line documented -> the allocation, [full blocks + sure leftover, full blocks +
+   possible leftover] (a tie on remaining minutes opens the range); CMS with some other code's
+   minutes unknown -> [minutes // 15, ceil(minutes / 15)] (a code never loses its full blocks and
+   never gains more than one unit from leftovers), capped by the group's total units when known; AMA
+   -> the chart of the code's own minutes.
+5. A code's units go back to its lines in (claim_id, line_number) order: each line takes up to its own
+   units billed, the last line takes whatever remains. The same split is applied to the point value
+   and to both ends of the range, so summing ``units_billed - expected_units_max`` (floored at 0) over
+   a code's lines gives exactly the code's excess.
+
+Group method: CMS when any line of the group is billed to a CMS-method payer (the stricter reading
+binds a day that mixes payers), else AMA. A payer_type not in the mapping counts as AMA, like 'other'.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.rules.chart import units_for_minutes
+from pipelines.rules.frame import canonical, line_price
+from pipelines.rules.groups import GROUP_KEY, billing_provider, discipline
+from pipelines.rules.reference import Reference, normalize_code
+from pipelines.rules.settings import RuleSettings
+
+G = list(GROUP_KEY)
+DUPLICATE_KEY = ["patient_id", "service_date", "rendering_npi", "cpt_code", "units_billed"]
+
+BASES = ("per_code_minutes", "visit_total_only", "minutes_missing", "untimed", "duplicate")
+
+LINE_UNITS_SCHEMA: dict[str, pl.DataType] = {
+    "claim_id": pl.String(),
+    "line_number": pl.Int64(),
+    "patient_id": pl.String(),
+    "service_date": pl.Date(),
+    "rendering_npi": pl.String(),
+    "billing_provider": pl.String(),
+    "discipline": pl.String(),
+    "cpt_code": pl.String(),
+    "is_timed": pl.Boolean(),
+    "method": pl.String(),
+    "units_billed": pl.Int64(),
+    "minutes_used": pl.Int64(),
+    "total_timed_minutes": pl.Int64(),
+    "visit_timed_minutes": pl.Int64(),
+    "code_minutes": pl.Int64(),
+    "code_units_billed": pl.Int64(),
+    "code_units_min": pl.Int64(),
+    "code_units_max": pl.Int64(),
+    "group_timed_minutes": pl.Int64(),
+    "group_units_billed": pl.Int64(),
+    "group_supported_units": pl.Int64(),
+    "group_basis": pl.String(),
+    "expected_units": pl.Int64(),
+    "expected_units_min": pl.Int64(),
+    "expected_units_max": pl.Int64(),
+    "expected_basis": pl.String(),
+    "duplicate_extra": pl.Boolean(),
+    "price_per_unit": pl.Float64(),
+}
+
+
+def payer_method(ref: Reference, settings: RuleSettings) -> pl.Expr:
+    """'cms' or 'ama' for a line: its payer_name's override (settings, then payer_name_methods.csv),
+    else its payer_type's method (settings, then payer_methods.csv), else 'ama'."""
+    by_type = dict(zip(ref.payer_methods["payer_type"], ref.payer_methods["method"], strict=True))
+    by_type.update(settings.payer_type_methods)
+    by_name = dict(zip(ref.payer_name_methods["payer_name"], ref.payer_name_methods["method"], strict=True))
+    by_name.update(settings.payer_name_methods)
+    from_type = pl.col("payer_type").str.strip_chars().str.to_lowercase().replace_strict(
+        by_type, default=None, return_dtype=pl.String
+    )
+    if not by_name:
+        return pl.coalesce(from_type, pl.lit("ama"))
+    from_name = pl.col("payer_name").str.strip_chars().str.to_lowercase().replace_strict(
+        by_name, default=None, return_dtype=pl.String
+    )
+    return pl.coalesce(from_name, from_type, pl.lit("ama"))
+
+
+def prepared_lines(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) -> pl.LazyFrame:
+    """Per line: the group key, normalized code, timed flag, payer method, duplicate flag, and
+    whether the line counts toward the group's timed minutes (``counts``) and lacks minutes."""
+    base = canonical(lines).select(
+        "claim_id",
+        "line_number",
+        "patient_id",
+        "service_date",
+        "rendering_npi",
+        billing_provider(),
+        discipline(),
+        normalize_code(pl.col("cpt_code")).alias("cpt_code"),
+        "units_billed",
+        "minutes",
+        "total_timed_minutes",
+        payer_method(ref, settings).alias("line_method"),
+        line_price(),
+    )
+    # Duplicate extras: the exact window over the five key columns runs only on lines whose key hash
+    # repeats (a hash collision merely adds a candidate); every other line is no duplicate.
+    billed = pl.col("units_billed") > 0
+    base = base.with_columns(
+        pl.col("cpt_code").is_in(ref.timed_codes()).alias("is_timed"),
+        (billed & pl.struct(DUPLICATE_KEY).hash().is_duplicated()).fill_null(False).alias("_maybe_duplicate"),
+    ).cache()
+    first_claim = pl.col("claim_id").min().over(DUPLICATE_KEY)
+    base = pl.concat(
+        [
+            base.filter(~pl.col("_maybe_duplicate")).with_columns(pl.lit(False).alias("duplicate_extra")),
+            base.filter(pl.col("_maybe_duplicate")).with_columns((pl.col("claim_id") != first_claim).alias("duplicate_extra")),
+        ]
+    ).drop("_maybe_duplicate")
+    counts = pl.col("is_timed") & ~pl.col("duplicate_extra")
+    return base.with_columns(
+        counts.alias("counts"),
+        (counts & (pl.col("units_billed") > 0) & pl.col("minutes").is_null()).alias("lacks_minutes"),
+    )
+
+
+def _ama_bound(total: pl.Expr, n_codes: pl.Expr) -> pl.Expr:
+    """Most units the AMA method can give ``total`` minutes spread over ``n_codes`` codes: each code
+    needs 8 minutes for its first unit and 15 for each further one, so use as many codes as can reach
+    8 minutes: j = min(n_codes, total // 8), units = j + (total - 8 j) // 15."""
+    j = pl.min_horizontal(n_codes, total // 8)
+    return j + (total - 8 * j) // 15
+
+
+def _split(expected: pl.Expr, prev: pl.Expr, units: pl.Expr, last: pl.Expr) -> pl.Expr:
+    """A code's units for one line: up to the line's own units, the last line takes the rest."""
+    rest = (expected - prev).clip(lower_bound=0)
+    return pl.when(last).then(rest).otherwise(pl.min_horizontal(rest, units))
+
+
+def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) -> pl.LazyFrame:
+    """One row per input line with the units its documented minutes support (``LINE_UNITS_SCHEMA``).
+
+    ``expected_units`` is null where it cannot be known: the code's minutes are unknown (basis
+    'visit_total_only' or 'minutes_missing'), or a tie on remaining minutes leaves the choice to the
+    clinician (then ``expected_units_min`` < ``expected_units_max`` span every tied assignment).
+    ``group_supported_units``: CMS, the chart of the group's total timed minutes; AMA, the sum of the
+    chart per code, or with visit totals only the most any split of the total could give; null where
+    the total is unknown. ``group_basis``: 'per_code_minutes', 'visit_total_only', 'minutes_missing'
+    or 'untimed' (no counted timed line).
+    """
+    lines_ = prepared_lines(lines, ref, settings).cache()
+    # One integer id per 8-minute-rule group, so later joins and windows hash one column.
+    groups = (
+        lines_.group_by(G)
+        .agg(
+            pl.when((pl.col("line_method") == "cms").any()).then(pl.lit("cms")).otherwise(pl.lit("ama")).alias("method"),
+            pl.col("units_billed").filter(pl.col("counts")).sum().alias("group_units_billed"),
+        )
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_gid"))
+        .cache()
+    )
+    base = lines_.join(groups.select(*G, "_gid"), on=G, how="left").cache()  # read by every branch: once
+    counted = base.filter(pl.col("counts"))
+    is_cms = pl.col("method") == "cms"
+
+    visits = (
+        counted.group_by("_gid", "claim_id")
+        .agg(
+            pl.col("minutes").sum().alias("_line_sum"),
+            pl.col("lacks_minutes").any().alias("_lacking"),
+            pl.col("total_timed_minutes").max().alias("_visit_total"),
+        )
+        .with_columns(
+            pl.when(~pl.col("_lacking")).then(pl.col("_line_sum")).otherwise(pl.col("_visit_total")).alias("visit_timed_minutes")
+        )
+    )
+    codes = counted.group_by("_gid", "cpt_code").agg(
+        pl.len().alias("_lines"),
+        pl.col("minutes").sum().alias("_m"),
+        pl.col("lacks_minutes").any().alias("_code_lacking"),
+        pl.col("units_billed").sum().alias("code_units_billed"),
+    )
+    groups = (
+        groups.select("_gid", "method", "group_units_billed")
+        .join(
+            visits.group_by("_gid").agg(
+                pl.when(pl.col("visit_timed_minutes").is_null().any())
+                .then(None)
+                .otherwise(pl.col("visit_timed_minutes").sum())
+                .alias("group_timed_minutes"),
+                (~pl.col("_lacking").any()).alias("_complete"),
+            ),
+            on="_gid",
+            how="left",
+        )
+        .join(
+            codes.group_by("_gid").agg(
+                units_for_minutes(pl.col("_m")).sum().alias("_ama_sum"),
+                pl.len().alias("_n_codes"),
+                (pl.col("_m") // 15).sum().alias("_blocks"),
+            ),
+            on="_gid",
+            how="left",
+        )
+    )
+    total = pl.col("group_timed_minutes")
+    groups = groups.with_columns(
+        pl.when(pl.col("_n_codes").is_null())
+        .then(pl.lit("untimed"))
+        .when(pl.col("_complete"))
+        .then(pl.lit("per_code_minutes"))
+        .when(total.is_not_null())
+        .then(pl.lit("visit_total_only"))
+        .otherwise(pl.lit("minutes_missing"))
+        .alias("group_basis"),
+        pl.when(is_cms)
+        .then(units_for_minutes(total))
+        .when(pl.col("_complete"))
+        .then(pl.col("_ama_sum"))
+        .otherwise(_ama_bound(total, pl.col("_n_codes")))
+        .alias("group_supported_units"),
+    )
+
+    m = pl.col("_m")
+    blocks, rest = m // 15, m % 15
+    leftover = pl.col("group_supported_units") - pl.col("_blocks")
+    ahead = rest.rank("min", descending=True).over("_gid") - 1  # codes with more remaining minutes
+    level = pl.len().over("_gid", rest)  # codes with as many remaining minutes (self included)
+    complete_cms = is_cms & pl.col("_complete")
+    codes = (
+        codes.join(
+            groups.select("_gid", "method", "_complete", "_blocks", "group_supported_units"),
+            on="_gid",
+            how="left",
+        )
+        .with_columns(
+            pl.when(complete_cms)
+            .then(blocks + (ahead + level <= leftover).cast(pl.Int64))
+            .when(pl.col("_code_lacking"))
+            .then(None)
+            .when(is_cms)
+            .then(blocks)
+            .otherwise(units_for_minutes(m))
+            .alias("code_units_min"),
+            pl.when(complete_cms)
+            .then(blocks + (ahead < leftover).cast(pl.Int64))
+            .when(pl.col("_code_lacking"))
+            .then(None)
+            .when(is_cms)
+            .then(pl.min_horizontal((m + 14) // 15, pl.col("group_supported_units")))
+            .otherwise(units_for_minutes(m))
+            .alias("code_units_max"),
+            pl.when(pl.col("_code_lacking")).then(None).otherwise(m).alias("code_minutes"),
+        )
+        .select("_gid", "cpt_code", "_lines", "code_minutes", "code_units_billed", "code_units_min", "code_units_max")
+        .with_columns(pl.lit(True).alias("counts"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_cid"))
+    )
+
+    out = (
+        base.join(groups.drop("_complete", "_ama_sum", "_n_codes", "_blocks"), on="_gid", how="left")
+        .join(codes, on=["_gid", "cpt_code", "counts"], how="left")
+        .join(visits.select("_gid", "claim_id", "visit_timed_minutes"), on=["_gid", "claim_id"], how="left")
+    )
+    order = ["claim_id", "line_number"]
+    units = pl.col("units_billed")
+    # Only a code billed on several lines needs the ordered split; a lone line takes its code's units.
+    out = out.with_columns((pl.col("_lines") > 1).fill_null(False).alias("_shared")).cache()
+    out = pl.concat(
+        [
+            out.filter(~pl.col("_shared")).with_columns(pl.lit(0, pl.Int64).alias("_prev"), pl.lit(True).alias("_last")),
+            out.filter(pl.col("_shared")).with_columns(
+                (units.cum_sum() - units).over("_cid", order_by=order).alias("_prev"),
+                (pl.int_range(pl.len()).over("_cid", order_by=order) == pl.len().over("_cid") - 1).alias("_last"),
+            ),
+        ]
+    ).with_columns(
+        _split(pl.col("code_units_min"), pl.col("_prev"), units, pl.col("_last")).alias("_lo"),
+        _split(pl.col("code_units_max"), pl.col("_prev"), units, pl.col("_last")).alias("_hi"),
+    )
+    timed_known = pl.col("counts") & pl.col("code_minutes").is_not_null()
+    fixed = (
+        pl.when(pl.col("duplicate_extra"))
+        .then(pl.lit(0, pl.Int64))
+        .when(~pl.col("is_timed"))
+        .then(pl.lit(1, pl.Int64))
+    )
+    out = out.with_columns(
+        fixed.when(timed_known & (pl.col("_lo") == pl.col("_hi"))).then(pl.col("_lo")).alias("expected_units"),
+        fixed.when(timed_known).then(pl.col("_lo")).alias("expected_units_min"),
+        fixed.when(timed_known).then(pl.col("_hi")).alias("expected_units_max"),
+        pl.when(pl.col("duplicate_extra"))
+        .then(pl.lit("duplicate"))
+        .when(~pl.col("is_timed"))
+        .then(pl.lit("untimed"))
+        .when(timed_known)
+        .then(pl.lit("per_code_minutes"))
+        .when(pl.col("group_timed_minutes").is_not_null())
+        .then(pl.lit("visit_total_only"))
+        .otherwise(pl.lit("minutes_missing"))
+        .alias("expected_basis"),
+        pl.when(pl.col("counts")).then(pl.col("minutes")).alias("minutes_used"),
+    )
+    return out.select([pl.col(name).cast(dtype) for name, dtype in LINE_UNITS_SCHEMA.items()]).sort(order)

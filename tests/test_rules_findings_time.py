@@ -1,0 +1,135 @@
+"""The therapist-day findings: OVERLAP (one-on-one time billed for two patients at once, NCCI ch. 11
+sec. P) and IMPOSSIBLE_DAY (more documented timed minutes than the ceiling; OIG's 8 hours reported)."""
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipelines.rules import Reference, RuleSettings, findings, line_units
+from pipelines.rules.testing import NPI_A, NPI_B, at, claim_lines
+
+REF = Reference.load()
+
+
+def found(rule: str, *rows: dict, settings: RuleSettings | None = None, **defaults) -> list[dict]:
+    settings = settings or RuleSettings()
+    lines = claim_lines(*rows, **defaults)
+    units = line_units(lines, REF, settings).collect().lazy()
+    return findings(lines, units, REF, settings, rules=[rule]).collect().to_dicts()
+
+
+def visit(claim: str, patient: str, start: dt.datetime, end: dt.datetime, code: str = "97112", **extra) -> dict:
+    return {"claim_id": claim, "patient_id": patient, "visit_start": start, "visit_end": end, "cpt_code": code,
+            "minutes": 30, "units_billed": 2, **extra}
+
+
+# --- OVERLAP -------------------------------------------------------------------------------------
+
+
+def test_two_patients_at_once_is_an_overlap() -> None:
+    (f,) = found(
+        "OVERLAP",
+        visit("C1", "PAT-1", at(9), at(10), allowed_amount=60.0),
+        visit("C2", "PAT-2", at(9, 30), at(10, 30), allowed_amount=60.0),
+    )
+    assert (f["rendering_npi"], f["service_date"], f["patient_id"], f["claim_id"]) == (NPI_A, at(9).date(), None, None)
+    assert (f["units_over"], f["amount_at_risk"], f["severity"]) == (2, 60.0, "high")  # 30 min -> 2 units
+    assert f["detail"].startswith("2 visits with 2 different patients overlap in time")
+    assert "30 minutes billed to a patient while already with another" in f["detail"]
+
+
+def test_back_to_back_visits_do_not_overlap_half_open() -> None:
+    # A visit ending at 10:00 and one starting at 10:00 do not overlap.
+    assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(10), at(11)))
+    # One minute earlier they do.
+    (f,) = found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9, 59), at(11)))
+    assert "1 minute billed" in f["detail"] and f["units_over"] == 0
+
+
+def test_same_patient_different_therapists_or_untimed_codes_are_no_overlap() -> None:
+    assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-1", at(9, 30), at(10, 30)))
+    assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), rendering_npi=NPI_B))
+    # Group therapy 97150 and a supervised modality are not one-on-one time.
+    assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), code="97150", units_billed=1))
+    assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), code="97010", units_billed=1))
+
+
+def test_a_patients_own_overlapping_claims_do_not_hide_another_patient() -> None:
+    # PAT-1 has two claims 9:00-11:00 and 9:30-9:45; PAT-2 9:50-10:05 overlaps the long one only.
+    (f,) = found(
+        "OVERLAP",
+        visit("C1", "PAT-1", at(9), at(11)),
+        visit("C2", "PAT-1", at(9, 30), at(9, 45)),
+        visit("C3", "PAT-2", at(9, 50), at(10, 5)),
+    )
+    assert "15 minutes billed" in f["detail"]
+
+
+def simultaneous_patient_minutes(visits: list[tuple[str, int, int]]) -> int:
+    """Brute force over the clock: minutes x (patients at once - 1)."""
+    total = 0
+    for minute in range(24 * 60):
+        patients = {p for p, s, e in visits if s <= minute < e}
+        total += max(0, len(patients) - 1)
+    return total
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["PAT-1", "PAT-2", "PAT-3"]), st.integers(8 * 60, 12 * 60), st.integers(1, 90)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_overlap_minutes_match_a_brute_force_over_the_clock(raw: list[tuple[str, int, int]]) -> None:
+    visits = [(p, s, s + d) for p, s, d in raw]
+    day = dt.datetime(2024, 3, 4)
+    rows = [
+        visit(f"C{i}", p, day + dt.timedelta(minutes=s), day + dt.timedelta(minutes=e))
+        for i, (p, s, e) in enumerate(visits)
+    ]
+    result = found("OVERLAP", *rows)
+    expected = simultaneous_patient_minutes(visits)
+    if expected == 0:
+        assert result == []
+    else:
+        (f,) = result
+        assert f": {expected} minute{'s' if expected != 1 else ''} billed" in f["detail"]
+
+
+# --- IMPOSSIBLE_DAY ------------------------------------------------------------------------------
+
+
+def long_day(n_visits: int, minutes: int, **extra) -> list[dict]:
+    return [
+        {"claim_id": f"C{i}", "patient_id": f"PAT-{i}", "cpt_code": "97110", "minutes": minutes, "units_billed": 4, **extra}
+        for i in range(n_visits)
+    ]
+
+
+def test_more_than_twelve_hours_of_documented_timed_minutes_is_an_impossible_day() -> None:
+    (f,) = found("IMPOSSIBLE_DAY", *long_day(13, 60, allowed_amount=120.0))  # 780 minutes
+    assert (f["rendering_npi"], f["patient_id"], f["units_over"], f["amount_at_risk"]) == (NPI_A, None, 4, 120.0)
+    assert f["detail"] == (
+        f"NPI {NPI_A} documented 780 timed one-on-one minutes (13.0 h) over 13 visits this day, above the ceiling of 720 "
+        "minutes; the OIG reference of 480 minutes (8 h) is exceeded by 300 minutes."
+    )
+
+
+def test_twelve_hours_exactly_is_not_over_and_the_ceiling_is_configurable() -> None:
+    assert not found("IMPOSSIBLE_DAY", *long_day(12, 60))
+    (f,) = found("IMPOSSIBLE_DAY", *long_day(9, 60), settings=RuleSettings(impossible_day_ceiling_minutes=480))
+    assert f["units_over"] == 4
+
+
+def test_visit_totals_count_once_per_visit_and_untimed_minutes_never() -> None:
+    rows = [
+        {"claim_id": f"C{i}", "patient_id": f"PAT-{i}", "cpt_code": code, "total_timed_minutes": 61, "units_billed": 2}
+        for i in range(12)
+        for code in ("97110", "97112")
+    ]
+    rows.append({"claim_id": "E", "patient_id": "PAT-E", "cpt_code": "97161", "minutes": 60, "units_billed": 1})
+    (f,) = found("IMPOSSIBLE_DAY", *rows)  # 12 x 61 = 732, not 24 x 61 and not + 60 untimed
+    assert "documented 732 timed" in f["detail"]

@@ -1,0 +1,109 @@
+"""The registry (one hop from a rule id to its code) and the FINDINGS frame every rule returns."""
+
+import sys
+
+import polars as pl
+import pytest
+
+from pipelines.rules import FINDINGS_SCHEMA, RULES, Reference, RuleSettings, findings, line_units
+from pipelines.rules.testing import NPI_B, at, claim_lines
+
+REF = Reference.load()
+SECRET = "PHI-MRN-771234"  # a patient identifier that must never leak into detail text
+
+# One frame that raises every rule at least once, for the same patient where a patient is involved.
+EVERYTHING = claim_lines(
+    # UNITS_OVER_MINUTES + DAILY_LIMIT + DX_SUPPORT: 97112 x5 on 60 minutes, a pain diagnosis only
+    {"claim_id": "A1", "cpt_code": "97112", "minutes": 60, "units_billed": 5, "diagnosis_codes": "M54.5",
+     "visit_start": at(8), "visit_end": at(9, 30), "allowed_amount": 150.0},
+    # ALLOCATION (OT group of the same patient-day): 24 + 23 billed 1 + 2
+    {"claim_id": "A2", "cpt_code": "97530", "minutes": 24, "units_billed": 1, "modifiers": "GO", "rendering_npi": NPI_B},
+    {"claim_id": "A2", "cpt_code": "97535", "minutes": 23, "units_billed": 2, "modifiers": "GO", "rendering_npi": NPI_B},
+    # MINUTES_MISSING
+    {"claim_id": "A3", "cpt_code": "97140", "units_billed": 1, "modifiers": "GN", "rendering_npi": NPI_B},
+    # DUPLICATE of A1's 97112 line on another claim
+    {"claim_id": "A4", "cpt_code": "97112", "minutes": 60, "units_billed": 5, "diagnosis_codes": "I63.9"},
+    # OVERLAP: another patient seen by the same therapist at 9:00
+    {"claim_id": "B1", "patient_id": "OTHER-PATIENT-9", "cpt_code": "97110", "minutes": 30, "units_billed": 2,
+     "visit_start": at(9), "visit_end": at(9, 45)},
+    # IMPOSSIBLE_DAY: the same therapist documents another 12 hours
+    *[{"claim_id": f"X{i}", "patient_id": f"FILLER-{i}", "cpt_code": "97110", "minutes": 60, "units_billed": 4}
+      for i in range(12)],
+    patient_id=SECRET,
+)
+
+
+def all_findings() -> pl.DataFrame:
+    settings = RuleSettings()
+    units = line_units(EVERYTHING, REF, settings).collect().lazy()
+    return findings(EVERYTHING, units, REF, settings).collect()
+
+
+def test_every_rule_id_leads_to_its_function_and_documentation_is_not_there_yet() -> None:
+    assert set(RULES) == {
+        "UNITS_OVER_MINUTES", "ALLOCATION", "DAILY_LIMIT", "MINUTES_MISSING",
+        "DX_SUPPORT", "DUPLICATE", "OVERLAP", "IMPOSSIBLE_DAY",
+    }
+    assert "DOCUMENTATION" not in RULES
+    for rule_id, function in RULES.items():
+        module = sys.modules[function.__module__]
+        assert module.RULE_ID == rule_id
+        assert module.__name__.endswith(rule_id.lower())  # pipelines/rules/findings/<rule_id>.py
+        assert module.__doc__.startswith(rule_id)  # the docstring quotes the rule it applies
+
+
+def test_all_rules_raise_on_the_sample_in_the_findings_schema() -> None:
+    frame = all_findings()
+    assert frame.schema == pl.Schema(FINDINGS_SCHEMA)
+    assert set(frame["rule_id"]) == set(RULES)
+    assert set(frame["severity"]) <= {"high", "medium", "low"}
+    assert frame["detail"].null_count() == 0 and frame["units_over"].null_count() == 0
+    assert frame["amount_at_risk"].null_count() == 0
+
+
+GRAINS = {
+    "UNITS_OVER_MINUTES": {"patient_id", "service_date", "rendering_npi"},
+    "ALLOCATION": {"patient_id", "service_date", "rendering_npi"},
+    "DAILY_LIMIT": {"patient_id", "service_date"},
+    "DUPLICATE": {"patient_id", "service_date"},
+    "MINUTES_MISSING": {"claim_id", "line_number", "patient_id", "service_date", "rendering_npi"},
+    "DX_SUPPORT": {"claim_id", "line_number", "patient_id", "service_date", "rendering_npi"},
+    "OVERLAP": {"rendering_npi", "service_date"},
+    "IMPOSSIBLE_DAY": {"rendering_npi", "service_date"},
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(GRAINS))
+def test_each_rule_fills_exactly_its_grain(rule_id: str) -> None:
+    rows = all_findings().filter(pl.col("rule_id") == rule_id)
+    identifying = {"rendering_npi", "patient_id", "service_date", "claim_id", "line_number"}
+    for row in rows.iter_rows(named=True):
+        filled = {c for c in identifying if row[c] is not None}
+        assert filled == GRAINS[rule_id]
+
+
+def test_patient_identifiers_never_appear_in_detail() -> None:
+    frame = all_findings()
+    for detail in frame["detail"]:
+        assert SECRET not in detail and "OTHER-PATIENT" not in detail and "FILLER" not in detail
+
+
+def test_findings_are_sorted_and_repeatable() -> None:
+    first, second = all_findings(), all_findings()
+    assert first.equals(second)
+    assert first.equals(first.sort(["rule_id", "service_date", "rendering_npi", "patient_id", "claim_id", "line_number",
+                                     "billing_provider", "discipline", "detail"], nulls_last=True))
+
+
+def test_an_unknown_rule_id_is_refused() -> None:
+    with pytest.raises(KeyError, match="NOPE"):
+        findings(EVERYTHING, line_units(EVERYTHING, REF, RuleSettings()), REF, RuleSettings(), rules=["NOPE"])
+
+
+def test_missing_optional_columns_are_treated_as_absent() -> None:
+    lines = EVERYTHING.select("claim_id", "line_number", "patient_id", "rendering_npi", "service_date", "cpt_code",
+                              "units_billed", "payer_type")
+    units = line_units(lines, REF, RuleSettings()).collect()
+    assert set(units["expected_basis"]) <= {"minutes_missing", "untimed", "duplicate"}
+    frame = findings(lines, units.lazy(), REF, RuleSettings()).collect()
+    assert "MINUTES_MISSING" in set(frame["rule_id"]) and "OVERLAP" not in set(frame["rule_id"])
