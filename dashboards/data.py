@@ -1,0 +1,476 @@
+"""Queries the report and the app run against a published snapshot: frames in the shapes the figure
+builders and grids take. Values travel as parameters; a missing table or column raises
+``MissingData`` naming it, so a page can say so instead of failing.
+
+Findings are read *enriched*: grain columns the rule leaves empty are filled from the claim line
+(line-grain rules) and the clinic, payer type and discipline come from the lines of the finding's
+patient-day or therapist-day, so that every filter applies to every rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from dashboards.snapshot import MissingData, Snapshot
+
+DEFAULT_DAILY_LIMIT_97112 = 4
+TOP_PROVIDERS = 10
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The overview's filters. ``period`` is ``all`` or a month ``YYYY-MM``; ``clinic`` a billing NPI."""
+
+    period: str = "all"
+    clinic: str | None = None
+    discipline: str | None = None
+    payer_type: str | None = None
+
+    def bounds(self) -> tuple[dt.date | None, dt.date | None]:
+        return period_bounds(self.period)
+
+    def params(self) -> dict:
+        start, end = self.bounds()
+        return {
+            "start": start,
+            "end": end,
+            "clinic": self.clinic or None,
+            "discipline": self.discipline or None,
+            "payer": self.payer_type or None,
+        }
+
+
+def period_bounds(period: str | None) -> tuple[dt.date | None, dt.date | None]:
+    if not period or period == "all":
+        return None, None
+    year, month = (int(x) for x in period.split("-")[:2])
+    start = dt.date(year, month, 1)
+    end = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
+    return start, end
+
+
+# ---------------------------------------------------------------------------------------------
+# building blocks
+
+
+def _discipline_sql(snap: Snapshot) -> tuple[str, str]:
+    """(joins, expression) giving each claim line ``cl`` its discipline."""
+    joins, parts = "", []
+    if snap.has("line_units", "claim_id", "line_number", "discipline"):
+        joins += " left join line_units lu on lu.claim_id = cl.claim_id and lu.line_number = cl.line_number"
+        parts.append("lu.discipline")
+    if snap.has("provider_scores", "rendering_npi", "discipline"):
+        joins += (
+            " left join (select rendering_npi, any_value(discipline) as discipline from provider_scores "
+            "group by rendering_npi) psd on psd.rendering_npi = cl.rendering_npi"
+        )
+        parts.append("psd.discipline")
+    expr = f"coalesce({', '.join(parts)})" if parts else "cast(null as varchar)"
+    return joins, expr
+
+
+def _lines_sql(snap: Snapshot, select: str) -> str:
+    """``select`` over the filtered claim lines (alias ``l``: claim_lines columns + discipline)."""
+    snap.require("claim_lines", "service_date", "patient_id", "rendering_npi", "cpt_code", "units_billed")
+    joins, disc = _discipline_sql(snap)
+    billing = snap.col("claim_lines", "cl", "billing_npi")
+    payer = snap.col("claim_lines", "cl", "payer_type")
+    return (
+        f"with l as (select cl.*, {disc} as discipline_, {billing} as billing_npi_, {payer} as payer_type_ "
+        f"from claim_lines cl {joins}) "
+        f"select {select} from l where ($start is null or l.service_date between $start and $end) "
+        "and ($clinic is null or l.billing_npi_ = $clinic) and ($payer is null or l.payer_type_ = $payer) "
+        "and ($discipline is null or l.discipline_ = $discipline)"
+    )
+
+
+def _enriched_findings_sql(snap: Snapshot) -> str:
+    """One row per finding, grain columns completed and clinic / payer / discipline attached."""
+    snap.require("findings", "rule_id")
+    f = lambda c, t="varchar": snap.col("findings", "f", c, t)  # noqa: E731
+    have_lines = snap.has("claim_lines", "claim_id", "line_number", "patient_id", "service_date", "rendering_npi")
+    base = (
+        f"select row_number() over () as finding_id, f.rule_id, {f('severity')} as severity, "
+        f"{f('rendering_npi')} as rendering_npi, {f('patient_id')} as patient_id, "
+        f"{f('service_date', 'date')} as service_date, {f('claim_id')} as claim_id, "
+        f"{f('line_number', 'bigint')} as line_number, {f('units_over', 'double')} as units_over, "
+        f"{f('amount_at_risk', 'double')} as amount_at_risk, {f('detail')} as detail, "
+        f"{f('billing_provider')} as billing_provider, {f('discipline')} as discipline "
+        "from findings f"
+    )
+    if not have_lines:
+        return (
+            f"select *, rendering_npi as rendering_npi_given, billing_provider as billing_npi, cast(null as varchar) as clinic_name, "
+            "cast(null as varchar) as payer_type, strftime(service_date, '%Y-%m') as month from "
+            f"({base})"
+        )
+    joins, disc = _discipline_sql(snap)
+    billing = snap.col("claim_lines", "cl", "billing_npi")
+    clinic = snap.col("claim_lines", "cl", "clinic_name")
+    payer = snap.col("claim_lines", "cl", "payer_type")
+    return f"""
+    with f0 as ({base}),
+    cl as (select cl.claim_id, cl.line_number, cl.patient_id, cl.service_date, cl.rendering_npi,
+                  {billing} as billing_npi, {clinic} as clinic_name, {payer} as payer_type, {disc} as discipline
+           from claim_lines cl {joins}),
+    pd as (select patient_id, service_date, rendering_npi, min(billing_npi) as billing_npi,
+                  min(payer_type) as payer_type, min(discipline) as discipline
+           from cl group by all),
+    p as (select patient_id, service_date, min(billing_npi) as billing_npi, min(payer_type) as payer_type,
+                 min(discipline) as discipline from cl group by all),
+    td as (select rendering_npi, service_date, min(billing_npi) as billing_npi, min(payer_type) as payer_type,
+                  min(discipline) as discipline from cl group by all),
+    clinics as (select billing_npi, min(clinic_name) as clinic_name from cl where billing_npi is not null group by all),
+    f1 as (
+      select f0.finding_id, f0.rule_id, f0.severity, f0.rendering_npi as rendering_npi_given,
+             coalesce(f0.rendering_npi, la.rendering_npi) as rendering_npi,
+             coalesce(f0.patient_id, la.patient_id) as patient_id,
+             coalesce(f0.service_date, la.service_date) as service_date,
+             f0.claim_id, f0.line_number, f0.units_over, f0.amount_at_risk, f0.detail,
+             coalesce(f0.billing_provider, la.billing_npi, pda.billing_npi, pa.billing_npi, tda.billing_npi) as billing_npi,
+             coalesce(la.payer_type, pda.payer_type, pa.payer_type, tda.payer_type) as payer_type,
+             coalesce(f0.discipline, la.discipline, pda.discipline, pa.discipline, tda.discipline) as discipline
+      from f0
+      left join cl la on f0.claim_id is not null and la.claim_id = f0.claim_id and la.line_number = f0.line_number
+      left join pd pda on la.claim_id is null and f0.rendering_npi is not null and pda.patient_id = f0.patient_id
+                      and pda.service_date = f0.service_date and pda.rendering_npi = f0.rendering_npi
+      left join p pa on la.claim_id is null and f0.rendering_npi is null and pa.patient_id = f0.patient_id
+                    and pa.service_date = f0.service_date
+      left join td tda on la.claim_id is null and f0.patient_id is null and tda.rendering_npi = f0.rendering_npi
+                      and tda.service_date = f0.service_date
+    )
+    select f1.*, clinics.clinic_name, strftime(f1.service_date, '%Y-%m') as month
+    from f1 left join clinics using (billing_npi)
+    """
+
+
+def _finding_filter() -> str:
+    return (
+        "($start is null or service_date between $start and $end) and ($clinic is null or billing_npi = $clinic) "
+        "and ($payer is null or payer_type = $payer) and ($discipline is null or discipline = $discipline)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# overview
+
+
+def filter_options(snap: Snapshot) -> dict[str, list]:
+    """Choices for the overview's filters: periods (months, newest first), clinics (billing NPI,
+    label), disciplines and payer types."""
+    out: dict[str, list] = {"periods": [], "clinics": [], "disciplines": [], "payer_types": []}
+    if snap.has("claim_lines", "service_date"):
+        out["periods"] = [
+            r[0] for r in snap.rows(
+                "select distinct strftime(service_date, '%Y-%m') m from claim_lines where service_date is not null order by m desc"
+            )
+        ]
+        if snap.has("claim_lines", "billing_npi"):
+            name = snap.col("claim_lines", "claim_lines", "clinic_name")
+            out["clinics"] = [
+                (r[0], f"{r[1]} ({r[0]})" if r[1] else r[0])
+                for r in snap.rows(
+                    f"select billing_npi, min({name}) from claim_lines where billing_npi is not null "
+                    "group by billing_npi order by 2, 1"
+                )
+            ]
+        if snap.has("claim_lines", "payer_type"):
+            out["payer_types"] = [r[0] for r in snap.rows(
+                "select distinct payer_type from claim_lines where payer_type is not null order by 1")]
+    elif snap.has("provider_scores", "period"):
+        out["periods"] = [r[0] for r in snap.rows(
+            "select distinct period from provider_scores where period <> 'all' order by 1 desc")]
+    for table in ("line_units", "provider_scores"):
+        if snap.has(table, "discipline"):
+            out["disciplines"] = [r[0] for r in snap.rows(
+                f"select distinct discipline from {table} where discipline is not null order by 1")]
+            break
+    return out
+
+
+def headline(snap: Snapshot, filters: Filters) -> dict:
+    """Lines reviewed, findings (total and by rule), units over and amount at risk."""
+    lines = snap.frame(_lines_sql(snap, "count(*) as n"), filters.params())["n"][0]
+    by_rule = findings_by_rule(snap, filters)
+    return {
+        "lines_reviewed": int(lines),
+        "findings": int(by_rule["findings"].sum()) if by_rule.height else 0,
+        "units_over": float(by_rule["units_over"].sum() or 0) if by_rule.height else 0.0,
+        "amount_at_risk": float(by_rule["amount_at_risk"].sum() or 0) if by_rule.height else 0.0,
+        "by_rule": by_rule,
+    }
+
+
+def findings_by_rule(snap: Snapshot, filters: Filters) -> pl.DataFrame:
+    return snap.frame(
+        f"select rule_id, count(*)::bigint as findings, coalesce(sum(units_over), 0)::double as units_over, "
+        f"coalesce(sum(amount_at_risk), 0)::double as amount_at_risk "
+        f"from ({_enriched_findings_sql(snap)}) where {_finding_filter()} group by rule_id order by findings desc, rule_id",
+        filters.params(),
+    )
+
+
+def findings_monthly(snap: Snapshot, filters: Filters) -> pl.DataFrame:
+    """Findings per month and rule (findings without a service date are left out)."""
+    return snap.frame(
+        f"select month, rule_id, count(*)::bigint as findings, coalesce(sum(amount_at_risk), 0)::double as amount_at_risk "
+        f"from ({_enriched_findings_sql(snap)}) where month is not null and {_finding_filter()} "
+        "group by month, rule_id order by month, rule_id",
+        filters.params(),
+    )
+
+
+def scores_for_period(snap: Snapshot, period: str) -> pl.DataFrame:
+    snap.require("provider_scores", "period", "rendering_npi", "risk_rank")
+    frame = snap.frame("select * from provider_scores where period = $period order by risk_rank", {"period": period})
+    if frame.height == 0:
+        raise MissingData(f"provider_scores has no rows for period {period}")
+    if "reasons" in frame.columns and isinstance(frame.schema["reasons"], pl.List):
+        frame = frame.with_columns(pl.col("reasons").cast(pl.List(pl.String)).list.join("; "))
+    return frame
+
+
+def provider_map(snap: Snapshot, filters: Filters) -> pl.DataFrame:
+    """Provider scores of the period for the providers the filters select. Scores are computed over
+    each provider's lines; the clinic and payer filters choose which providers are shown."""
+    scores = scores_for_period(snap, filters.period)
+    if filters.discipline and "discipline" in scores.columns:
+        scores = scores.filter(pl.col("discipline") == filters.discipline)
+    if (filters.clinic or filters.payer_type) and snap.has("claim_lines", "rendering_npi"):
+        npis = snap.frame(_lines_sql(snap, "distinct l.rendering_npi"), filters.params())["rendering_npi"]
+        scores = scores.filter(pl.col("rendering_npi").is_in(npis.to_list()))
+    for column, dtype in [
+        ("provider_name", pl.String), ("discipline", pl.String), ("peer_group", pl.String),
+        ("units_97112_per_patient_day", pl.Float64), ("amount_at_risk", pl.Float64), ("outlier", pl.Boolean),
+        ("reasons", pl.String), ("findings", pl.Int64), ("units_over", pl.Float64), ("patient_days", pl.Int64),
+    ]:
+        if column not in scores.columns:
+            scores = scores.with_columns(pl.lit(None, dtype).alias(column))
+    return scores.sort("risk_rank")
+
+
+def top_providers(snap: Snapshot, filters: Filters, n: int = TOP_PROVIDERS) -> pl.DataFrame:
+    cols = ["risk_rank", "rendering_npi", "provider_name", "discipline", "patient_days",
+            "units_97112_per_patient_day", "findings", "units_over", "amount_at_risk", "outlier", "reasons"]
+    frame = provider_map(snap, filters)
+    return frame.select([c for c in cols if c in frame.columns]).head(n)
+
+
+def units_97112_per_patient_day(snap: Snapshot, filters: Filters) -> pl.DataFrame:
+    """How many patient-days had each count of 97112 units (all therapists of the day together)."""
+    return snap.frame(
+        "select units::bigint as units, count(*)::bigint as patient_days from ("
+        + _lines_sql(snap, "l.patient_id, l.service_date, sum(l.units_billed) as units")
+        + " and l.cpt_code = '97112' group by l.patient_id, l.service_date) group by units order by units",
+        filters.params(),
+    )
+
+
+def daily_limit_97112(snap: Snapshot) -> int:
+    """The 97112 daily limit: from a reference table in the snapshot when there is one, else 4."""
+    for table in ("daily_limits", "reference_daily_limits"):
+        if snap.has(table, "cpt_code", "max_units_per_day"):
+            rows = snap.rows(f"select max_units_per_day from {table} where cpt_code = '97112' limit 1")
+            if rows and rows[0][0] is not None:
+                return int(rows[0][0])
+    return DEFAULT_DAILY_LIMIT_97112
+
+
+def ingest_status(snap: Snapshot) -> dict:
+    """Counts only: files by status, rows read / loaded / quarantined."""
+    out: dict = {}
+    if snap.has("ingest_log", "status"):
+        out["files"] = dict(snap.rows("select status, count(*) from ingest_log group by 1 order by 1"))
+        if snap.has("ingest_log", "rows_read", "rows_loaded", "rows_quarantined"):
+            r = snap.rows("select sum(rows_read), sum(rows_loaded), sum(rows_quarantined) from ingest_log")[0]
+            out.update(rows_read=int(r[0] or 0), rows_loaded=int(r[1] or 0), rows_quarantined=int(r[2] or 0))
+    if snap.has("quarantine"):
+        out["quarantine_rows"] = int(snap.rows("select count(*) from quarantine")[0][0])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# providers
+
+
+def provider_periods(snap: Snapshot) -> list[str]:
+    if not snap.has("provider_scores", "period"):
+        return []
+    periods = [r[0] for r in snap.rows("select distinct period from provider_scores order by 1 desc")]
+    return (["all"] if "all" in periods else []) + [p for p in periods if p != "all"]
+
+
+def providers_ranked(snap: Snapshot, period: str, discipline: str | None = None) -> pl.DataFrame:
+    return provider_map(snap, Filters(period=period, discipline=discipline))
+
+
+def provider_profile(snap: Snapshot, npi: str, period: str) -> dict | None:
+    snap.require("provider_scores", "period", "rendering_npi")
+    frame = snap.frame(
+        "select * from provider_scores where rendering_npi = $npi and period = $period limit 1",
+        {"npi": npi, "period": period},
+    )
+    if frame.height == 0:
+        return None
+    row = frame.row(0, named=True)
+    if isinstance(row.get("reasons"), list):
+        row["reasons"] = "; ".join(str(x) for x in row["reasons"])
+    return row
+
+
+def provider_name(snap: Snapshot, npi: str) -> str | None:
+    for table in ("provider_scores", "claim_lines"):
+        if snap.has(table, "rendering_npi", "provider_name"):
+            rows = snap.rows(
+                f"select provider_name from {table} where rendering_npi = ? and provider_name is not null limit 1", [npi]
+            )
+            if rows:
+                return rows[0][0]
+    return None
+
+
+def provider_metrics(snap: Snapshot, npi: str, period: str) -> pl.DataFrame:
+    snap.require("provider_metrics", "period", "rendering_npi", "metric", "value")
+    types = {"metric": "varchar", "peer_group": "varchar", "direction_bad": "varchar", "significant": "boolean"}
+    want = ["metric", "value", "peer_median", "robust_z", "percentile", "p_value", "significant", "direction_bad", "peer_group"]
+    cols = ", ".join(f"{snap.col('provider_metrics', 'm', c, types.get(c, 'double'))} as {c}" for c in want)
+    return snap.frame(
+        f"select {cols} from provider_metrics m where m.rendering_npi = $npi and m.period = $period order by m.metric",
+        {"npi": npi, "period": period},
+    )
+
+
+def provider_trend(snap: Snapshot, npi: str) -> pl.DataFrame:
+    """Monthly rows of the provider with the median of its peer group for the same month."""
+    snap.require("provider_scores", "period", "rendering_npi")
+    metric = "units_97112_per_patient_day"
+    have = snap.has("provider_scores", metric)
+    m = f"ps.{metric}" if have else "cast(null as double)"
+    peer = "ps.peer_group" if snap.has("provider_scores", "peer_group") else "cast(null as varchar)"
+    amount = snap.col("provider_scores", "ps", "amount_at_risk", "double")
+    findings = snap.col("provider_scores", "ps", "findings", "bigint")
+    return snap.frame(
+        f"""
+        with ps as (select * from provider_scores where period <> 'all'),
+        me as (select period, {peer} as peer_group, {m} as value, {amount} as amount_at_risk, {findings} as findings
+               from ps where rendering_npi = $npi),
+        peers as (select period, {peer} as peer_group, median({m}) as peer_median from ps group by all)
+        select me.period as month, me.value as units_97112_per_patient_day, peers.peer_median,
+               me.amount_at_risk, me.findings
+        from me left join peers on peers.period = me.period and peers.peer_group is not distinct from me.peer_group
+        order by month
+        """,
+        {"npi": npi},
+    )
+
+
+def provider_findings(snap: Snapshot, npi: str, period: str = "all") -> pl.DataFrame:
+    """The provider's findings: its own, and those of a patient-day it billed that name no therapist
+    (daily limit, duplicate)."""
+    start, end = period_bounds(period)
+    has_lines = snap.has("claim_lines", "patient_id", "service_date", "rendering_npi")
+    shared = (
+        " or (rendering_npi_given is null and claim_id is null and patient_id is not null and (patient_id, service_date) in "
+        "(select patient_id, service_date from claim_lines where rendering_npi = $npi))"
+        if has_lines else ""
+    )
+    frame = snap.frame(
+        f"""
+        select * from ({_enriched_findings_sql(snap)})
+        where (rendering_npi = $npi{shared})
+          and ($start is null or service_date between $start and $end)
+        order by service_date, rule_id, finding_id
+        """,
+        {"npi": npi, "start": start, "end": end},
+    )
+    return frame.select(
+        [c for c in ["service_date", "rule_id", "severity", "patient_id", "rendering_npi", "claim_id", "line_number",
+                     "units_over", "amount_at_risk", "detail", "payer_type", "clinic_name", "finding_id"]
+         if c in frame.columns]
+    )
+
+
+def _line_detail_sql(snap: Snapshot, where: str) -> str:
+    """Claim lines with their expected units (line_units), filtered by ``where`` on ``cl``."""
+    lu = snap.has("line_units", "claim_id", "line_number")
+    u = lambda c, t="varchar": snap.col("line_units", "lu", c, t) if lu else f"cast(null as {t})"  # noqa: E731
+    c = lambda col, t="varchar": snap.col("claim_lines", "cl", col, t)  # noqa: E731
+    join = " left join line_units lu on lu.claim_id = cl.claim_id and lu.line_number = cl.line_number" if lu else ""
+    return f"""
+      select cl.service_date, cl.patient_id, cl.rendering_npi, {c('provider_name')} as provider_name,
+             cl.claim_id, cl.line_number, cl.cpt_code, {c('modifiers')} as modifiers,
+             {c('minutes', 'bigint')} as minutes, {c('total_timed_minutes', 'bigint')} as total_timed_minutes,
+             cl.units_billed, {u('expected_units', 'double')} as expected_units,
+             {u('expected_units_min', 'double')} as expected_units_min, {u('expected_units_max', 'double')} as expected_units_max,
+             {u('method')} as method, {u('is_timed', 'boolean')} as is_timed,
+             {u('group_timed_minutes', 'bigint')} as group_timed_minutes,
+             {u('group_supported_units', 'bigint')} as group_supported_units, {u('expected_basis')} as expected_basis,
+             {c('payer_type')} as payer_type, {c('payer_name')} as payer_name, {c('billing_npi')} as billing_npi,
+             {c('clinic_name')} as clinic_name, {c('diagnosis_codes')} as diagnosis_codes,
+             {c('allowed_amount', 'double')} as allowed_amount, {c('visit_start', 'timestamp')} as visit_start,
+             {c('visit_end', 'timestamp')} as visit_end, {c('deficit_documented', 'boolean')} as deficit_documented,
+             {c('goals_documented', 'boolean')} as goals_documented,
+             {c('response_documented', 'boolean')} as response_documented, {c('note_text')} as note_text
+      from claim_lines cl {join}
+      where {where}
+      order by cl.service_date, cl.claim_id, cl.line_number
+    """
+
+
+def provider_lines(snap: Snapshot, npi: str, period: str = "all") -> pl.DataFrame:
+    snap.require("claim_lines", "claim_id", "line_number", "rendering_npi", "service_date")
+    start, end = period_bounds(period)
+    return snap.frame(
+        _line_detail_sql(snap, "cl.rendering_npi = $npi and ($start is null or cl.service_date between $start and $end)"),
+        {"npi": npi, "start": start, "end": end},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# patient-day
+
+
+def patient_ids_on(snap: Snapshot, service_date: dt.date, npi: str | None = None) -> list[str]:
+    """Patients with lines on a date (of one therapist when ``npi`` is given): to resolve a token."""
+    snap.require("claim_lines", "patient_id", "service_date", "rendering_npi")
+    rows = snap.rows(
+        "select distinct patient_id from claim_lines where service_date = ? and (? is null or rendering_npi = ?)",
+        [service_date, npi, npi],
+    )
+    return [r[0] for r in rows]
+
+
+def all_patient_ids(snap: Snapshot) -> list[str]:
+    """Every patient id in the snapshot, for scrubbing free text shown to managers."""
+    parts = [f"select patient_id from {t}" for t in ("claim_lines", "line_units", "findings") if snap.has(t, "patient_id")]
+    if not parts:
+        return []
+    return [r[0] for r in snap.rows(f"select distinct patient_id from ({' union '.join(parts)}) where patient_id is not null")]
+
+
+def patient_day_lines(snap: Snapshot, patient_id: str, service_date: dt.date) -> pl.DataFrame:
+    snap.require("claim_lines", "claim_id", "line_number", "patient_id", "service_date")
+    return snap.frame(
+        _line_detail_sql(snap, "cl.patient_id = $pid and cl.service_date = $day"),
+        {"pid": patient_id, "day": service_date},
+    )
+
+
+def patient_day_findings(snap: Snapshot, patient_id: str, service_date: dt.date) -> pl.DataFrame:
+    """Findings of the patient-day, of its lines, and the therapist-day findings of its therapists."""
+    frame = snap.frame(
+        f"""
+        select * from ({_enriched_findings_sql(snap)})
+        where service_date = $day and (patient_id = $pid or (patient_id is null and rendering_npi in
+              (select rendering_npi from claim_lines where patient_id = $pid and service_date = $day)))
+        order by rule_id, finding_id
+        """,
+        {"pid": patient_id, "day": service_date},
+    )
+    return frame.select(
+        [c for c in ["rule_id", "severity", "rendering_npi", "patient_id", "claim_id", "line_number",
+                     "units_over", "amount_at_risk", "detail"] if c in frame.columns]
+    )

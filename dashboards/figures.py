@@ -1,0 +1,232 @@
+"""Figure builders shared by the HTML report and the Dash app: one place builds each figure.
+
+Each takes the Polars frame that ``dashboards.data`` returns and gives a Plotly figure; none reads
+the snapshot or knows who is looking (no builder receives patient identifiers).
+"""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+import polars as pl
+
+RULE_COLORS = {
+    "UNITS_OVER_MINUTES": "#d62728",
+    "ALLOCATION": "#ff7f0e",
+    "DAILY_LIMIT": "#9467bd",
+    "MINUTES_MISSING": "#8c564b",
+    "DX_SUPPORT": "#e377c2",
+    "DUPLICATE": "#7f7f7f",
+    "OVERLAP": "#bcbd22",
+    "DOCUMENTATION": "#17becf",
+    "IMPOSSIBLE_DAY": "#1f77b4",
+}
+PEER_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f"]
+OUTLIER_COLOR = "#d62728"
+TEMPLATE = "plotly_white"
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    fig.update_layout(
+        template=TEMPLATE,
+        title={"text": title, "x": 0.01, "xanchor": "left"},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        legend={"orientation": "h", "y": -0.2},
+        font={"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
+    )
+    return fig
+
+
+def empty(message: str, title: str = "") -> go.Figure:
+    """A blank figure that says why it is blank."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font={"size": 14, "color": "#555"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height=260)
+
+
+def findings_by_rule(by_rule: pl.DataFrame) -> go.Figure:
+    """Findings per rule (horizontal bars), the amount at risk in the hover."""
+    title = "Findings by rule"
+    if by_rule.height == 0:
+        return empty("No findings for this selection", title)
+    frame = by_rule.sort("findings")
+    fig = go.Figure(
+        go.Bar(
+            x=frame["findings"].to_list(),
+            y=frame["rule_id"].to_list(),
+            orientation="h",
+            marker_color=[RULE_COLORS.get(r, "#444") for r in frame["rule_id"]],
+            customdata=list(zip(frame["units_over"].to_list(), frame["amount_at_risk"].to_list())),
+            hovertemplate="%{y}: %{x} findings<br>units over %{customdata[0]:,.0f}"
+            "<br>amount at risk $%{customdata[1]:,.2f}<extra></extra>",
+            text=frame["findings"].to_list(),
+            textposition="outside",
+        )
+    )
+    fig.update_xaxes(title="findings")
+    return _layout(fig, title, height=max(260, 60 + 32 * frame.height))
+
+
+def findings_over_time(monthly: pl.DataFrame) -> go.Figure:
+    """Findings per month, stacked by rule."""
+    title = "Findings over time by rule (monthly)"
+    if monthly.height == 0:
+        return empty("No dated findings for this selection", title)
+    months = sorted(monthly["month"].unique().to_list())
+    fig = go.Figure()
+    for rule in sorted(monthly["rule_id"].unique().to_list()):
+        part = monthly.filter(pl.col("rule_id") == rule)
+        counts = dict(zip(part["month"].to_list(), part["findings"].to_list()))
+        fig.add_bar(
+            x=months, y=[counts.get(m, 0) for m in months], name=rule,
+            marker_color=RULE_COLORS.get(rule, "#444"),
+            hovertemplate=f"{rule}<br>%{{x}}: %{{y}} findings<extra></extra>",
+        )
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title="month of service", type="category")
+    fig.update_yaxes(title="findings")
+    return _layout(fig, title)
+
+
+def risk_map(providers: pl.DataFrame) -> go.Figure:
+    """Providers: 97112 units per patient-day (x) against amount at risk (y); outliers in red and
+    labelled, the peer groups' medians drawn as dashed lines; marker area follows patient-days."""
+    title = "Provider risk map: 97112 units per patient-day vs amount at risk"
+    frame = providers.filter(pl.col("units_97112_per_patient_day").is_not_null())
+    if frame.height == 0:
+        return empty("No provider scores for this selection", title)
+    frame = frame.with_columns(
+        pl.col("amount_at_risk").fill_null(0.0),
+        pl.col("outlier").fill_null(False),
+        pl.col("peer_group").fill_null(pl.col("discipline")).fill_null("all"),
+        pl.col("provider_name").fill_null(pl.col("rendering_npi")),
+    )
+    days = frame["patient_days"].fill_null(1).to_list() if "patient_days" in frame.columns else [1] * frame.height
+    biggest = max([d or 1 for d in days] + [1])
+    sizes = [10 + 24 * math.sqrt((d or 1) / biggest) for d in days]
+    frame = frame.with_columns(pl.Series("_size", sizes))
+    fig = go.Figure()
+    groups = sorted(frame["peer_group"].unique().to_list())
+    for i, group in enumerate(groups):
+        color = PEER_COLORS[i % len(PEER_COLORS)]
+        for outlier in (False, True):
+            part = frame.filter((pl.col("peer_group") == group) & (pl.col("outlier") == outlier))
+            if part.height == 0:
+                continue
+            fig.add_scatter(
+                x=part["units_97112_per_patient_day"].to_list(),
+                y=part["amount_at_risk"].to_list(),
+                mode="markers+text" if outlier else "markers",
+                text=part["provider_name"].to_list() if outlier else None,
+                textposition="top center",
+                name=f"{group} outlier" if outlier else group,
+                marker={
+                    "size": part["_size"].to_list(),
+                    "color": OUTLIER_COLOR if outlier else color,
+                    "line": {"width": 2 if outlier else 1, "color": "#000" if outlier else "#fff"},
+                    "opacity": 0.9,
+                },
+                customdata=list(zip(
+                    part["rendering_npi"].to_list(), part["provider_name"].to_list(), part["risk_rank"].to_list(),
+                    [(r or "")[:160] for r in part["reasons"].to_list()],
+                )),
+                hovertemplate="<b>%{customdata[1]}</b> (NPI %{customdata[0]}), rank %{customdata[2]}"
+                "<br>97112 units per patient-day %{x:.2f}<br>amount at risk $%{y:,.2f}"
+                "<br>%{customdata[3]}<extra></extra>",
+            )
+        median = frame.filter(pl.col("peer_group") == group)["units_97112_per_patient_day"].median()
+        if median is not None:
+            fig.add_vline(x=median, line_dash="dash", line_color=color, opacity=0.7)
+            fig.add_annotation(
+                x=median, y=1.0 - 0.07 * i, xref="x", yref="paper", text=f"{group} peer median {median:.2f}",
+                showarrow=False, xanchor="left", xshift=4, font={"color": color, "size": 11},
+                bgcolor="rgba(255,255,255,0.8)",
+            )
+    amount_median = frame["amount_at_risk"].median()
+    if amount_median is not None:
+        fig.add_hline(y=amount_median, line_dash="dot", line_color="#888",
+                      annotation_text=f"median amount at risk ${amount_median:,.0f}",
+                      annotation_position="top left", annotation_font_color="#666")
+    fig.update_xaxes(title="97112 units per patient-day", rangemode="tozero")
+    fig.update_yaxes(title="amount at risk ($)", rangemode="tozero")
+    return _layout(fig, title, height=460)
+
+
+def units_97112_distribution(per_day: pl.DataFrame, daily_limit: int) -> go.Figure:
+    """How many patient-days billed 1, 2, ... units of 97112, the daily limit marked; bars above it red."""
+    title = f"97112 units per patient-day (daily limit {daily_limit})"
+    if per_day.height == 0:
+        return empty("No 97112 lines for this selection", title)
+    units = per_day["units"].to_list()
+    counts = per_day["patient_days"].to_list()
+    fig = go.Figure(
+        go.Bar(
+            x=units, y=counts,
+            marker_color=[OUTLIER_COLOR if u > daily_limit else "#1f77b4" for u in units],
+            hovertemplate="%{x} units: %{y} patient-days<extra></extra>",
+            text=counts, textposition="outside",
+        )
+    )
+    fig.add_vline(x=daily_limit + 0.5, line_dash="dash", line_color=OUTLIER_COLOR,
+                  annotation_text=f"daily limit {daily_limit}", annotation_position="top right",
+                  annotation_font_color=OUTLIER_COLOR)
+    over = sum(c for u, c in zip(units, counts) if u > daily_limit)
+    total = sum(counts)
+    fig.add_annotation(
+        text=f"{over} of {total} patient-days above the limit", x=1, y=1.08, xref="paper", yref="paper",
+        showarrow=False, xanchor="right", font={"color": OUTLIER_COLOR},
+    )
+    fig.update_xaxes(title="units of 97112 billed for the patient that day", dtick=1)
+    fig.update_yaxes(title="patient-days")
+    return _layout(fig, title)
+
+
+def provider_vs_peers(metrics: pl.DataFrame) -> go.Figure:
+    """The provider's robust z-score on each metric against its peer group; significant ones red."""
+    title = "Against peers (robust z-score; 0 = peer median)"
+    if metrics.height == 0 or "robust_z" not in metrics.columns:
+        return empty("No peer metrics for this provider and period", title)
+    frame = metrics.filter(pl.col("robust_z").is_not_null()).sort("metric", descending=True)
+    if frame.height == 0:
+        return empty("No peer metrics for this provider and period", title)
+    significant = frame["significant"].fill_null(False).to_list() if "significant" in frame.columns else [False] * frame.height
+    fig = go.Figure(
+        go.Bar(
+            x=frame["robust_z"].to_list(), y=frame["metric"].to_list(), orientation="h",
+            marker_color=[OUTLIER_COLOR if s else "#1f77b4" for s in significant],
+            customdata=list(zip(frame["value"].to_list(), frame["peer_median"].to_list())),
+            hovertemplate="%{y}<br>value %{customdata[0]:.3f} vs peer median %{customdata[1]:.3f}"
+            "<br>robust z %{x:.2f}<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_color="#444")
+    fig.update_xaxes(title="robust z-score")
+    return _layout(fig, title, height=max(260, 80 + 40 * frame.height))
+
+
+def provider_trend(trend: pl.DataFrame) -> go.Figure:
+    """Monthly 97112 units per patient-day against the peer median, amount at risk as bars."""
+    title = "Monthly trend"
+    if trend.height == 0:
+        return empty("No monthly scores for this provider", title)
+    months = trend["month"].to_list()
+    fig = go.Figure()
+    # bars on the base axis (right), lines on the overlaying axis (left) so that the lines stay on top
+    fig.add_bar(x=months, y=trend["amount_at_risk"].fill_null(0).to_list(), name="amount at risk ($)",
+                marker_color="#f4b6b6", hovertemplate="%{x}: $%{y:,.2f} at risk<extra></extra>")
+    fig.add_scatter(x=months, y=trend["units_97112_per_patient_day"].to_list(), name="97112 units per patient-day",
+                    mode="lines+markers", line={"color": OUTLIER_COLOR, "width": 3}, yaxis="y2")
+    fig.add_scatter(x=months, y=trend["peer_median"].to_list(), name="peer median", mode="lines+markers",
+                    line={"color": "#1f77b4", "dash": "dash"}, yaxis="y2")
+    fig.update_layout(
+        yaxis={"title": "amount at risk ($)", "side": "right", "rangemode": "tozero", "showgrid": False},
+        yaxis2={"title": "97112 units per patient-day", "overlaying": "y", "side": "left", "rangemode": "tozero",
+                "tickmode": "auto", "nticks": 6},
+    )
+    fig.update_xaxes(type="category", title="month")
+    return _layout(fig, title)

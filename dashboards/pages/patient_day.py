@@ -1,0 +1,98 @@
+"""One patient-day: every line with its minutes, billed and expected units and method, each
+therapist's 8-minute-rule arithmetic, and every finding's arithmetic in words (findings.detail).
+
+The patient is named in the URL by an opaque token, never by the patient id; a manager sees the
+token only, an auditor sees the id as well."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from dash import dcc, html
+
+from dashboards import components, context, data
+from dashboards.pages import guarded
+from dashboards.privacy import patient_token, protect
+
+PATH_TEMPLATE = "/patient-day/<npi>/<token>/<date>"
+LINE_COLUMNS = ["cpt_code", "minutes", "units_billed", "expected_units", "method", "group_timed_minutes",
+                "group_supported_units", "expected_basis", "expected_units_min", "expected_units_max",
+                "total_timed_minutes", "modifiers", "claim_id", "line_number", "provider_name", "rendering_npi",
+                "payer_type", "payer_name", "diagnosis_codes", "allowed_amount", "visit_start", "visit_end",
+                "deficit_documented", "goals_documented", "response_documented", "note_text"]
+
+
+def _resolve(snap, key: bytes, npi: str, token: str, day: dt.date) -> str | None:
+    for candidates in (data.patient_ids_on(snap, day, npi), data.patient_ids_on(snap, day, None)):
+        for pid in candidates:
+            if patient_token(key, pid) == token:
+                return pid
+    return None
+
+
+def _arithmetic(lines: pl.DataFrame) -> list:
+    """Each therapist's timed minutes, the units they support, and the timed units billed."""
+    timed = lines.filter(pl.col("is_timed").fill_null(pl.col("minutes").is_not_null()))
+    if timed.height == 0:
+        return [html.Li("No timed lines this day.")]
+    out = []
+    for (npi, name), part in timed.group_by(["rendering_npi", "provider_name"], maintain_order=True):
+        minutes = part["group_timed_minutes"].drop_nulls()
+        minutes = int(minutes.max()) if minutes.len() else int(part["minutes"].fill_null(0).sum())
+        supported = part["group_supported_units"].drop_nulls()
+        billed = int(part["units_billed"].sum())
+        methods = ", ".join(sorted({m for m in part["method"].to_list() if m})) or "unknown method"
+        if supported.len():
+            s = int(supported.max())
+            verdict = f"{billed - s} over" if billed > s else "supported"
+            text = (f"{name or npi}: {minutes} timed minutes support {s} unit(s) under {methods.upper()}; "
+                    f"{billed} timed unit(s) billed: {verdict}.")
+        else:
+            text = f"{name or npi}: {minutes} timed minutes documented; {billed} timed unit(s) billed ({methods})."
+        out.append(html.Li(text))
+    return out
+
+
+def layout(npi: str | None = None, token: str | None = None, date: str | None = None, **_):
+    def build(snap, viewer):
+        try:
+            day = dt.date.fromisoformat(str(date))
+        except ValueError:
+            return components.notice(f"Not a date: {date}", id="page-problem")
+        pid = _resolve(snap, viewer.key, npi, token, day)
+        if pid is None:
+            return components.notice("No patient-day matches this link in the current snapshot "
+                                     "(links change when the app's key changes).", id="page-problem")
+        known = [] if viewer.sees_patients else context.known_patient_ids(snap)
+        lines = data.patient_day_lines(snap, pid, day)
+        findings = data.patient_day_findings(snap, pid, day)
+        shown_lines = protect(lines, viewer, known)
+        shown_lines = shown_lines.select([c for c in LINE_COLUMNS if c in shown_lines.columns])
+        shown_findings = protect(findings, viewer, known)
+        who = f"patient {pid} ({token})" if viewer.sees_patients else f"patient {token}"
+        therapist = data.provider_name(snap, npi) or npi
+        finding_items = [
+            html.Li([
+                html.Strong(f"{r['rule_id']} ({r.get('severity') or '-'})"),
+                html.Span(f": {r.get('detail') or ''}"),
+                html.Span(f"  [units over {r.get('units_over') or 0:,.0f}, at risk {components.money(r.get('amount_at_risk'))}"
+                          + (f", claim {r['claim_id']} line {r['line_number']}" if r.get("claim_id") else "") + "]",
+                          className="muted"),
+            ], className="finding")
+            for r in shown_findings.iter_rows(named=True)
+        ] or [html.Li("No findings for this patient-day.")]
+        return html.Div([
+            html.H2(f"Patient-day {day.isoformat()}", id="patient-day-title"),
+            html.P(f"{who} · seen by {therapist} (NPI {npi}) and any other therapist billing that day",
+                   id="patient-day-who"),
+            dcc.Link(f"back to {therapist}", href=f"/providers/{npi}"),
+            html.H3("Findings: the rule's arithmetic"),
+            html.Ul(finding_items, id="patient-day-findings"),
+            html.H3("8-minute rule, per therapist"),
+            html.Ul(_arithmetic(lines), id="patient-day-arithmetic"),
+            html.H3(f"Lines ({lines.height})"),
+            components.grid("pd-lines", shown_lines, wide=("expected_basis",)),
+        ])
+
+    return guarded(build)

@@ -1,0 +1,125 @@
+"""One provider: metrics against peers, the monthly trend, its findings (a row opens the
+patient-day) and the exports of its findings and lines."""
+
+from __future__ import annotations
+
+import dash_ag_grid as dag
+import polars as pl
+from dash import Input, Output, dcc, html, no_update
+
+from dashboards import components, context, data, figures
+from dashboards.pages import guarded
+from dashboards.privacy import protect
+from dashboards.snapshot import MissingData
+
+PATH_TEMPLATE = "/providers/<npi>"
+FINDING_COLUMNS = ["service_date", "rule_id", "detail", "units_over", "amount_at_risk", "severity", "patient_ref",
+                   "patient_id", "claim_id", "line_number", "payer_type"]
+
+
+def patient_day_href(npi: str, token: str | None, day) -> str | None:
+    if not token or day is None:
+        return None
+    return f"/patient-day/{npi}/{token}/{day}"
+
+
+def export_links(npi: str, period: str) -> html.Div:
+    q = f"?period={period}" if period and period != "all" else ""
+    return html.Div([
+        html.Span("Export: "),
+        html.A("findings (CSV)", href=f"/export/providers/{npi}/findings.csv{q}", id="export-findings-csv", download=""),
+        html.Span(" · "),
+        html.A("lines (CSV)", href=f"/export/providers/{npi}/lines.csv{q}", id="export-lines-csv", download=""),
+        html.Span(" · "),
+        html.A("findings and lines (Excel)", href=f"/export/providers/{npi}/review.xlsx{q}", id="export-xlsx", download=""),
+    ], className="exports")
+
+
+def findings_frame(snap, viewer, npi: str, period: str) -> pl.DataFrame:
+    known = [] if viewer.sees_patients else context.known_patient_ids(snap)
+    frame = protect(data.provider_findings(snap, npi, period), viewer, known)
+    hrefs = [patient_day_href(npi, t, d) for t, d in zip(
+        frame["patient_ref"].to_list() if "patient_ref" in frame.columns else [None] * frame.height,
+        frame["service_date"].to_list())]
+    frame = frame.with_columns(
+        pl.Series("row_id", [f"{fid}|{h or ''}" for fid, h in zip(frame["finding_id"].to_list(), hrefs)])
+    )
+    return frame.select([c for c in FINDING_COLUMNS if c in frame.columns] + ["row_id"])
+
+
+def layout(npi: str | None = None, period: str = "all", **_):
+    def build(snap, viewer):
+        periods = data.provider_periods(snap)
+        chosen = period if period in periods else ("all" if not periods else periods[0])
+        profile = data.provider_profile(snap, npi, chosen) if periods else None
+        name = (profile or {}).get("provider_name") or data.provider_name(snap, npi) or "unknown provider"
+        known = [] if viewer.sees_patients else context.known_patient_ids(snap)
+        parts = [html.H2(f"{name} (NPI {npi})", id="provider-title")]
+        if profile:
+            reasons = protect(pl.DataFrame({"reasons": [str(profile.get("reasons") or "")]}), viewer, known)["reasons"][0]
+            parts += [
+                html.P([
+                    html.Span(f"{profile.get('discipline') or ''} · peer group {profile.get('peer_group') or '-'} · "
+                              f"risk rank {profile.get('risk_rank')} "),
+                    html.Span("OUTLIER", className="badge") if profile.get("outlier") else None,
+                ]),
+                html.P(f"Reasons: {reasons}", id="provider-reasons", className="reasons"),
+                html.Div([
+                    components.card("Patient-days", f"{profile.get('patient_days') or 0:,}"),
+                    components.card("97112 units / patient-day", f"{profile.get('units_97112_per_patient_day') or 0:.2f}"),
+                    components.card("Findings", f"{profile.get('findings') or 0:,}"),
+                    components.card("Units over", f"{profile.get('units_over') or 0:,.0f}"),
+                    components.card("Amount at risk", components.money(profile.get("amount_at_risk"))),
+                ], className="cards"),
+            ]
+        else:
+            parts.append(components.notice(f"No provider score for NPI {npi} in period {chosen}."))
+        parts.append(html.Div([
+            html.Label("Period", htmlFor="pv-period"),
+            dcc.Dropdown(id="pv-period", options=[{"label": "whole review" if p == "all" else p, "value": p}
+                                                  for p in periods], value=chosen, clearable=False),
+            dcc.Store(id="pv-npi", data=npi),
+        ], className="filter", style={"width": "260px"}))
+        try:
+            metrics = data.provider_metrics(snap, npi, chosen)
+            parts += [html.Div([
+                html.Div(dcc.Graph(id="pv-peers", figure=figures.provider_vs_peers(metrics)), className="panel"),
+                html.Div(dcc.Graph(id="pv-trend", figure=figures.provider_trend(data.provider_trend(snap, npi))),
+                         className="panel"),
+            ], className="grid2")]
+            parts.append(components.grid("pv-metrics", metrics.drop("peer_group")))
+        except MissingData as exc:
+            parts.append(components.notice(f"Peer metrics unavailable: {exc}"))
+        parts.append(export_links(npi, chosen))
+        findings = findings_frame(snap, viewer, npi, chosen)
+        parts += [
+            html.H3(f"Findings ({findings.height}); click a row to open the patient-day"),
+            dag.AgGrid(
+                id="pv-findings", rowData=components.rows(findings),
+                columnDefs=components.column_defs(findings, hidden=("row_id",), wide=("detail",)),
+                defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
+                getRowId="params.data.row_id", columnSize="autoSize",
+                dashGridOptions={"animateRows": False, "suppressColumnVirtualisation": True, "pagination": findings.height > 100, "paginationPageSize": 100},
+                style={"height": "520px", "width": "100%"}, className="clickable-grid",
+            ),
+        ]
+        return html.Div(parts)
+
+    return guarded(build)
+
+
+def register_callbacks(app) -> None:
+    @app.callback(Output("nav", "href", allow_duplicate=True), Input("pv-findings", "cellClicked"),
+                  prevent_initial_call=True)
+    def open_patient_day(cell):
+        if not cell or not cell.get("rowId"):
+            return no_update
+        href = str(cell["rowId"]).split("|", 1)[-1]
+        return href or no_update
+
+    @app.callback(Output("nav", "href", allow_duplicate=True), Input("pv-period", "value"),
+                  Input("pv-npi", "data"), prevent_initial_call=True)
+    def change_period(period, npi):
+        if not npi:
+            return no_update
+        return f"/providers/{npi}" + (f"?period={period}" if period and period != "all" else "")

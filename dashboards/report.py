@@ -1,0 +1,194 @@
+"""The self-contained HTML report: one file, plotly.js inline, opens with no network.
+
+Managers' view of the whole review: headline figures, findings over time, the provider risk map,
+the 97112 units distribution with the daily limit, and the top providers with their reasons.
+Everything is aggregate; it carries no patient identifier, and refuses to write one.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import secrets
+from pathlib import Path
+
+import plotly.io as pio
+import polars as pl
+from plotly.offline import get_plotlyjs
+
+from dashboards import data, figures
+from dashboards.privacy import Viewer, protect
+from dashboards.snapshot import MissingData, Snapshot, reading
+
+FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
+MIN_CHECKED_ID_LENGTH = 6  # shorter ids could match digits in figure data by chance
+
+CSS = """
+body{font-family:"DejaVu Sans",Arial,sans-serif;margin:0;color:#222;background:#f6f7f9}
+header{background:#1f3b57;color:#fff;padding:18px 32px}
+header h1{margin:0;font-size:24px} header p{margin:4px 0 0;opacity:.85}
+main{padding:16px 32px;max-width:1280px;margin:auto}
+.cards{display:flex;gap:16px;flex-wrap:wrap;margin:12px 0 20px}
+.card{background:#fff;border-radius:8px;padding:14px 20px;min-width:200px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
+.card .label{font-size:13px;color:#666}.card .value{font-size:28px;font-weight:bold;margin-top:4px}
+section{background:#fff;border-radius:8px;padding:12px 16px;margin:0 0 20px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:20px} @media(max-width:1000px){.grid2{grid-template-columns:1fr}}
+table{border-collapse:collapse;width:100%;font-size:13px} th,td{border-bottom:1px solid #e3e3e3;padding:6px 8px;text-align:left;vertical-align:top}
+th{background:#eef1f5} td.num{text-align:right;white-space:nowrap} tr.outlier td{background:#fff1f1}
+.notice{color:#8a4b00;background:#fff6e5;border-left:4px solid #f0a020;padding:8px 12px;margin:8px 0}
+footer{color:#666;font-size:12px;padding:8px 32px 24px}
+"""
+
+
+def write_report(warehouse_or_snapshot: Path, out: Path) -> Path:
+    """Write the HTML report of a published snapshot (or of a warehouse no process is writing) to
+    ``out`` and return its path. The file embeds plotly.js and needs no network."""
+    out = Path(out)
+    with reading(Path(warehouse_or_snapshot)) as snap:
+        body = _body(snap)
+        patient_ids = [p for p in _patient_ids(snap) if len(p) >= MIN_CHECKED_ID_LENGTH]
+    leaked = sorted({p for p in patient_ids if p in body})
+    if leaked:
+        raise ValueError(f"refusing to write a report that names {len(leaked)} patient identifier(s)")
+    document = (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<title>unitreview report</title>"
+        f"<style>{CSS}</style>"
+        f"<script type=\"text/javascript\">{get_plotlyjs()}</script>"
+        f"</head><body>{body}</body></html>\n"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
+    tmp.write_text(document, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+def _patient_ids(snap: Snapshot) -> list[str]:
+    try:
+        return data.all_patient_ids(snap)
+    except MissingData:
+        return []
+
+
+def _figure(fig) -> str:
+    return pio.to_html(fig, include_plotlyjs=False, full_html=False, config=FIGURE_CONFIG)
+
+
+def _notice(text: str) -> str:
+    return f'<p class="notice">{html.escape(text)}</p>'
+
+
+def _money(x) -> str:
+    return f"${(x or 0):,.2f}"
+
+
+def _body(snap: Snapshot) -> str:
+    # Aggregates only; free text (reasons) passes the manager view so that no patient id slips in.
+    manager = Viewer(role="manager", key=secrets.token_bytes(32))
+    known = _patient_ids(snap)
+    info = snap.info()
+    filters = data.Filters(period="all")
+    parts: list[str] = [
+        "<header><h1>unitreview: timed therapy units review</h1>"
+        f"<p>Snapshot taken at {html.escape(info.taken_at_text())}"
+        + (f" from {html.escape(str(info.source_warehouse))}" if info.source_warehouse else "")
+        + "</p></header><main>"
+    ]
+
+    try:
+        head = data.headline(snap, filters)
+        parts.append(
+            '<div class="cards">'
+            + _card("Lines reviewed", f"{head['lines_reviewed']:,}")
+            + _card("Findings", f"{head['findings']:,}")
+            + _card("Units over", f"{head['units_over']:,.0f}")
+            + _card("Amount at risk", _money(head["amount_at_risk"]))
+            + "</div>"
+        )
+        by_rule = head["by_rule"]
+        monthly = data.findings_monthly(snap, filters)
+        parts.append('<div class="grid2"><section>' + _figure(figures.findings_by_rule(by_rule)) + "</section>")
+        parts.append("<section>" + _figure(figures.findings_over_time(monthly)) + "</section></div>")
+        parts.append(_rule_table(by_rule))
+    except MissingData as exc:
+        parts.append(_notice(f"Headline figures unavailable: {exc}"))
+
+    providers = None
+    period = "all"
+    try:
+        periods = data.provider_periods(snap)
+        period = "all" if "all" in periods or not periods else periods[0]
+        providers = protect(data.provider_map(snap, data.Filters(period=period)), manager, known)
+        note = "" if period == "all" else f" (period {period}: no scores over the whole review)"
+        parts.append("<section>" + _figure(figures.risk_map(providers)) + (_notice(note) if note else "") + "</section>")
+    except MissingData as exc:
+        parts.append(_notice(f"Provider risk map unavailable: {exc}"))
+
+    try:
+        per_day = data.units_97112_per_patient_day(snap, filters)
+        parts.append(
+            "<section>" + _figure(figures.units_97112_distribution(per_day, data.daily_limit_97112(snap))) + "</section>"
+        )
+    except MissingData as exc:
+        parts.append(_notice(f"97112 distribution unavailable: {exc}"))
+
+    if providers is not None:
+        parts.append(_top_table(providers.head(data.TOP_PROVIDERS), period))
+
+    status = data.ingest_status(snap)
+    if status:
+        files = ", ".join(f"{n} {s}" for s, n in status.get("files", {}).items())
+        parts.append(
+            "<section><h2>Data</h2><p>"
+            + html.escape(
+                f"Files: {files or 'none logged'}. Rows read {status.get('rows_read', 0):,}, "
+                f"loaded {status.get('rows_loaded', 0):,}, quarantined {status.get('rows_quarantined', status.get('quarantine_rows', 0)):,}."
+            )
+            + "</p></section>"
+        )
+    parts.append("</main><footer>Aggregate figures only: this report names no patient. "
+                 "Amounts at risk are the allowed amounts of the units over, per finding.</footer>")
+    return "".join(parts)
+
+
+def _card(label: str, value: str) -> str:
+    return f'<div class="card"><div class="label">{html.escape(label)}</div><div class="value">{html.escape(value)}</div></div>'
+
+
+def _rule_table(by_rule: pl.DataFrame) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(str(r['rule_id']))}</td><td class=num>{r['findings']:,}</td>"
+        f"<td class=num>{r['units_over']:,.0f}</td><td class=num>{_money(r['amount_at_risk'])}</td></tr>"
+        for r in by_rule.iter_rows(named=True)
+    )
+    return (
+        "<section><h2>Findings by rule</h2><table><thead><tr><th>rule</th><th>findings</th><th>units over</th>"
+        f"<th>amount at risk</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _top_table(top: pl.DataFrame, period: str) -> str:
+    def num(v, fmt):
+        return "" if v is None else format(v, fmt)
+
+    rows = []
+    for r in top.iter_rows(named=True):
+        cls = ' class="outlier"' if r.get("outlier") else ""
+        rows.append(
+            f"<tr{cls}><td class=num>{r.get('risk_rank')}</td>"
+            f"<td>{html.escape(str(r.get('provider_name') or ''))}</td>"
+            f"<td>{html.escape(str(r.get('rendering_npi') or ''))}</td>"
+            f"<td>{html.escape(str(r.get('discipline') or ''))}</td>"
+            f"<td class=num>{num(r.get('units_97112_per_patient_day'), '.2f')}</td>"
+            f"<td class=num>{num(r.get('findings'), ',')}</td>"
+            f"<td class=num>{_money(r.get('amount_at_risk'))}</td>"
+            f"<td>{'yes' if r.get('outlier') else ''}</td>"
+            f"<td>{html.escape(str(r.get('reasons') or ''))}</td></tr>"
+        )
+    return (
+        f"<section><h2>Top providers (period {html.escape(period)})</h2><table><thead><tr><th>rank</th><th>provider</th>"
+        "<th>NPI</th><th>discipline</th><th>97112 units / patient-day</th><th>findings</th><th>amount at risk</th>"
+        f"<th>outlier</th><th>reasons</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+    )
