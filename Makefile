@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 WAREHOUSE ?= warehouse/unitreview.duckdb
 INPUT ?= data_samples
 
-.PHONY: setup review test bench dev clean
+.PHONY: setup review test browser bench dev clean
 
 setup: $(VENV)/.synced
 
@@ -21,8 +21,14 @@ $(VENV)/.synced: pyproject.toml uv.lock
 review: setup
 	$(BIN)/unitreview review --input $(INPUT) --warehouse $(WAREHOUSE)
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
+
+# Debian's chromium for the browser tests (as root, e.g. in CI); without it those tests skip, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ; } || \
+		echo "chromium not installed: the browser tests will be skipped"
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

@@ -77,6 +77,10 @@ def review(
     except ReviewFailed as exc:
         _fail(f"review could not complete: {exc}")
     _print_summary(warehouse, run_id, ingest_meta)
+    from pipelines.assets.publish import report_path, snapshot_path
+
+    out.print(f"dashboard snapshot: {snapshot_path(str(warehouse))}", highlight=False)
+    out.print(f"report: {report_path(str(warehouse))}", highlight=False)
 
 
 def _prepare_warehouse_path(warehouse: Path) -> None:
@@ -186,10 +190,66 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
 
 
 @app.command()
+def report(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB warehouse a review wrote")],
+    out_file: Annotated[Path, typer.Option("--out", help="The HTML file to write")],
+) -> None:
+    """Write the self-contained HTML report (no patient identifiers) from the published snapshot."""
+    from dashboards.report import write_report
+    from pipelines.assets.publish import snapshot_path
+
+    snapshot = snapshot_path(str(warehouse))
+    if not snapshot.exists():
+        _fail(f"no published snapshot at {snapshot}: run unitreview review --warehouse {warehouse} first", 2)
+    out.print(f"report: {write_report(snapshot, out_file)}", highlight=False)
+
+
+@app.command()
+def dashboard(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB warehouse a review wrote")],
+    host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8050,
+    users: Annotated[Path | None, typer.Option("--users", help="Users file (TOML) to require a login with roles")] = None,
+) -> None:
+    """Serve the Dash dashboard on the published snapshot (a review may run meanwhile)."""
+    from dashboards.app import serve
+    from pipelines.assets.publish import snapshot_path
+
+    snapshot = snapshot_path(str(warehouse))
+    if not snapshot.exists():
+        _fail(f"no published snapshot at {snapshot}: run unitreview review --warehouse {warehouse} first", 2)
+    if users is not None and not users.exists():
+        _fail(f"users file {users} does not exist", 2)
+    out.print(f"dashboard on http://{host}:{port}/ reading {snapshot}", highlight=False)
+    serve(snapshot, host=host, port=port, users_file=users)
+
+
+@app.command()
+def evaluate(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="A warehouse reviewed from a generated extract")],
+    key: Annotated[Path, typer.Option("--key", help="The generator's answer_key.ndjson")],
+) -> None:
+    """Precision and recall of the findings per rule against a generator's answer key."""
+    import duckdb
+
+    from pipelines.evaluate import precision_recall, read_answer_key
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        found = con.sql("select * from findings").pl()
+    result = precision_recall(found, read_answer_key(key))
+    table = Table(title="Findings against the answer key", title_justify="left")
+    for column in result.columns:
+        table.add_column(column, justify="left" if column == "rule_id" else "right")
+    for row in result.iter_rows():
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+    out.print(table)
+
+
+@app.command()
 def generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the extract and its answer key into")],
     lines: Annotated[int, typer.Option("--lines", min=1, help="How many claim lines")] = 100_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files)")] = 1,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (same seed, same files); default 1, samples 2026")] = None,
     start_month: Annotated[str, typer.Option("--start-month", help="First service month, YYYY-MM")] = "2025-11",
     months: Annotated[int, typer.Option("--months", min=1, help="How many monthly files")] = 12,
     fmt: Annotated[str, typer.Option("--format", help="csv, csv.gz, parquet or xlsx")] = "csv",
@@ -198,11 +258,19 @@ def generate(
     """Write a realistic synthetic extract with planted findings and an answer key."""
     from pipelines.generate import generate_extract, write_samples
 
-    if samples:
-        summary = write_samples(out_dir, seed=seed)
-    else:
-        summary = generate_extract(out_dir, lines, seed, start_month=start_month, months=months, fmt=fmt)
-    out.print(summary)
+    try:
+        if samples:
+            summary = write_samples(out_dir, seed=2026 if seed is None else seed)
+        else:
+            summary = generate_extract(
+                out_dir, lines, 1 if seed is None else seed, start_month=start_month, months=months, fmt=fmt
+            )
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    out.print(f"wrote {summary.total_lines} lines in {len(summary.files)} files to {out_dir}", highlight=False)
+    for rule_id, n in sorted(summary.planted.items()):
+        out.print(f"  planted {rule_id:<20} {n:>8}", highlight=False)
+    out.print(f"answer key: {summary.answer_key}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -47,8 +47,12 @@ class RulesConfig(_Section):
     daily_limits: dict[str, int] = Field(
         default_factory=dict, description="Per-code daily unit limits overriding the seed (97112: 4)"
     )
-    impossible_day_minutes: int = Field(720, ge=1, description="IMPOSSIBLE_DAY ceiling (12 hours)")
-    oig_reference_minutes: int = Field(480, ge=1, description="OIG's 8-hour reference (a metric)")
+    impossible_day_minutes: int | None = Field(
+        None, ge=1, description="IMPOSSIBLE_DAY ceiling; default limits.csv: 720 (12 hours)"
+    )
+    oig_reference_minutes: int | None = Field(
+        None, ge=1, description="OIG's 8-hour reference (a metric); default limits.csv: 480"
+    )
     payer_type_methods: dict[str, Literal["cms", "ama"]] = Field(
         default_factory=dict, description="payer_type -> method, overriding the seed mapping"
     )
@@ -61,10 +65,21 @@ class RulesConfig(_Section):
     mue_table: Path | None = Field(None, description="A CMS MUE table file; overrides daily limits")
 
 
+class ScoresConfig(_Section):
+    peer_keys: list[str] = Field(
+        default_factory=lambda: ["discipline"],
+        description="Columns defining a peer group (add billing_provider to compare within a clinic)",
+    )
+    min_patient_days: int = Field(30, ge=1, description="Volume below which a provider is never an outlier")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the proportion tests")
+    outlier_z: float = Field(3.0, gt=0, description="Robust z-score a significant metric must reach")
+
+
 class Config(_Section):
     warehouse: WarehouseConfig = WarehouseConfig()
     ingest: IngestConfig = IngestConfig()
     rules: RulesConfig = RulesConfig()
+    scores: ScoresConfig = ScoresConfig()
 
     def header_profiles(self) -> dict[str, dict[str, str]]:
         """Every mapping profile in force: the shipped ones (unless turned off), then the user's."""
@@ -73,6 +88,40 @@ class Config(_Section):
             profiles.update(tomllib.loads(BUILTIN_PROFILES.read_text())["profiles"])
         profiles.update(self.ingest.profiles)
         return profiles
+
+    def rule_settings(self):
+        """The rules engine's settings from the [rules] section."""
+        from pipelines.rules.settings import RuleSettings
+
+        rules = self.rules
+        return RuleSettings(
+            daily_limit_overrides=dict(rules.daily_limits),
+            impossible_day_ceiling_minutes=rules.impossible_day_minutes,
+            oig_reference_minutes=rules.oig_reference_minutes,
+            payer_type_methods=dict(rules.payer_type_methods),
+            payer_name_methods=dict(rules.payer_name_methods),
+        )
+
+    def score_settings(self):
+        """The peer comparison's settings from the [scores] section."""
+        from pipelines.scores import ScoreSettings
+
+        scores = self.scores
+        return ScoreSettings(
+            peer_keys=tuple(scores.peer_keys),
+            min_patient_days=scores.min_patient_days,
+            alpha=scores.alpha,
+            outlier_z=scores.outlier_z,
+        )
+
+    def reference(self):
+        """The seed tables, with the user's replacements and MUE table when configured."""
+        from pipelines.rules.reference import Reference
+
+        overrides = {name: Path(path) for name, path in self.rules.reference_files.items()}
+        if self.rules.mue_table is not None:
+            overrides["mue"] = Path(self.rules.mue_table)
+        return Reference.load(overrides)
 
     def fingerprint(self) -> str:
         """A short hash of the configuration in force, recorded with each review."""

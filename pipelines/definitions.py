@@ -12,7 +12,7 @@ import os
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.assets import ingest
+from pipelines.assets import ingest, publish, rules, scores
 from pipelines.config import Config
 
 DEFAULT_WAREHOUSE = "warehouse/unitreview.duckdb"
@@ -41,8 +41,21 @@ def build_defs(
         "review", selection=dg.AssetSelection.all(), description="The whole review: ingest, units, findings, scores."
     )
     return dg.Definitions(
-        assets=[ingest.ingest_extracts],
-        asset_checks=[ingest.rows_reconcile, ingest.line_keys_unique],
+        assets=[
+            ingest.ingest_extracts,
+            rules.review_rules,
+            scores.review_scores,
+            publish.review_snapshot,
+            publish.review_report,
+        ],
+        asset_checks=[
+            ingest.rows_reconcile,
+            ingest.line_keys_unique,
+            rules.one_units_row_per_line,
+            rules.no_negative_expected_units,
+            rules.findings_keys_exist,
+            scores.ranks_without_gaps,
+        ],
         jobs=[review_job],
         resources={
             "warehouse_db": DuckDBResource(database=warehouse_path, connection_config=connection_config),

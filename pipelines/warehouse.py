@@ -115,9 +115,36 @@ def write_duplicate_delivery(
     )
 
 
+def read_claim_lines(con: duckdb.DuckDBPyConnection, columns: list[str]) -> pl.DataFrame:
+    """The loaded lines' contract columns as a Polars frame."""
+    return con.sql(f"select {', '.join(quote_identifier(c) for c in columns)} from claim_lines").pl()
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Replace a derived table's rows in one transaction (its DDL, when sql/ has one, is kept)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [table]
+    ).fetchall()[0][0]
+    con.execute("begin transaction")
+    try:
+        if exists:
+            con.execute(f"delete from {quote_identifier(table)}")
+            _insert(con, table, frame)
+        else:
+            con.register("incoming", frame)
+            try:
+                con.execute(f"create table {quote_identifier(table)} as select * from incoming")
+            finally:
+                con.unregister("incoming")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     con.register("incoming", frame)
     try:
-        con.execute(f"insert into {table} by name select * from incoming")
+        con.execute(f"insert into {quote_identifier(table)} by name select * from incoming")
     finally:
         con.unregister("incoming")

@@ -16,9 +16,17 @@ def test_the_example_file_is_valid_and_states_the_defaults():
 
 
 def test_defaults_follow_the_published_figures():
-    config = Config()
-    assert config.rules.impossible_day_minutes == 12 * 60
-    assert config.rules.oig_reference_minutes == 8 * 60
+    reference = Config().reference()
+    assert reference.limit("impossible_day_ceiling_minutes") == 12 * 60
+    assert reference.limit("oig_reference_day_minutes") == 8 * 60
+
+
+def test_rule_settings_carry_the_users_values(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[rules]\nimpossible_day_minutes = 600\ndaily_limits = { "97112" = 3 }\n')
+    settings = load_config(path).rule_settings()
+    assert settings.impossible_day_ceiling_minutes == 600
+    assert settings.daily_limit_overrides == {"97112": 3}
 
 
 def test_a_profile_mapping_to_an_unknown_column_is_refused(tmp_path):

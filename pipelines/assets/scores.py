@@ -1,0 +1,62 @@
+"""Scores stage: line_units + findings -> provider_scores and provider_metrics."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines import progress, warehouse
+from pipelines.columns import CANONICAL
+from pipelines.resources import ReviewSettings
+from pipelines.scores import compute_scores
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "provider_scores",
+            deps=["line_units", "findings"],
+            description="One row per rendering NPI per period (each month and 'all'): metrics, risk_rank, outlier, reasons.",
+        ),
+        dg.AssetSpec(
+            "provider_metrics",
+            deps=["line_units", "findings"],
+            description="Each provider metric against its peer group: median, robust z, percentile, p-value.",
+        ),
+    ],
+    group_name="scores",
+    pool="warehouse_writes",
+)
+def review_scores(warehouse_db: DuckDBResource, review: ReviewSettings):
+    """Peer comparison of every therapist, ranked so that 1 is the one to review first."""
+    settings = review.config().score_settings()
+    with warehouse_db.get_connection() as con, progress.stage("scores", 1) as shown:
+        lines = warehouse.read_claim_lines(con, list(CANONICAL))
+        units = con.sql("select * from line_units").pl()
+        found = con.sql("select * from findings").pl()
+        scores = compute_scores(lines, units, found, settings)
+        warehouse.replace_table(con, "provider_scores", scores.scores)
+        warehouse.replace_table(con, "provider_metrics", scores.metrics)
+        shown.advance("scores", "provider_scores")
+    whole = scores.scores.filter(scores.scores["period"] == "all")
+    yield dg.MaterializeResult(
+        asset_key="provider_scores",
+        metadata={
+            "table_rows": scores.scores.height,
+            "providers": whole.height,
+            "outliers": int(whole["outlier"].sum() or 0),
+        },
+    )
+    yield dg.MaterializeResult(asset_key="provider_metrics", metadata={"table_rows": scores.metrics.height})
+
+
+@dg.asset_check(asset="provider_scores", blocking=True, description="One row per provider and period; ranks 1..n without gaps")
+def ranks_without_gaps(warehouse_db: DuckDBResource) -> dg.AssetCheckResult:
+    with warehouse_db.get_connection() as con:
+        repeated, gapped = con.execute(
+            "select (select count(*) from (select 1 from provider_scores group by period, rendering_npi having count(*) > 1)),"
+            " (select count(*) from (select period from provider_scores group by period"
+            "   having min(risk_rank) <> 1 or max(risk_rank) <> count(*) or count(distinct risk_rank) <> count(*)))"
+        ).fetchall()[0]
+    return dg.AssetCheckResult(
+        passed=repeated == 0 and gapped == 0,
+        metadata={"repeated_provider_periods": repeated, "periods_with_rank_gaps": gapped},
+    )
