@@ -34,7 +34,7 @@ bench: setup
 	$(BIN)/python benchmarks/run.py
 
 dev: setup
-	UNITREVIEW_WAREHOUSE=$(WAREHOUSE) UNITREVIEW_INPUT=$(INPUT) $(BIN)/dagster dev -m pipelines.definitions
+	DAGSTER_HOME=$(CURDIR)/dagster_home UNITREVIEW_WAREHOUSE=$(WAREHOUSE) UNITREVIEW_INPUT=$(INPUT) $(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
 
 clean:
 	rm -rf $(VENV) warehouse

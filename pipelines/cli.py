@@ -156,6 +156,11 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
             if "findings" in tables
             else []
         )
+        history = (
+            con.execute("select new_findings, resolved_findings from review_runs where run_id = ?", [run_id]).fetchall()
+            if "review_runs" in tables
+            else []
+        )
     finally:
         con.close()
 
@@ -183,6 +188,11 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
         out.print("quarantine reasons (rows):")
         for reason, count in reasons:
             out.print(f"  {count:>8}  {reason}", highlight=False)
+    if history:
+        new, resolved = history[0]
+        out.print(f"since the last review: {new} new findings, {resolved} resolved", highlight=False)
+    elif "review_runs" in tables:
+        out.print("since the last review: nothing changed")
     if findings:
         out.print("findings by rule (whole warehouse): count, units over, amount at risk")
         for rule_id, count, units_over, amount in findings:

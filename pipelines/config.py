@@ -75,11 +75,18 @@ class ScoresConfig(_Section):
     outlier_z: float = Field(3.0, gt=0, description="Robust z-score a significant metric must reach")
 
 
+class ScheduleConfig(_Section):
+    cron: str = Field("0 6 * * 1", description="When the scheduled review runs (cron; default Mondays 06:00)")
+    timezone: str = Field("UTC", description="Time zone of the cron schedule")
+    sensor_interval_seconds: int = Field(60, ge=5, description="How often the landing-folder sensor looks")
+
+
 class Config(_Section):
     warehouse: WarehouseConfig = WarehouseConfig()
     ingest: IngestConfig = IngestConfig()
     rules: RulesConfig = RulesConfig()
     scores: ScoresConfig = ScoresConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
 
     def header_profiles(self) -> dict[str, dict[str, str]]:
         """Every mapping profile in force: the shipped ones (unless turned off), then the user's."""
@@ -122,6 +129,20 @@ class Config(_Section):
         if self.rules.mue_table is not None:
             overrides["mue"] = Path(self.rules.mue_table)
         return Reference.load(overrides)
+
+    def rules_fingerprint(self) -> str:
+        """What line_units and findings depend on besides the lines: the configuration, the seed
+        files and the user's reference files. A change means every month is recomputed."""
+        from pipelines import __version__
+
+        digest = hashlib.sha256(f"{__version__}|{self.fingerprint()}".encode())
+        files = sorted((BUILTIN_PROFILES.parent).glob("*")) + [
+            Path(p) for p in [*self.rules.reference_files.values(), self.rules.mue_table] if p
+        ]
+        for path in files:
+            if path.is_file():
+                digest.update(path.name.encode() + path.read_bytes())
+        return digest.hexdigest()[:16]
 
     def fingerprint(self) -> str:
         """A short hash of the configuration in force, recorded with each review."""

@@ -115,9 +115,77 @@ def write_duplicate_delivery(
     )
 
 
-def read_claim_lines(con: duckdb.DuckDBPyConnection, columns: list[str]) -> pl.DataFrame:
-    """The loaded lines' contract columns as a Polars frame."""
-    return con.sql(f"select {', '.join(quote_identifier(c) for c in columns)} from claim_lines").pl()
+def read_claim_lines(
+    con: duckdb.DuckDBPyConnection, columns: list[str], months: list[dt.date] | None = None
+) -> pl.DataFrame:
+    """The loaded lines' contract columns as a Polars frame (only these service months, if given)."""
+    selected = ", ".join(quote_identifier(c) for c in columns)
+    if months is None:
+        return con.sql(f"select {selected} from claim_lines").pl()
+    return con.sql(
+        f"select {selected} from claim_lines where date_trunc('month', service_date)::date in "
+        "(select unnest($months::date[]))",
+        params={"months": months},
+    ).pl()
+
+
+def rules_state(con: duckdb.DuckDBPyConnection) -> tuple[dt.datetime | None, str | None]:
+    """(claim lines ingested up to here are covered, the configuration they were computed with)."""
+    rows = con.execute("select computed_through, config_hash from rules_state where id = 1").fetchall()
+    return rows[0] if rows else (None, None)
+
+
+def months_to_recompute(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> list[dt.date]:
+    """Service months holding lines ingested after ``since``, or sharing a claim with them (a claim's
+    diagnoses are read across all its lines). Every rule's grain lies within one service month."""
+    rows = con.execute(
+        "with touched as (select distinct claim_id from claim_lines where ingested_at > ?) "
+        "select distinct date_trunc('month', c.service_date)::date from claim_lines c "
+        "semi join touched t on t.claim_id = c.claim_id order by 1",
+        [since],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def replace_months(
+    con: duckdb.DuckDBPyConnection,
+    frames: dict[str, pl.DataFrame],
+    months: list[dt.date] | None,
+    computed_through: dt.datetime | None,
+    config_hash: str,
+) -> None:
+    """Replace derived rows (all, or those of the given service months) of several tables and record
+    what they cover, in one transaction."""
+    con.execute("begin transaction")
+    try:
+        for table, frame in frames.items():
+            exists = con.execute(
+                "select count(*) from information_schema.tables where table_name = ?", [table]
+            ).fetchall()[0][0]
+            if not exists:
+                con.register("incoming", frame)
+                try:
+                    con.execute(f"create table {quote_identifier(table)} as select * from incoming")
+                finally:
+                    con.unregister("incoming")
+                continue
+            if months is None:
+                con.execute(f"delete from {quote_identifier(table)}")
+            else:
+                con.execute(
+                    f"delete from {quote_identifier(table)} where date_trunc('month', service_date)::date "
+                    "in (select unnest($months::date[]))",
+                    {"months": months},
+                )
+            _insert(con, table, frame)
+        con.execute(
+            "insert or replace into rules_state (id, computed_through, config_hash) values (1, ?, ?)",
+            [computed_through, config_hash],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

@@ -17,6 +17,12 @@ def source_name(path: Path, root: Path) -> str:
     return path.name if root.is_file() else path.relative_to(root).as_posix()
 
 
+class IngestSelection(dg.Config):
+    """Which extracts to read: all under the input path (default), or these names (the sensor's)."""
+
+    files: list[str] = []
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec("claim_lines", description="Every loaded claim service line, typed, with its source file and row."),
@@ -27,7 +33,10 @@ def source_name(path: Path, root: Path) -> str:
     pool="warehouse_writes",
 )
 def ingest_extracts(
-    context: dg.AssetExecutionContext, warehouse_db: DuckDBResource, review: ReviewSettings
+    context: dg.AssetExecutionContext,
+    config: IngestSelection,
+    warehouse_db: DuckDBResource,
+    review: ReviewSettings,
 ):
     """Read every extract under the input path; each file commits with its rows or not at all."""
     root = review.input_root()
@@ -35,6 +44,9 @@ def ingest_extracts(
         raise dg.Failure(f"input path {root} does not exist")
     profiles = review.config().header_profiles()
     files = find_extracts(root)
+    if config.files:
+        wanted = set(config.files)
+        files = [p for p in files if source_name(p, root) in wanted]
     outcomes: list[dict] = []
     with warehouse_db.get_connection() as con, progress.stage("ingest", len(files)) as shown:
         warehouse.ensure_schema(con)

@@ -22,7 +22,7 @@ def report_path(warehouse_path: str) -> Path:
 
 
 @dg.asset(
-    deps=["claim_lines", "line_units", "findings", "provider_scores", "provider_metrics"],
+    deps=["claim_lines", "line_units", "findings", "provider_scores", "provider_metrics", "review_runs"],
     group_name="publish",
     pool="warehouse_writes",
     description="A copy of the warehouse swapped in atomically; the dashboard and report read only this.",

@@ -1,0 +1,159 @@
+"""Scheduled reviews: the landing-folder sensor, the schedule, incremental months, review history."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.definitions import build_defs
+from pipelines.generate import generate_extract
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory) -> Path:
+    """Three monthly extracts of a generated practice."""
+    folder = tmp_path_factory.mktemp("generated")
+    generate_extract(folder, 9_000, seed=5, start_month="2026-06", months=3)
+    return folder
+
+
+def run(defs: dg.Definitions, job: str = "review", run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    result = defs.resolve_job_def(job).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), run_config=run_config or {}, raise_on_error=False
+    )
+    assert result.success
+    return result
+
+
+def query(warehouse: Path, sql: str) -> pl.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.sql(sql).pl()
+
+
+def sensor_requests(defs: dg.Definitions, cursor: str | None = None):
+    sensor = defs.resolve_sensor_def("landing_folder_sensor")
+    context = dg.build_sensor_context(cursor=cursor, resources=defs.resources)
+    result = sensor(context)
+    requests = [] if isinstance(result, dg.SkipReason) else list(result)
+    return requests, context.cursor
+
+
+def test_the_sensor_asks_for_a_run_per_new_extract_and_none_for_files_already_ingested(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(SAMPLES / "claims_2026_09.csv", landing)
+    defs = build_defs(warehouse_path=str(tmp_path / "w.duckdb"), input_path=str(landing))
+
+    requests, cursor = sensor_requests(defs)
+    assert [r.tags["unitreview/extract"] for r in requests] == ["claims_2026_09.csv"]
+    assert requests[0].run_config == {"ops": {"ingest_extracts": {"config": {"files": ["claims_2026_09.csv"]}}}}
+
+    run(defs, "ingest", requests[0].run_config)  # the sensor's run reads the dropped file
+    assert query(tmp_path / "w.duckdb", "select source_file, status from ingest_log").rows() == [("claims_2026_09.csv", "loaded")]
+
+    assert sensor_requests(defs, cursor)[0] == []  # seen: nothing more
+    assert sensor_requests(defs, None)[0] == []  # even with a fresh cursor: already in ingest_log
+
+    shutil.copy(SAMPLES / "claims_2026_10_bad_rows.csv", landing)  # a new file lands
+    requests, _ = sensor_requests(defs, cursor)
+    assert [r.tags["unitreview/extract"] for r in requests] == ["claims_2026_10_bad_rows.csv"]
+
+
+def test_the_schedule_runs_the_whole_review_weekly_by_default(tmp_path):
+    defs = build_defs(warehouse_path=str(tmp_path / "w.duckdb"), input_path=str(SAMPLES))
+    schedule = defs.resolve_schedule_def("scheduled_review")
+    assert schedule.cron_schedule == "0 6 * * 1" and schedule.job_name == "review"
+    context = dg.build_schedule_context(scheduled_execution_time=None)
+    requests = list(schedule.evaluate_tick(context).run_requests)
+    assert len(requests) == 1
+
+
+def test_the_schedules_cron_comes_from_the_configuration(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[schedule]\ncron = "0 7 * * *"\n')
+    defs = build_defs(warehouse_path=str(tmp_path / "w.duckdb"), input_path=str(SAMPLES), config_path=str(config))
+    assert defs.resolve_schedule_def("scheduled_review").cron_schedule == "0 7 * * *"
+
+
+def test_the_scheduled_job_runs_in_process_with_every_check_passing(tmp_path):
+    defs = build_defs(warehouse_path=str(tmp_path / "w.duckdb"), input_path=str(SAMPLES))
+    result = run(defs)
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks)
+    assert (tmp_path / "w.snapshot.duckdb").exists() and (tmp_path / "w_report.html").exists()
+
+
+def test_run_metadata_carries_counts_but_no_patient_identifier(tmp_path):
+    defs = build_defs(warehouse_path=str(tmp_path / "w.duckdb"), input_path=str(SAMPLES))
+    result = run(defs)
+    patients = set(query(tmp_path / "w.duckdb", "select distinct patient_id from claim_lines")["patient_id"])
+    text = json.dumps(
+        [
+            {k: str(v.value) for k, v in e.step_materialization_data.materialization.metadata.items()}
+            for e in result.get_asset_materialization_events()
+        ]
+    )
+    assert "rows_loaded" in text
+    assert not [p for p in patients if p in text]
+
+
+def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(months, tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    files = sorted(months.glob("claims_*.csv"))
+    for f in files[:2]:
+        shutil.copy(f, landing)
+    incremental = tmp_path / "inc.duckdb"
+    defs = build_defs(warehouse_path=str(incremental), input_path=str(landing))
+    run(defs)
+    shutil.copy(files[2], landing)
+    result = run(defs)
+    units_event = next(
+        e for e in result.get_asset_materialization_events()
+        if e.step_materialization_data.materialization.asset_key.to_user_string() == "line_units"
+    )
+    assert units_event.step_materialization_data.materialization.metadata["months_recomputed"].value == ["2026-08"]
+
+    full = tmp_path / "full.duckdb"
+    run(build_defs(warehouse_path=str(full), input_path=str(months)))
+    columns = "rule_id, patient_id, service_date, rendering_npi, claim_id, line_number, units_over, detail"
+    order = f"order by {columns}"
+    assert query(incremental, f"select {columns} from findings {order}").equals(query(full, f"select {columns} from findings {order}"))
+    units = "select * from line_units order by claim_id, line_number"
+    assert query(incremental, units).equals(query(full, units))
+
+
+def test_a_second_review_marks_new_and_resolved_findings(months, tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    files = sorted(months.glob("claims_*.csv"))
+    shutil.copy(files[0], landing)
+    warehouse = tmp_path / "w.duckdb"
+    run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
+    first = query(warehouse, "select count(*) n from findings")["n"][0]
+    daily_limit_before = query(warehouse, "select count(*) n from findings where rule_id = 'DAILY_LIMIT'")["n"][0]
+    assert daily_limit_before > 0
+
+    # one new month arrives, and the practice's payer contract now allows 8 units of 97112 a day
+    shutil.copy(files[1], landing)
+    config = tmp_path / "c.toml"
+    config.write_text('[rules]\ndaily_limits = { "97112" = 8 }\n')
+    run(build_defs(warehouse_path=str(warehouse), input_path=str(landing), config_path=str(config)))
+
+    runs = query(warehouse, "select new_findings, resolved_findings, rows_read from review_runs order by finished_at")
+    assert runs.height == 2
+    new_month = query(warehouse, "select count(*) n from findings where service_date >= date '2026-07-01'")["n"][0]
+    assert runs["new_findings"][1] == new_month
+    resolved = query(warehouse, "select count(*) n from finding_history where resolved_at is not null")["n"][0]
+    assert runs["resolved_findings"][1] == resolved == daily_limit_before
+    assert query(warehouse, "select count(*) n from findings where rule_id = 'DAILY_LIMIT'")["n"][0] == 0
+    still = query(warehouse, "select count(*) n from findings where first_seen < last_seen")["n"][0]
+    assert still == first - daily_limit_before  # the rest of the first month's findings were seen again
