@@ -27,3 +27,23 @@ def test_dg_check_defs_passes():
     result = subprocess.run([str(dg_cli), "check", "defs"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_the_dagster_instance_settings_load_and_serialize_warehouse_writes(tmp_path):
+    import shutil
+
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+    finally:
+        instance.dispose()
+
+
+def test_every_warehouse_writer_is_in_the_one_writer_pool(tmp_path):
+    defs = build_defs(warehouse_path=str(tmp_path / "w.duckdb"), input_path=str(tmp_path))
+    graph = defs.resolve_asset_graph()
+    writers = {"claim_lines", "line_units", "provider_scores", "review_runs", "review_snapshot"}
+    for key in graph.get_all_asset_keys():
+        if key.to_user_string() in writers:
+            assert graph.get(key).pools == {"warehouse_writes"}, key
