@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -50,24 +51,25 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dic
     ]
     counts = {t: con.execute(f"select count(*) from {_quote(t)}").fetchone()[0] for t in tables}
 
-    con.execute(f"attach {_literal(str(tmp))} as {SNAPSHOT_ALIAS}")
+    if source_path and Path(source_path).is_file():
+        _copy_file(con, Path(source_path), tmp)
+    else:  # an in-memory warehouse: copy table by table
+        _copy_database(con, source_db, tmp)
     try:
-        con.execute(f"copy from database {_quote(source_db)} to {SNAPSHOT_ALIAS}")
-        con.execute(f"drop table if exists {SNAPSHOT_ALIAS}.main.snapshot_info")
-        con.execute(
-            f"create table {SNAPSHOT_ALIAS}.main.snapshot_info (taken_at timestamptz not null, "
-            "source_warehouse varchar, table_name varchar not null, row_count bigint not null)"
-        )
-        info_rows = [(taken_at, source_path, t, n) for t, n in counts.items()] or [
-            (taken_at, source_path, "(none)", 0)
-        ]
-        con.executemany(f"insert into {SNAPSHOT_ALIAS}.main.snapshot_info values (?, ?, ?, ?)", info_rows)
-        con.execute(f"checkpoint {SNAPSHOT_ALIAS}")
+        with duckdb.connect(str(tmp)) as snap:
+            snap.execute("drop table if exists snapshot_info")
+            snap.execute(
+                "create table snapshot_info (taken_at timestamptz not null, "
+                "source_warehouse varchar, table_name varchar not null, row_count bigint not null)"
+            )
+            info_rows = [(taken_at, source_path, t, n) for t, n in counts.items()] or [
+                (taken_at, source_path, "(none)", 0)
+            ]
+            snap.executemany("insert into snapshot_info values (?, ?, ?, ?)", info_rows)
+            snap.execute("checkpoint")
     except BaseException:
-        con.execute(f"detach {SNAPSHOT_ALIAS}")
         _remove(tmp)
         raise
-    con.execute(f"detach {SNAPSHOT_ALIAS}")
 
     try:
         _fsync(tmp)
@@ -83,6 +85,29 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dic
         "source_warehouse": source_path,
         "tables": counts,
     }
+
+
+def _copy_file(con: duckdb.DuckDBPyConnection, source: Path, tmp: Path) -> None:
+    """A byte copy of the warehouse file: after a checkpoint, with this connection the only writer
+    and no transaction open, the file holds the whole database (the fast path: no re-encoding)."""
+    con.execute("force checkpoint")
+    try:
+        shutil.copyfile(source, tmp)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _copy_database(con: duckdb.DuckDBPyConnection, source_db: str, tmp: Path) -> None:
+    con.execute(f"attach {_literal(str(tmp))} as {SNAPSHOT_ALIAS}")
+    try:
+        con.execute(f"copy from database {_quote(source_db)} to {SNAPSHOT_ALIAS}")
+        con.execute(f"checkpoint {SNAPSHOT_ALIAS}")
+    except BaseException:
+        con.execute(f"detach {SNAPSHOT_ALIAS}")
+        _remove(tmp)
+        raise
+    con.execute(f"detach {SNAPSHOT_ALIAS}")
 
 
 def _fsync(path: Path) -> None:

@@ -7,6 +7,8 @@ identifiers, quoted by ``quote_identifier``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -115,18 +117,9 @@ def write_duplicate_delivery(
     )
 
 
-def read_claim_lines(
-    con: duckdb.DuckDBPyConnection, columns: list[str], months: list[dt.date] | None = None
-) -> pl.DataFrame:
-    """The loaded lines' contract columns as a Polars frame (only these service months, if given)."""
-    selected = ", ".join(quote_identifier(c) for c in columns)
-    if months is None:
-        return con.sql(f"select {selected} from claim_lines").pl()
-    return con.sql(
-        f"select {selected} from claim_lines where date_trunc('month', service_date)::date in "
-        "(select unnest($months::date[]))",
-        params={"months": months},
-    ).pl()
+def read_claim_lines(con: duckdb.DuckDBPyConnection, columns: list[str]) -> pl.DataFrame:
+    """The loaded lines' given columns as a Polars frame."""
+    return con.sql(f"select {', '.join(quote_identifier(c) for c in columns)} from claim_lines").pl()
 
 
 def rules_state(con: duckdb.DuckDBPyConnection) -> tuple[dt.datetime | None, str | None]:
@@ -147,63 +140,76 @@ def months_to_recompute(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> l
     return [r[0] for r in rows]
 
 
-def replace_months(
-    con: duckdb.DuckDBPyConnection,
-    frames: dict[str, pl.DataFrame],
-    months: list[dt.date] | None,
-    computed_through: dt.datetime | None,
-    config_hash: str,
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Everything inside commits together or not at all."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def derived_months(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    """Every service month of the loaded lines."""
+    rows = con.execute(
+        "select distinct date_trunc('month', service_date)::date from claim_lines order by 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def replace_month_rows(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, month: dt.date
 ) -> None:
-    """Replace derived rows (all, or those of the given service months) of several tables and record
-    what they cover, in one transaction."""
+    """Replace one service month's rows of a derived table. Call inside ``transaction``."""
+    con.execute(
+        f"delete from {quote_identifier(table)} where date_trunc('month', service_date)::date = ?",
+        [month],
+    )
+    _insert(con, table, frame)
+
+
+def read_month_lines(con: duckdb.DuckDBPyConnection, columns: list[str], month: dt.date) -> pl.DataFrame:
+    """A service month's lines, with every other line of their claims (a claim's diagnoses are
+    read across all its lines); the caller keeps only the month's results."""
+    selected = ", ".join(quote_identifier(c) for c in columns)
+    return con.sql(
+        f"select {selected} from claim_lines where claim_id in (select claim_id from claim_lines"
+        " where service_date >= $month and service_date < $month + interval 1 month)",
+        params={"month": month},
+    ).pl()
+
+
+def set_rules_state(
+    con: duckdb.DuckDBPyConnection, computed_through: dt.datetime | None, config_hash: str
+) -> None:
+    con.execute(
+        "insert or replace into rules_state (id, computed_through, config_hash) values (1, ?, ?)",
+        [computed_through, config_hash],
+    )
+
+
+def replace_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]) -> None:
+    """Replace the rows of several derived tables in one transaction: a reader (or a crash) sees all
+    of the old rows or all of the new ones, never one table new and another old. A table's DDL, when
+    ``sql/`` has one, is kept; a table that does not exist yet is created from its frame."""
     con.execute("begin transaction")
     try:
         for table, frame in frames.items():
             exists = con.execute(
                 "select count(*) from information_schema.tables where table_name = ?", [table]
             ).fetchall()[0][0]
-            if not exists:
+            if exists:
+                con.execute(f"delete from {quote_identifier(table)}")
+                _insert(con, table, frame)
+            else:
                 con.register("incoming", frame)
                 try:
                     con.execute(f"create table {quote_identifier(table)} as select * from incoming")
                 finally:
                     con.unregister("incoming")
-                continue
-            if months is None:
-                con.execute(f"delete from {quote_identifier(table)}")
-            else:
-                con.execute(
-                    f"delete from {quote_identifier(table)} where date_trunc('month', service_date)::date "
-                    "in (select unnest($months::date[]))",
-                    {"months": months},
-                )
-            _insert(con, table, frame)
-        con.execute(
-            "insert or replace into rules_state (id, computed_through, config_hash) values (1, ?, ?)",
-            [computed_through, config_hash],
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-
-
-def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-    """Replace a derived table's rows in one transaction (its DDL, when sql/ has one, is kept)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchall()[0][0]
-    con.execute("begin transaction")
-    try:
-        if exists:
-            con.execute(f"delete from {quote_identifier(table)}")
-            _insert(con, table, frame)
-        else:
-            con.register("incoming", frame)
-            try:
-                con.execute(f"create table {quote_identifier(table)} as select * from incoming")
-            finally:
-                con.unregister("incoming")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

@@ -6,6 +6,7 @@ or reference data recomputes everything.
 """
 
 import dagster as dg
+import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from pipelines import progress, warehouse
@@ -35,30 +36,39 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
     """Recompute expected units and every finding rule for the service months that changed."""
     config = review.config()
     ref, settings, fingerprint = config.reference(), config.rule_settings(), config.rules_fingerprint()
-    with warehouse_db.get_connection() as con, progress.stage("rules", 2) as shown:
+    with warehouse_db.get_connection() as con:
         warehouse.ensure_schema(con)
         covered, covered_hash = warehouse.rules_state(con)
         watermark = con.execute("select max(ingested_at) from claim_lines").fetchall()[0][0]
         if covered is None or covered_hash != fingerprint:
-            months = None  # first run, or new configuration / reference data: everything
+            months, everything = warehouse.derived_months(con), True  # new configuration: all
         elif watermark is None or watermark <= covered:
-            months = []
+            months, everything = [], False
         else:
-            months = warehouse.months_to_recompute(con, covered)
-        if months == []:
+            months, everything = warehouse.months_to_recompute(con, covered), False
+        units_rows = found_rows = 0
+        # one month at a time keeps memory to a month's lines; one transaction keeps it atomic
+        with progress.stage("rules", len(months)) as shown, warehouse.transaction(con):
+            if everything:
+                con.execute("delete from line_units")
+                con.execute("delete from findings")
+            for month in months:
+                lines = warehouse.read_month_lines(con, list(CANONICAL), month).lazy()
+                in_month = pl.col("service_date").dt.truncate("1mo") == month
+                units = line_units(lines, ref, settings).collect()
+                found = findings(lines, units.lazy(), ref, settings).filter(in_month).collect()
+                units = units.filter(in_month)
+                warehouse.replace_month_rows(con, "line_units", units, month)
+                warehouse.replace_month_rows(con, "findings", found, month)
+                units_rows, found_rows = units_rows + units.height, found_rows + found.height
+                shown.advance("rules", month.isoformat()[:7])
+            if months or everything:
+                warehouse.set_rules_state(con, watermark, fingerprint)
+        if not months:
             context.log.info("no new claim lines since the last rules run: nothing to recompute")
-            units_rows = found_rows = 0
-        else:
-            lines = warehouse.read_claim_lines(con, list(CANONICAL), months).lazy()
-            units = line_units(lines, ref, settings).collect()
-            shown.advance("rules", "line_units")
-            found = findings(lines, units.lazy(), ref, settings).collect()
-            shown.advance("rules", "findings")
-            warehouse.replace_months(con, {"line_units": units, "findings": found}, months, watermark, fingerprint)
-            units_rows, found_rows = units.height, found.height
         totals = dict(con.execute("select rule_id, count(*) from findings group by 1").fetchall())
         table_rows = con.execute("select (select count(*) from line_units), (select count(*) from findings)").fetchall()[0]
-    recomputed = "all" if months is None else [m.isoformat()[:7] for m in months]
+    recomputed = [m.isoformat()[:7] for m in months]
     yield dg.MaterializeResult(
         asset_key="line_units",
         metadata={"table_rows": table_rows[0], "rows_recomputed": units_rows, "months_recomputed": dg.MetadataValue.json(recomputed)},

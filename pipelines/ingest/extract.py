@@ -125,7 +125,8 @@ def ingest_file(
             pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
         )
     )
-    raw_values = raw.rows.select(
+    # the raw values of the quarantined rows only, as delivered (original headers)
+    raw_values = raw.rows.join(invalid.select("source_row"), on="source_row", how="semi").select(
         "source_row", pl.struct(pl.exclude("source_row")).struct.json_encode().alias("raw_values")
     )
     quarantine = pl.concat(

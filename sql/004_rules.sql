@@ -1,0 +1,50 @@
+-- Rules outputs (review outputs v1: line_units, findings). Rows are replaced per service month.
+
+create table if not exists line_units (
+    claim_id varchar not null,
+    line_number bigint not null,
+    patient_id varchar,
+    service_date date not null,
+    rendering_npi varchar,
+    billing_provider varchar,        -- with patient, date and discipline: the 8-minute-rule group
+    discipline varchar,              -- PT, OT or SLP (GP/GO/GN, else provider_specialty, else PT)
+    cpt_code varchar,
+    is_timed boolean,
+    method varchar,                  -- cms | ama
+    units_billed bigint,
+    minutes_used bigint,
+    total_timed_minutes bigint,
+    visit_timed_minutes bigint,
+    code_minutes bigint,
+    code_units_billed bigint,
+    code_units_min bigint,
+    code_units_max bigint,
+    group_timed_minutes bigint,
+    group_units_billed bigint,
+    group_supported_units bigint,
+    group_basis varchar,
+    expected_units bigint,           -- null where a tie leaves the choice to the clinician
+    expected_units_min bigint,
+    expected_units_max bigint,
+    expected_basis varchar,
+    duplicate_extra boolean,
+    price_per_unit double
+);
+
+create table if not exists findings (
+    rule_id varchar not null,
+    severity varchar not null,
+    rendering_npi varchar,
+    patient_id varchar,
+    service_date date not null,
+    claim_id varchar,
+    line_number bigint,
+    units_over bigint,
+    amount_at_risk double,
+    detail varchar,
+    billing_provider varchar,
+    discipline varchar,
+    finding_key varchar,             -- set by the history stage: the same finding across reviews
+    first_seen timestamptz,
+    last_seen timestamptz
+);
