@@ -33,8 +33,8 @@ def review_scores(warehouse_db: DuckDBResource, review: ReviewSettings):
         units = con.sql("select * from line_units").pl()
         found = con.sql("select * from findings").pl()
         scores = compute_scores(lines, units, found, settings)
-        warehouse.replace_table(con, "provider_scores", scores.scores)
-        warehouse.replace_table(con, "provider_metrics", scores.metrics)
+        # one transaction: the ranking and the metrics behind it are never from different reviews
+        warehouse.replace_tables(con, {"provider_scores": scores.scores, "provider_metrics": scores.metrics})
         shown.advance("scores", "provider_scores")
     whole = scores.scores.filter(scores.scores["period"] == "all")
     yield dg.MaterializeResult(
