@@ -1,5 +1,6 @@
 """One provider: metrics against peers, the monthly trend, its findings (a row opens the
-patient-day) and the exports of its findings and lines."""
+patient-day) and the exports of its findings and lines; for auditors, the audit sample controls
+(``dashboards.audit``: draw, download the worksheet, upload it back, see the appraisal)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dash_ag_grid as dag
 import polars as pl
 from dash import Input, Output, dcc, html, no_update
 
-from dashboards import components, context, data, figures
+from dashboards import audit, components, context, data, figures
 from dashboards.pages import guarded
 from dashboards.privacy import protect
 from dashboards.snapshot import MissingData
@@ -103,12 +104,16 @@ def layout(npi: str | None = None, period: str = "all", **_):
                 style={"height": "520px", "width": "100%"}, className="clickable-grid",
             ),
         ]
+        if viewer.sees_patients:  # managers never get the audit controls (the callbacks refuse them too)
+            parts.append(audit.panel(npi, chosen))
         return html.Div(parts)
 
     return guarded(build)
 
 
 def register_callbacks(app) -> None:
+    audit.register_callbacks(app)
+
     @app.callback(Output("nav", "href", allow_duplicate=True), Input("pv-findings", "cellClicked"),
                   prevent_initial_call=True)
     def open_patient_day(cell):
