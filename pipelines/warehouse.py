@@ -85,9 +85,10 @@ def write_file_result(
     con.execute("begin transaction")
     try:
         if result.lines.height:
-            present = set(table_columns(con, "claim_lines"))
+            # DuckDB's column names ignore case: "Memo" from one file and "memo" from another are one column
+            present = {c.lower() for c in table_columns(con, "claim_lines")}
             for column in result.lines.columns:
-                if column not in present:  # a column beyond the contract, carried as text
+                if column.lower() not in present:  # a column beyond the contract, carried as text
                     con.execute(f"alter table claim_lines add column {quote_identifier(column)} varchar")
             _insert(con, "claim_lines", result.lines)
         if result.quarantine.height:
@@ -120,6 +121,13 @@ def write_duplicate_delivery(
 def read_claim_lines(con: duckdb.DuckDBPyConnection, columns: list[str]) -> pl.DataFrame:
     """The loaded lines' given columns as a Polars frame."""
     return con.sql(f"select {', '.join(quote_identifier(c) for c in columns)} from claim_lines").pl()
+
+
+def read_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> pl.DataFrame:
+    """Some columns of a table (those it has) as a Polars frame."""
+    present = set(table_columns(con, table))
+    chosen = [c for c in dict.fromkeys(columns) if c in present]
+    return con.sql(f"select {', '.join(quote_identifier(c) for c in chosen)} from {quote_identifier(table)}").pl()
 
 
 def rules_state(con: duckdb.DuckDBPyConnection) -> tuple[dt.datetime | None, str | None]:

@@ -7,6 +7,13 @@ from pipelines import progress, warehouse
 from pipelines.columns import CANONICAL
 from pipelines.resources import ReviewSettings
 from pipelines.scores import compute_scores
+from pipelines.scores.attribution import FINDING_COLUMNS
+
+UNIT_COLUMNS = [
+    "claim_id", "line_number", "rendering_npi", "patient_id", "service_date", "discipline",
+    "billing_provider", "cpt_code", "is_timed", "duplicate_extra", "units_billed", "minutes_used",
+    "total_timed_minutes",
+]
 
 
 @dg.multi_asset(
@@ -29,9 +36,15 @@ def review_scores(warehouse_db: DuckDBResource, review: ReviewSettings):
     """Peer comparison of every therapist, ranked so that 1 is the one to review first."""
     settings = review.config().score_settings()
     with warehouse_db.get_connection() as con, progress.stage("scores", 1) as shown:
-        lines = warehouse.read_claim_lines(con, list(CANONICAL))
-        units = con.sql("select * from line_units").pl()
-        found = con.sql("select * from findings").pl()
+        # only the columns scoring reads: memory follows ~15 narrow columns, not the whole warehouse
+        line_columns = ["claim_id", "line_number", "provider_name"] + [
+            k for k in settings.peer_keys if k in CANONICAL and k not in UNIT_COLUMNS
+        ]
+        lines = warehouse.read_claim_lines(con, line_columns)
+        units = warehouse.read_columns(con, "line_units", UNIT_COLUMNS + [
+            k for k in settings.peer_keys if k not in CANONICAL and k not in UNIT_COLUMNS
+        ])
+        found = warehouse.read_columns(con, "findings", list(FINDING_COLUMNS))
         scores = compute_scores(lines, units, found, settings)
         # one transaction: the ranking and the metrics behind it are never from different reviews
         warehouse.replace_tables(con, {"provider_scores": scores.scores, "provider_metrics": scores.metrics})
