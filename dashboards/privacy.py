@@ -3,8 +3,9 @@
 Two roles: an *auditor* sees patient ids; a *manager* never does. Either way a patient is named in
 URLs only by an opaque token (a keyed hash, ``patient_token``), so links are safe to share. For a
 manager ``protect`` drops the ``patient_id`` column and free-text columns that can name a patient
-(``note_text``, quarantine raw values), and replaces any known patient id inside the remaining text
-(finding details, reasons) by its token.
+(``note_text``, quarantine raw values), withholds quoted note text inside the remaining text (a
+DOCUMENTATION detail quotes the note's matched span between “ and ”: a manager sees “…”), and replaces
+any known patient id inside the remaining text (finding details, reasons) by its token.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ ROLES = ("manager", "auditor")
 PATIENT_COLUMNS = ("patient_id",)
 DROPPED_FOR_MANAGERS = ("note_text", "raw_values", "raw_line")
 TOKEN_PREFIX = "pt-"
+# Quoted note text (PHI) in a finding's detail, shown to auditors only: the DOCUMENTATION rule puts
+# each span it quotes between these marks (pipelines.rules.findings.documentation.SPAN_QUOTES).
+NOTE_QUOTE = "\u201c[^\u201d]*\u201d"
+NOTE_WITHHELD = "\u201c\u2026\u201d"
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ def protect(frame: pl.DataFrame, viewer: Viewer, known_patient_ids=()) -> pl.Dat
     if list_columns:  # e.g. reasons as a list: flatten to text before scrubbing
         frame = frame.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join("; ") for c in list_columns)
     text_columns = [c for c, t in frame.schema.items() if t == pl.String and c != "patient_ref"]
+    if text_columns:
+        frame = frame.with_columns(pl.col(c).str.replace_all(NOTE_QUOTE, NOTE_WITHHELD) for c in text_columns)
     patterns = sorted(in_frame.union(p for p in known_patient_ids if p))
     if not patterns or not text_columns or frame.height == 0:
         return frame

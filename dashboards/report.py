@@ -1,14 +1,16 @@
 """The self-contained HTML report: one file, plotly.js inline, opens with no network.
 
 Managers' view of the whole review: headline figures, findings over time, the provider risk map,
-the 97112 units distribution with the daily limit, and the top providers with their reasons.
-Everything is aggregate; it carries no patient identifier, and refuses to write one.
+the 97112 units distribution with the daily limit, and the top providers with their reasons; a
+check that could not run (``rule_coverage``) is said at the top. Everything is aggregate; it carries
+no patient identifier, and refuses to write one; it never shows a finding's detail, so no note text.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import polars as pl
 from plotly.offline import get_plotlyjs
 
 from dashboards import data, figures
+from dashboards.coverage import coverage_notices
 from dashboards.privacy import Viewer, protect
 from dashboards.snapshot import MissingData, Snapshot, reading
 
@@ -47,7 +50,7 @@ def write_report(warehouse_or_snapshot: Path, out: Path) -> Path:
     with reading(Path(warehouse_or_snapshot)) as snap:
         body = _body(snap)
         patient_ids = [p for p in _patient_ids(snap) if len(p) >= MIN_CHECKED_ID_LENGTH]
-    leaked = sorted({p for p in patient_ids if p in body})
+    leaked = _named_in(patient_ids, body)
     if leaked:
         raise ValueError(f"refusing to write a report that names {len(leaked)} patient identifier(s)")
     document = (
@@ -63,6 +66,20 @@ def write_report(warehouse_or_snapshot: Path, out: Path) -> Path:
     tmp.write_text(document, encoding="utf-8")
     os.replace(tmp, out)
     return out
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.]+")
+
+
+def _named_in(patient_ids: list[str], body: str) -> list[str]:
+    """The patient identifiers that appear in ``body`` as a whole word: a set lookup of the body's
+    words (linear in the body, not identifiers x body); an identifier with other characters in it
+    is searched for plainly."""
+    words = set(_TOKEN.findall(body))
+    words |= {w.strip(".-") for w in words}
+    found = {p for p in patient_ids if (p in words) if _TOKEN.fullmatch(p)}
+    found |= {p for p in patient_ids if not _TOKEN.fullmatch(p) and p in body}
+    return sorted(found)
 
 
 def _patient_ids(snap: Snapshot) -> list[str]:
@@ -96,6 +113,8 @@ def _body(snap: Snapshot) -> str:
         + (f" from {html.escape(str(info.source_warehouse))}" if info.source_warehouse else "")
         + "</p></header><main>"
     ]
+    # a check that could not run (e.g. DOCUMENTATION without flags or notes) is said first
+    parts.extend(_notice(text) for text in coverage_notices(snap))
 
     try:
         head = data.headline(snap, filters)

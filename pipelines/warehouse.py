@@ -130,6 +130,20 @@ def read_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[str])
     return con.sql(f"select {', '.join(quote_identifier(c) for c in chosen)} from {quote_identifier(table)}").pl()
 
 
+def read_documentation_lines(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The lines of claims billing 97112, with what the DOCUMENTATION rule's coverage reads."""
+    return con.sql(
+        "select patient_id, service_date, rendering_npi, claim_id, line_number, cpt_code, units_billed,"
+        " deficit_documented, goals_documented, response_documented, note_text from claim_lines"
+        " where claim_id in (select claim_id from claim_lines where cpt_code = '97112' and units_billed > 0)"
+    ).pl()
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Append a frame's rows to a table by column name."""
+    _insert(con, table, frame)
+
+
 def rules_state(con: duckdb.DuckDBPyConnection) -> tuple[dt.datetime | None, str | None]:
     """(claim lines ingested up to here are covered, the configuration they were computed with)."""
     rows = con.execute("select computed_through, config_hash from rules_state where id = 1").fetchall()

@@ -48,3 +48,12 @@ create table if not exists findings (
     first_seen timestamptz,
     last_seen timestamptz
 );
+
+-- Whether a rule could run on the warehouse's data (DOCUMENTATION needs flags or notes).
+create table if not exists rule_coverage (
+    rule_id varchar primary key,
+    ran boolean not null,
+    patient_days_checked bigint,
+    patient_days_not_assessable bigint,
+    note varchar
+);

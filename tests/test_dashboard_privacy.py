@@ -61,6 +61,16 @@ def test_protect_masks_for_managers_only():
     assert full.columns.index("patient_ref") == full.columns.index("patient_id") + 1
 
 
+def test_protect_withholds_quoted_note_spans_from_managers():
+    detail = ("97112 billed for 2 units; the documentation does not show: measurable goals (none found in the note). "
+              "Shown: functional deficit (note \u201cimpaired balance PHI-PAT-0007\u201d), skilled technique (flag).")
+    frame = pl.DataFrame({"patient_id": ["PHI-PAT-0007"], "detail": [detail], "note_text": ["impaired balance ..."]})
+    shown = protect(frame, MANAGER, ["PHI-PAT-0007"])
+    assert shown["detail"][0] == detail.replace("\u201cimpaired balance PHI-PAT-0007\u201d", "\u201c\u2026\u201d")
+    assert "impaired balance" not in shown.write_csv() and "note_text" not in shown.columns
+    assert protect(frame, AUDITOR)["detail"][0] == detail  # auditors read the span
+
+
 def test_every_provider_frame_is_clean_for_managers(snapshot_path, fixture_info):  # noqa: F811
     with reading(snapshot_path) as snap:
         known = data.all_patient_ids(snap)

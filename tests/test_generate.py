@@ -30,7 +30,7 @@ REFERENCE = Path(__file__).resolve().parent.parent / "pipelines" / "reference"
 LINES, SEED, START, MONTHS = 5000, 11, "2026-01", 3
 RULES = (
     "UNITS_OVER_MINUTES", "ALLOCATION", "DAILY_LIMIT", "MINUTES_MISSING",
-    "DX_SUPPORT", "DUPLICATE", "OVERLAP", "IMPOSSIBLE_DAY",
+    "DX_SUPPORT", "DUPLICATE", "OVERLAP", "IMPOSSIBLE_DAY", "DOCUMENTATION",
 )
 GRAIN = {
     "UNITS_OVER_MINUTES": {"patient_id", "service_date", "rendering_npi"},
@@ -41,6 +41,7 @@ GRAIN = {
     "DX_SUPPORT": {"claim_id", "line_number"},
     "OVERLAP": {"rendering_npi", "service_date"},
     "IMPOSSIBLE_DAY": {"rendering_npi", "service_date"},
+    "DOCUMENTATION": {"patient_id", "service_date", "rendering_npi"},
 }
 KEY_FIELDS = ("rendering_npi", "patient_id", "service_date", "claim_id", "line_number")
 
@@ -78,7 +79,7 @@ def load(files: list[Path]) -> pl.DataFrame:
 
 def read_key(path: Path) -> pl.DataFrame:
     schema = {"rule_id": pl.String, "rendering_npi": pl.String, "patient_id": pl.String, "service_date": pl.String,
-              "claim_id": pl.String, "line_number": pl.Int64, "plant": pl.String}
+              "claim_id": pl.String, "line_number": pl.Int64, "plant": pl.String, "missing": pl.List(pl.String)}
     return pl.read_ndjson(path, schema=schema).with_columns(pl.col("service_date").str.to_date())
 
 
@@ -399,6 +400,137 @@ def test_high_97112_providers_bill_far_more_97112_within_the_rules(extract):
     )
     means = dict(days.group_by("high").agg(pl.col("u").mean()).iter_rows())
     assert means[True] > 2.0 and means[False] < 0.6
+
+
+# --- DOCUMENTATION: flags, notes and their gaps ------------------------------------------------------------------
+
+from pipelines.generate import catalog as cat  # noqa: E402
+
+DAY = ["patient_id", "service_date", "rendering_npi"]
+ELEMENTS = ("deficit", "goals", "response", "technique")
+FLAG_OF = {"deficit": "deficit_documented", "goals": "goals_documented", "response": "response_documented"}
+
+
+@pytest.fixture(scope="module")
+def doc_extract(tmp_path_factory: pytest.TempPathFactory):
+    """A larger extract, for enough DOCUMENTATION plants of every export kind."""
+    out = tmp_path_factory.mktemp("doc_extract")
+    summary = generate_extract(out, 40_000, 23, start_month="2026-02", months=2)
+    return summary, load(list(summary.files)), read_key(summary.answer_key)
+
+
+def doc_days(lines: pl.DataFrame) -> pl.DataFrame:
+    """Per patient-day with its therapist billing 97112: the flags and notes of its 97112 visits."""
+    billed = lines.filter((pl.col("cpt_code") == "97112") & (pl.col("units_billed") > 0)).select(*DAY, "claim_id").unique()
+    visits = lines.join(billed, on=[*DAY, "claim_id"], how="semi")
+    return visits.group_by(DAY).agg(
+        *(pl.col(f).drop_nulls().unique().alias(f) for f in FLAG_OF.values()),
+        pl.col("note_text").drop_nulls().unique().alias("notes"),
+    )
+
+
+def shows(note: str, element: str) -> bool:
+    """The note carries one of the catalog's phrases showing the element (independent of the rule)."""
+    low = note.lower()
+    return any(p.lower() in low for p in cat.NOTE_SHOWS[element])
+
+
+def test_documentation_plants_lack_what_the_key_says(doc_extract):
+    _, lines, key = doc_extract
+    plants = key.filter(pl.col("rule_id") == "DOCUMENTATION").join(doc_days(lines), on=DAY, how="left")
+    assert plants.height >= 30 and plants["notes"].null_count() == 0
+    for row in plants.iter_rows(named=True):
+        missing = set(row["missing"])
+        assert 1 <= len(missing) <= 2 and missing <= set(ELEMENTS), row["missing"]
+        flags_on = any(row[f] for f in FLAG_OF.values())
+        note = row["notes"][0] if row["notes"] else None
+        assert len(row["notes"]) <= 1
+        assert flags_on or note is not None
+        for element, flag in FLAG_OF.items():
+            if flags_on:
+                assert row[flag] == ([False] if element in missing else [True]), (element, row)
+            elif element in missing:
+                assert not shows(note, element), (element, note)
+            else:
+                assert shows(note, element), (element, note)
+        if "technique" in missing:
+            assert note is not None and not shows(note, "technique"), note
+        elif note is not None:
+            assert shows(note, "technique"), note
+        assert row["plant"] == {(True, False): "documentation_flags", (False, True): "documentation_notes",
+                                (True, True): "documentation_both"}[(flags_on, note is not None)]
+
+
+def test_clean_97112_days_are_fully_documented(doc_extract):
+    _, lines, key = doc_extract
+    planted = key.filter(pl.col("rule_id") == "DOCUMENTATION").select(DAY)
+    clean = doc_days(lines).join(planted, on=DAY, how="anti")
+    assert clean.height > 1000
+    precedence = 0
+    for row in clean.iter_rows(named=True):
+        flags_on = any(row[f] for f in FLAG_OF.values())
+        for flag in FLAG_OF.values():
+            assert row[flag] in ([True], []), row
+        for note in row["notes"]:
+            assert shows(note, "technique"), note
+            for element in FLAG_OF:
+                if not shows(note, element):
+                    assert flags_on, (element, note)  # only a (true) flag may cover a gap in the note
+                    precedence += 1
+    assert precedence > 0  # clean notes whose gap the flag covers: the flag takes precedence
+
+
+def test_clinics_export_flags_notes_or_both(doc_extract):
+    summary, lines, key = doc_extract
+    days = doc_days(lines).with_columns(
+        pl.any_horizontal(pl.col(f).list.len() > 0 for f in FLAG_OF.values()).alias("flags"),
+        (pl.col("notes").list.len() > 0).alias("note"),
+    )
+    kinds = set(days.select("flags", "note").unique().iter_rows())
+    assert kinds == {(True, False), (False, True), (True, True)}
+    plants = key.filter(pl.col("rule_id") == "DOCUMENTATION")
+    assert set(plants["plant"]) == {"documentation_flags", "documentation_notes", "documentation_both"}
+    assert summary.planted["DOCUMENTATION"] == plants.height
+    # notes are written for 97112 visits only; flags of a clinic are all filled or all empty
+    claims_112 = lines.filter(pl.col("cpt_code") == "97112").select("claim_id").unique()
+    assert lines.join(claims_112, on="claim_id", how="anti")["note_text"].null_count() == lines.join(
+        claims_112, on="claim_id", how="anti").height
+    per_clinic = lines.group_by("billing_npi").agg(pl.col("deficit_documented").is_null().mean().alias("null_share"))
+    assert set(per_clinic["null_share"].round(6)) <= {0.0, 1.0}
+
+
+def test_notes_vary_abbreviate_and_misspell(doc_extract):
+    _, lines, _ = doc_extract
+    notes = lines["note_text"].drop_nulls().unique()
+    assert notes.len() > 300
+    text = "\n".join(notes.to_list())
+    for abbreviation in ("pt", "SLS", "BOS", "LOB", "DGI", "TUG", "NMR", "PNF"):
+        assert re.search(rf"\b{abbreviation}\b", text, re.IGNORECASE), abbreviation
+    for typo in ("balnce", "toleratd", "perturbaton", "proprioceptoin"):
+        assert typo in text.lower(), typo
+    for header in ("S: ", "Deficit: ", "Assessment: ", "Plan: "):
+        assert header.lower() in text.lower(), header
+    assert (notes.str.to_lowercase() == notes).any() and (notes.str.to_lowercase() != notes).any()
+
+
+def test_documentation_plant_rate_follows_the_97112_patient_days(doc_extract):
+    summary, lines, _ = doc_extract
+    days_112 = lines.filter((pl.col("cpt_code") == "97112") & (pl.col("units_billed") > 0)).select(DAY).n_unique()
+    rate = summary.planted["DOCUMENTATION"] / days_112
+    assert 0.5 * DEFAULT_RATES["DOCUMENTATION"] < rate < 1.5 * DEFAULT_RATES["DOCUMENTATION"]
+
+
+def test_every_note_phrase_states_at_most_its_own_element():
+    """The detector the DOCUMENTATION rule uses finds exactly the element each catalog phrase is for,
+    and nothing in the phrases that lack one (catalog.py's promise)."""
+    from pipelines.notes import detect, load_vocabulary
+
+    rows = [(p, {e}) for e, phrases in cat.NOTE_SHOWS.items() for p in phrases]
+    rows += [(p, set()) for phrases in cat.NOTE_LACKS.values() for p in phrases]
+    rows += [(p, set()) for p in cat.NOTE_OPENING]
+    found = pl.DataFrame({"n": [p for p, _ in rows]}).select(**detect(pl.col("n"), load_vocabulary()))
+    for (phrase, want), got in zip(rows, found.iter_rows(named=True), strict=True):
+        assert {e for e, span in got.items() if span is not None} == want, (phrase, got)
 
 
 # --- determinism, formats, arguments -------------------------------------------------------------------------------------

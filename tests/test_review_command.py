@@ -112,3 +112,16 @@ def test_a_users_mapping_profile_reads_their_headers(tmp_path):
     config.write_text('[ingest.profiles.acme]\n"Svc Dt" = "service_date"\n')
     assert review(folder, tmp_path / "w.duckdb", "--config", str(config)).exit_code == 0
     assert log(tmp_path / "w.duckdb") == [("vendor.csv", "loaded", 1, 1, 0)]
+
+
+def test_documentation_check_says_it_could_not_run_without_flags_or_notes(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "plain.csv", rows(3))  # 97112 lines with neither documentation flags nor notes
+    warehouse = tmp_path / "w.duckdb"
+    result = review(folder, warehouse)
+    assert result.exit_code == 0, result.output
+    assert "DOCUMENTATION: could not run" in result.output
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select ran from rule_coverage where rule_id = 'DOCUMENTATION'").fetchall() == [(False,)]
+        assert con.execute("select count(*) from findings where rule_id = 'DOCUMENTATION'").fetchall() == [(0,)]

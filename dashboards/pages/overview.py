@@ -7,6 +7,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, dcc, html, no_update
 
 from dashboards import components, context, data, figures
+from dashboards.coverage import coverage_notices
 from dashboards.pages import guarded
 from dashboards.privacy import protect
 from dashboards.snapshot import MissingData, SnapshotUnavailable
@@ -23,7 +24,8 @@ def _filters(period, clinic, discipline, payer) -> data.Filters:
 
 def content(snap, viewer, filters: data.Filters) -> dict:
     """Everything the overview shows for one choice of filters."""
-    out: dict = {"notices": []}
+    # a check that could not run (e.g. DOCUMENTATION without flags or notes) is said first
+    out: dict = {"notices": coverage_notices(snap)}
     try:
         head = data.headline(snap, filters)
         out["cards"] = [

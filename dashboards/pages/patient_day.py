@@ -1,8 +1,11 @@
 """One patient-day: every line with its minutes, billed and expected units and method, each
-therapist's 8-minute-rule arithmetic, and every finding's arithmetic in words (findings.detail).
+therapist's 8-minute-rule arithmetic, every finding's arithmetic in words (findings.detail) and, for
+an auditor, the day's treatment notes with the spans the DOCUMENTATION check found highlighted
+(deficit, goals, response, technique).
 
 The patient is named in the URL by an opaque token, never by the patient id; a manager sees the
-token only, an auditor sees the id as well."""
+token only, an auditor sees the id as well. Notes are PHI: a manager's page never carries them, nor
+the spans a DOCUMENTATION detail quotes (``privacy.protect`` withholds them)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from dash import dcc, html
 from dashboards import components, context, data
 from dashboards.pages import guarded
 from dashboards.privacy import patient_token, protect
+from pipelines.notes import ELEMENTS, LABELS, highlight_segments
 
 PATH_TEMPLATE = "/patient-day/<npi>/<token>/<date>"
 LINE_COLUMNS = ["cpt_code", "minutes", "units_billed", "expected_units", "method", "group_timed_minutes",
@@ -21,6 +25,37 @@ LINE_COLUMNS = ["cpt_code", "minutes", "units_billed", "expected_units", "method
                 "total_timed_minutes", "modifiers", "claim_id", "line_number", "provider_name", "rendering_npi",
                 "payer_type", "payer_name", "diagnosis_codes", "allowed_amount", "visit_start", "visit_end",
                 "deficit_documented", "goals_documented", "response_documented", "note_text"]
+MARK_COLORS = {"deficit": "#ffe08a", "goals": "#bfe3ff", "response": "#c9f0c1", "technique": "#f1cdfb"}
+MANAGER_NOTES = ("Treatment notes, and the spans the documentation check found in them, are shown to "
+                 "auditors only.")
+
+
+def _mark(text: str, element: str) -> html.Mark:
+    return html.Mark(text, title=LABELS[element], className=f"doc-span doc-{element}",
+                     style={"backgroundColor": MARK_COLORS[element], "padding": "0 2px"})
+
+
+def _notes(lines: pl.DataFrame, viewer) -> list:
+    """The day's distinct notes, each with the detected spans marked: for auditors only (a manager
+    gets a sentence, and no note text ever reaches the browser)."""
+    if not viewer.sees_patients:
+        return [html.P(MANAGER_NOTES, className="muted", id="patient-day-notes")]
+    if "note_text" not in lines.columns:
+        return [html.P("This snapshot carries no note text.", className="muted", id="patient-day-notes")]
+    notes = (
+        lines.select("claim_id", pl.col("note_text").str.strip_chars())
+        .filter(pl.col("note_text").str.len_chars() > 0)
+        .unique(maintain_order=True)
+    )
+    if notes.height == 0:
+        return [html.P("No treatment note for this day in the extracts.", className="muted", id="patient-day-notes")]
+    legend = html.P(["Highlighted: "] + [part for e in ELEMENTS for part in (_mark(LABELS[e], e), " ")], className="muted")
+    items = []
+    for claim_id, note in notes.iter_rows():
+        pieces = [_mark(text, element) if element else text for text, element in highlight_segments(note)]
+        items.append(html.Div([html.Div(f"claim {claim_id}", className="muted"), html.P(pieces, className="note")],
+                              className="finding"))
+    return [html.Div([legend, *items], id="patient-day-notes")]
 
 
 def _resolve(snap, key: bytes, npi: str, token: str, day: dt.date) -> str | None:
@@ -89,6 +124,8 @@ def layout(npi: str | None = None, token: str | None = None, date: str | None = 
             dcc.Link(f"back to {therapist}", href=f"/providers/{npi}"),
             html.H3("Findings: the rule's arithmetic"),
             html.Ul(finding_items, id="patient-day-findings"),
+            html.H3("Treatment notes (documentation of 97112)"),
+            *_notes(lines, viewer),
             html.H3("8-minute rule, per therapist"),
             html.Ul(_arithmetic(lines), id="patient-day-arithmetic"),
             html.H3(f"Lines ({lines.height})"),

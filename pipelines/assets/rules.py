@@ -12,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines import progress, warehouse
 from pipelines.columns import CANONICAL
 from pipelines.resources import ReviewSettings
+from pipelines.rules.findings.documentation import documentation_coverage_frame
 from pipelines.rules.registry import RULES, findings
 from pipelines.rules.units import line_units
 
@@ -55,8 +56,10 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
             for month in months:
                 lines = warehouse.read_month_lines(con, list(CANONICAL), month).lazy()
                 in_month = pl.col("service_date").dt.truncate("1mo") == month
-                units = line_units(lines, ref, settings).collect()
-                found = findings(lines, units.lazy(), ref, settings).filter(in_month).collect()
+                # the in-memory engine: polars 2.1's streaming engine panicked here once in a 10M-line
+                # run ("assertion failed: i < self.len()"), not reproducibly; same speed on a month
+                units = line_units(lines, ref, settings).collect(engine="in-memory")
+                found = findings(lines, units.lazy(), ref, settings).filter(in_month).collect(engine="in-memory")
                 units = units.filter(in_month)
                 warehouse.replace_month_rows(con, "line_units", units, month)
                 warehouse.replace_month_rows(con, "findings", found, month)
@@ -64,6 +67,9 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
                 shown.advance("rules", month.isoformat()[:7])
             if months or everything:
                 warehouse.set_rules_state(con, watermark, fingerprint)
+                coverage = documentation_coverage_frame(warehouse.read_documentation_lines(con))
+                con.execute("delete from rule_coverage where rule_id = ?", [coverage["rule_id"][0]])
+                warehouse.insert_rows(con, "rule_coverage", coverage)
         if not months:
             context.log.info("no new claim lines since the last rules run: nothing to recompute")
         totals = dict(con.execute("select rule_id, count(*) from findings group by 1").fetchall())

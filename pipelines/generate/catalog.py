@@ -154,34 +154,117 @@ CLINIC_SUFFIXES = (
     "Outpatient Rehabilitation", "Neuro Rehab Institute", "PT & OT",
 )
 
-# --- 97112 note phrases (each names a deficit, a skilled technique, a goal and a response) ------------
+# --- 97112 treatment notes --------------------------------------------------------------------------
+# A note is built from one phrase per section in a template's order (``month._documentation``). Each
+# element of the DOCUMENTATION rule has phrases that show it (several phrasings, abbreviations pt,
+# SLS, BOS, LOB, DGI, TUG, NMR, PNF, ther ex, and a few typos) and phrases that do not (empty, vague or
+# negated): a note planted as missing an element takes one of the latter. Every phrase states one
+# element at most (``pipelines/reference/documentation_vocabulary.toml`` must find exactly that one;
+# tests/test_generate.py checks it).
 
-NOTE_DEFICIT = (
-    "Deficit: impaired static/dynamic balance, SLS 4 s R.",
-    "Deficit: decreased proprioception L ankle, LOB with narrow BOS.",
-    "Deficit: impaired coordination and postural control in gait.",
-    "Deficit: poor motor control RLE, reduced foot clearance.",
-    "Deficit: trunk instability in sitting, reaching limited.",
+DOC_ELEMENTS = ("deficit", "goals", "response", "technique")
+NOTE_SHOWS: dict[str, tuple[str, ...]] = {
+    "deficit": (
+        "Impaired static/dynamic balance, SLS 4 s R.",
+        "Decreased proprioception L ankle, LOB with narrow BOS.",
+        "Impaired coordination and postural control in gait.",
+        "Poor motor control RLE, reduced foot clearance.",
+        "Trunk instability in sitting, reaching limited.",
+        "Berg 38/56, high fall risk.",
+        "DGI 14/24 indicating fall risk.",
+        "TUG 16.2 s; pt reports 2 falls in past 3 months.",
+        "ABC scale 52%, fear of falling.",
+        "Pt w/ impaird balnce and gait instability after CVA.",
+        "Decr proprioceptoin B feet, + Romberg.",
+        "Unsteady gait w/ wide BOS, 3 LOB during 10 m walk.",
+        "c/o dizziness w/ head turns, DGI 15/24.",
+    ),
+    "technique": (
+        "NMR: PNF diagonals with tactile cueing.",
+        "Perturbation training on foam/unstable surface.",
+        "Core stabilization w/ weight shifting and tactile cues.",
+        "Biofeedback-guided postural control training.",
+        "Proprioceptive training on BOSU with perturbations.",
+        "Gaze stabilization VOR x1 in standing on foam.",
+        "Tactile cueing for pelvic weight shift during stepping.",
+        "NMR: rhythmic stabilization, ankle/hip strategy training on rocker board.",
+        "Perturbaton tx on dynadisc w/ VC for upright posture.",
+        "Vestibular rehab: habituation ex + gaze stabilizaton.",
+        "Dual-task gait with cognitive load, tactile cues at pelvis.",
+    ),
+    "goals": (
+        "Goal: SLS 20 s bilat in 4 wks.",
+        "Goal: Berg >= 48/56 in 6 wks.",
+        "LTG: TUG < 12 s within 8 weeks to reduce fall risk.",
+        "STG: DGI 19/24 in 3 wks.",
+        "Pt will ambulate 300 ft on uneven surfaces w/o LOB in 6 wks.",
+        "Increase Berg to 48/56 in 4 weeks.",
+        "Goals: ABC > 67% and tandem stance 30 s by 8 wks.",
+        "STG (2 wks): SLS 10 s on L.",
+        "Gaol: improve DGI to 20/24 in 4 wks.",
+        "LTG: DGI >= 19/24 by discharge.",
+    ),
+    "response": (
+        "Pt tolerated well, decreased sway.",
+        "Response: improved weight shift, min verbal cues.",
+        "Fatigued late in session, fewer LOB than last visit.",
+        "Improved SLS from 5 to 12 s.",
+        "LOB decreased from 4 to 1 during tandem walk.",
+        "Pt toleratd tx well.",
+        "Progressing toward goals, HEP updated.",
+        "Pt responded well to cueing, able to maintain tandem stance 20 s.",
+        "Sway reduced by end of session.",
+    ),
+}
+NOTE_LACKS: dict[str, tuple[str, ...]] = {
+    "deficit": (
+        "",
+        "Denies dizziness today.",
+        "No LOB reported at home since last visit.",
+        "Pt reports no loss of balance w/ ADLs.",
+        "No falls or near falls since last visit.",
+    ),
+    "technique": (
+        "",
+        "Ther ex: LAQ, heel raises, marching 2x10.",
+        "Pt performed bike 10 min and standing hip abd 3x10.",
+        "NMR performed as per HEP.",
+        "Static standing balance ex w/o perturbation.",
+        "Balance ex in parallel bars.",
+    ),
+    "goals": (
+        "",
+        "Goal: improve balance.",
+        "Goal: improve balance to reduce fall risk.",
+        "Goal: Berg 48/56.",
+        "Goals per POC.",
+    ),
+    "response": (
+        "",
+        "HEP reviewed.",
+        "Next visit Thurs.",
+        "Continue POC, progress as tolerated.",
+    ),
+}
+# Opening remarks that state no element (some are negations the detector must not take for a deficit).
+NOTE_OPENING = (
+    "",
+    "Pt arrived on time.",
+    "Denies dizziness today.",
+    "No falls since last visit.",
+    "Pt reports no new complaints.",
+    "Vitals WNL.",
+    "Pt seen for NMR per POC.",
 )
-NOTE_TECHNIQUE = (
-    "NMR: PNF diagonals with tactile cueing.",
-    "NMR: perturbation training on foam/unstable surface.",
-    "NMR: core stabilization with weight shifting and tactile cues.",
-    "NMR: biofeedback-guided postural control training.",
-    "NMR: proprioceptive training on BOSU with perturbations.",
+# Templates: the order of the sections (opening, deficit, technique, response, goals) and a header
+# before each; "{}" is the phrase.
+NOTE_TEMPLATES: tuple[tuple[tuple[str, str], ...], ...] = (
+    (("opening", "S: {}"), ("deficit", "O: {}"), ("technique", "Tx: {}"), ("response", "A: {}"), ("goals", "P: {}")),
+    (("deficit", "Deficit: {}"), ("technique", "{}"), ("goals", "{}"), ("response", "{}")),
+    (("opening", "{}"), ("deficit", "{}"), ("technique", "{}"), ("response", "{}"), ("goals", "{}")),
+    (("opening", "{}"), ("technique", "{}"), ("deficit", "Assessment: {}"), ("response", "{}"), ("goals", "Plan: {}")),
 )
-NOTE_GOAL = (
-    "Goal: SLS 20 s bilat in 4 wks.",
-    "Goal: Berg >= 48/56 in 6 wks.",
-    "Goal: TUG < 12 s to reduce fall risk.",
-    "Goal: community ambulation without LOB in 8 wks.",
-)
-NOTE_RESPONSE = (
-    "Response: improved weight shift, min verbal cues.",
-    "Response: tolerated well, decreased sway.",
-    "Response: fatigued late in session, fewer LOB than last visit.",
-    "Response: progressing toward goals, HEP updated.",
-)
+NOTE_TEMPLATE_P = (0.3, 0.25, 0.3, 0.15)
 
 # --- reference data shared with the rules engine ------------------------------------------------
 

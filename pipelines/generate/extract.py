@@ -2,12 +2,14 @@
 findings at known rates and the answer key that names every finding a correct engine should raise.
 
 Answer key (``answer_key.ndjson``, one JSON object per expected finding): ``rule_id``; the grain's
-columns of the review-outputs contract (UNITS_OVER_MINUTES, ALLOCATION: patient_id, service_date,
-rendering_npi; DAILY_LIMIT, DUPLICATE: patient_id, service_date; MINUTES_MISSING, DX_SUPPORT:
-claim_id, line_number; OVERLAP, IMPOSSIBLE_DAY: rendering_npi, service_date), the others null; and
-``plant``, the planting that produced it. Plants sit on disjoint patient-days and therapist-days and are
-built so that each raises its own rule only (see ``month.py``); ``planted_providers.ndjson`` names
-the providers billing far more 97112 than their peers while staying within the rules.
+columns of the review-outputs contract (UNITS_OVER_MINUTES, ALLOCATION, DOCUMENTATION: patient_id,
+service_date, rendering_npi; DAILY_LIMIT, DUPLICATE: patient_id, service_date; MINUTES_MISSING,
+DX_SUPPORT: claim_id, line_number; OVERLAP, IMPOSSIBLE_DAY: rendering_npi, service_date), the others
+null; ``plant``, the planting that produced it; and ``missing``, for DOCUMENTATION the elements the
+day's documentation lacks (deficit, goals, response, technique), null for the other rules. Plants
+sit on disjoint patient-days and therapist-days and are built so that each raises its own rule only
+(see ``month.py``); ``planted_providers.ndjson`` names the providers billing far more 97112 than
+their peers while staying within the rules.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from pipelines.generate.month import KEY_SCHEMA, RULE_IDS, build_month
 from pipelines.generate.world import Period, World, build_world
 
 # Default plant rates: patient-day rules as a share of patient-days, therapist-day rules (OVERLAP,
-# IMPOSSIBLE_DAY) as a share of therapist-days.
+# IMPOSSIBLE_DAY) as a share of therapist-days, DOCUMENTATION as a share of the patient-days billing
+# 97112.
 DEFAULT_RATES: dict[str, float] = {
     "UNITS_OVER_MINUTES": 0.015,
     "ALLOCATION": 0.015,
@@ -35,8 +38,10 @@ DEFAULT_RATES: dict[str, float] = {
     "DUPLICATE": 0.015,
     "OVERLAP": 0.01,
     "IMPOSSIBLE_DAY": 0.01,
+    "DOCUMENTATION": 0.02,
 }
 THERAPIST_DAY_RULES = ("OVERLAP", "IMPOSSIBLE_DAY")
+SHARE_97112_DAYS = 0.17  # measured share of patient-days billing 97112 (DOCUMENTATION's base)
 LINES_PER_VISIT = 2.15  # measured average of the visit mix
 VISITS_PER_THERAPIST_DAY = 9.0
 HIGH_SHARE = 3 / 40  # planted high-97112 providers among therapists
@@ -109,7 +114,7 @@ def generate_months(
     rates = {**DEFAULT_RATES, **(rates or {})}
     unknown = set(rates) - set(RULE_IDS)
     if unknown:
-        raise ValueError(f"unknown rule id(s) in rates: {sorted(unknown)} (DOCUMENTATION plants are not built yet)")
+        raise ValueError(f"unknown rule id(s) in rates: {sorted(unknown)}")
     period = Period.build(start_month, months)
     today = today or dt.date.today()
     if period.last > today:
@@ -133,7 +138,10 @@ def generate_months(
     est_td = np.minimum(n_t * workdays * 0.97, est_pd / VISITS_PER_THERAPIST_DAY)
     plan: dict[str, np.ndarray] = {}
     for rule, rate in rates.items():
-        est = est_td if rule in THERAPIST_DAY_RULES else est_pd
+        if rule in THERAPIST_DAY_RULES:
+            est = est_td
+        else:
+            est = est_pd * SHARE_97112_DAYS if rule == "DOCUMENTATION" else est_pd
         total = int(round(rate * est.sum()))
         total = max(total, 1) if rate > 0 else 0
         plan[rule] = apportion(total, est)
@@ -180,8 +188,9 @@ def generate_extract(
 
     ``lines`` is the total over all months (split by working days; exact unless a month's
     population cannot supply its share). ``rates`` overrides plant rates per rule_id (share of
-    patient-days, or of therapist-days for OVERLAP and IMPOSSIBLE_DAY); ``therapists`` fixes the
-    pool size (default: scaled so a therapist sees about nine patients a day).
+    patient-days, of therapist-days for OVERLAP and IMPOSSIBLE_DAY, of 97112 patient-days for
+    DOCUMENTATION); ``therapists`` fixes the pool size (default: scaled so a therapist sees about
+    nine patients a day).
     """
     ext = writers.extension(fmt)
     out_dir = Path(out_dir)

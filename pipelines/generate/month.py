@@ -10,11 +10,13 @@ the lines are only laid out at the end. The steps, in order:
 4. timed codes and minutes, then units by construction (CMS allocation or AMA chart per payer);
 5. each therapist-day capped at 540 timed minutes, 600 minutes of visits and 13 visits;
 6. the other plants chosen on disjoint patient-days (and therapist-days): OVERLAP days,
-   MINUTES_MISSING, DUPLICATE, ALLOCATION, DX_SUPPORT, UNITS_OVER_MINUTES;
+   MINUTES_MISSING, DUPLICATE, ALLOCATION, DX_SUPPORT, UNITS_OVER_MINUTES, DOCUMENTATION (a 97112
+   visit whose documentation lacks one or two elements: a false flag, or a note without them);
 7. unplanted visits dropped at random until the month has exactly its target of lines;
 8. the schedule: each therapist-day back to back (gaps of 0-15 minutes, a lunch break), the PT and
    OT visits of a dual patient never at the same time; OVERLAP pairs then shifted into each other;
-9. DUPLICATE re-bills appended as new claims; the lines, their columns and the answer key.
+9. DUPLICATE re-bills appended as new claims; the lines, their columns (the documentation flags and
+   the 97112 notes as each clinic exports them) and the answer key.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import polars as pl
 from pipelines.columns import CANONICAL
 from pipelines.generate import catalog as cat
 from pipelines.generate.units import ama_units, cms_allocation, cms_max_units
-from pipelines.generate.world import World, make_patients
+from pipelines.generate.world import DOC_BOTH, DOC_FLAGS, DOC_NOTES, World, make_patients
 
 TREAT, EVAL, REEVAL, GROUP_VISIT = 0, 1, 2, 3
 IMPOSSIBLE_VISITS = 16  # x >= 48 timed minutes each > 720
@@ -36,6 +38,16 @@ DAY_DURATION_CAP = 600
 DAY_VISIT_CAP = 13
 GROUP_P = 0.05
 SHORT_LINE_P = 0.12  # a timed code of 3-7 minutes next to others (often 0 units)
+# DOCUMENTATION plants: elements as bits (deficit 1, goals 2, response 4, technique 8), the share of
+# plants missing two elements, of plants in clinics exporting both whose note also lacks a flagged
+# element, and of clean 97112 notes in those clinics lacking a flagged element that the (true) flag
+# covers: the flag takes precedence, so no finding.
+DOC_BITS = {e: 1 << i for i, e in enumerate(cat.DOC_ELEMENTS)}
+FLAGGED_BITS = DOC_BITS["deficit"] | DOC_BITS["goals"] | DOC_BITS["response"]
+DOC_TWO_MISSING_P = 0.2
+DOC_NOTE_TOO_P = 0.5
+DOC_CLEAN_NOTE_GAP_P = 0.15
+NOTE_LOWER_P = 0.1
 
 KEY_SCHEMA = {
     "rule_id": pl.String,
@@ -45,6 +57,7 @@ KEY_SCHEMA = {
     "claim_id": pl.String,
     "line_number": pl.Int64,
     "plant": pl.String,
+    "missing": pl.List(pl.String),
 }
 # Grain of each rule (review-outputs contract): the columns its key rows fill.
 GRAIN = {
@@ -56,6 +69,7 @@ GRAIN = {
     "DX_SUPPORT": ("claim_id", "line_number"),
     "OVERLAP": ("rendering_npi", "service_date"),
     "IMPOSSIBLE_DAY": ("rendering_npi", "service_date"),
+    "DOCUMENTATION": ("patient_id", "service_date", "rendering_npi"),
 }
 RULE_IDS = tuple(GRAIN)
 
@@ -268,6 +282,10 @@ def build_month(
     inc_key = np.where(inc_ok, minutes + 0.5 * rng.random((n, 3)), -1.0)
     inc_slot = inc_key.argmax(axis=1)
     uo_idx = choose("UNITS_OVER_MINUTES", billed & (inc_key.max(axis=1) >= 0))
+    doc_idx = choose("DOCUMENTATION", (is112 & (units > 0)).any(axis=1))
+    clinic = world.th_clinic[v.th].astype(np.int64)
+    doc_missing = np.zeros(n, np.int64)
+    doc_missing[doc_idx] = _missing_elements(rng, world.clinic_doc_export[clinic[doc_idx]] == DOC_FLAGS)
 
     units = units.copy()
     units[alloc_idx, a_slot[alloc_idx]] -= 1
@@ -283,15 +301,17 @@ def build_month(
     plant[alloc_idx] = "allocation"
     plant[dx_idx] = "dx_support"
     plant[uo_idx] = "units_over_minutes"
+    plant[doc_idx] = np.array(["documentation_flags", "documentation_notes", "documentation_both"], dtype=object)[
+        world.clinic_doc_export[clinic[doc_idx]]
+    ]
     n_clinics = len(world.clinic_npi)
     dup_cross = np.zeros(n, bool)
     dup_cross[dup_idx] = (rng.random(len(dup_idx)) < 0.5) & (n_clinics >= 2)
     is_dup_src = np.zeros(n, bool)
     is_dup_src[dup_idx] = True
     plant[dup_idx] = np.where(dup_cross[dup_idx], "duplicate_other_billing_npi", "duplicate_same_billing_npi")
-    clinic = world.th_clinic[v.th].astype(np.int64)
     v.set(units=units, mm=mm, dx_bad=dx_bad, plant=plant, dup_cross=dup_cross, dup_src=is_dup_src,
-          totals_only=totals_only, clinic=clinic, on_ov=on_ov)
+          totals_only=totals_only, clinic=clinic, on_ov=on_ov, doc_missing=doc_missing)
 
     # 7. exact size: drop unplanted visits at random ------------------------------------------------------
     n_lines = (v.slot0 >= 0) + v.present.sum(axis=1) + (v.mod >= 0)
@@ -323,7 +343,8 @@ def build_month(
     src = np.flatnonzero(v.dup_src)
     dups = v.take(src)
     other = (dups.clinic + 1 + rng.integers(0, max(n_clinics - 1, 1), len(src))) % n_clinics
-    dups.set(clinic=np.where(dups.dup_cross, other, dups.clinic), plant=np.full(len(src), "duplicate_rebill", dtype=object))
+    dups.set(clinic=np.where(dups.dup_cross, other, dups.clinic), plant=np.full(len(src), "duplicate_rebill", dtype=object),
+             doc_missing=np.zeros(len(src), np.int64))
     dups.set(totals_only=world.clinic_totals_only[dups.clinic] & dups.cms)
     n_orig = len(v)
     v = v.concat(dups)
@@ -577,7 +598,7 @@ def _lines(
     allowed = np.round(units * allowed_unit, 2)
     paid = np.round(allowed * cat.PAID_RATIO[payer], 2)
 
-    doc = _documentation(v, rng)
+    doc = _documentation(v, rng, world)
     day_epoch = world.period.epoch_day0 + v.day[vi]
     start_us = (day_epoch * 1440 + v.start[vi]) * 60_000_000
     end_us = (day_epoch * 1440 + v.end[vi]) * 60_000_000
@@ -608,9 +629,10 @@ def _lines(
             "_start": start_us,
             "_end": end_us,
             "_day": day_epoch.astype(np.int32),
-            "deficit_documented": doc["deficit"][vi],
-            "goals_documented": doc["goals"][vi],
-            "response_documented": doc["response"][vi],
+            "_deficit": doc["deficit"][vi],
+            "_goals": doc["goals"][vi],
+            "_response": doc["response"][vi],
+            "_flags_on": doc["flags_on"][vi],
             "justification_documented": doc["justification"][vi],
         }
     )
@@ -660,35 +682,82 @@ def _lines(
         pl.col("_start").cast(pl.Datetime("us")).alias("visit_start"),
         pl.col("_end").cast(pl.Datetime("us")).alias("visit_end"),
         pl.when(pl.col("_disc") == 0).then(pl.lit("PT")).otherwise(pl.lit("OT")).alias("provider_specialty"),
+        *(pl.when(pl.col("_flags_on")).then(pl.col(f"_{e}")).alias(f"{e}_documented") for e in ("deficit", "goals", "response")),
     ).select(pl.col(c).cast(t) for c, t in CANONICAL.items())
     return lines, vi
 
 
-def _documentation(v: Visits, rng: np.random.Generator) -> dict:
-    """Per visit: the deficit / goals / response / justification flags, and the note of each visit
-    billing 97112 (``notes``, with ``note_of`` = its index or -1).
+def _missing_elements(rng: np.random.Generator, flags_only: np.ndarray) -> np.ndarray:
+    """Bitmask (``DOC_BITS``) of what each DOCUMENTATION plant lacks: one element, or two
+    (``DOC_TWO_MISSING_P``); in a clinic exporting flags only one of the three flagged elements (no
+    note: its technique cannot be read)."""
+    m = len(flags_only)
+    if m == 0:
+        return np.zeros(0, np.int64)
+    key = rng.random((m, len(cat.DOC_ELEMENTS)))
+    key[flags_only, cat.DOC_ELEMENTS.index("technique")] = np.inf
+    bits = np.left_shift(1, np.argsort(key, axis=1))
+    two = rng.random(m) < DOC_TWO_MISSING_P
+    return bits[:, 0] | np.where(two, bits[:, 1], 0)
 
-    Clean data: every patient-day billing 97112 is fully documented (all three flags true, a note
-    naming a deficit, a skilled technique, a goal and the response), so DOCUMENTATION never fires;
-    other visits have the flags mostly true. Hook for DOCUMENTATION plants (a later issue): choose
-    their patient-days in step 6 like the other plants, mark them on ``v`` (e.g. ``v.doc_gap``: which
-    element is missing), and blank the matching flag or drop the technique sentence here.
+
+def _documentation(v: Visits, rng: np.random.Generator, world: World) -> dict:
+    """Per visit: the deficit / goals / response flags (``flags_on`` false where the clinic exports
+    no flags: the columns are null there), the justification flag, and the note of each visit billing
+    97112 in a clinic exporting notes (``notes``, with ``note_of`` = its index or -1).
+
+    Clean data: every patient-day billing 97112 is fully documented (flags true; a note showing a
+    deficit, a skilled technique, a measurable goal and the response), so DOCUMENTATION never fires;
+    other visits have the flags mostly true. In clinics exporting both, some clean notes lack a
+    flagged element whose flag is true (the flag takes precedence: still no finding). A DOCUMENTATION
+    plant (``v.doc_missing``) has the flag of each missing flagged element false (and, in a clinic
+    exporting both, the note lacking it too half of the time) and, where the clinic exports notes
+    only, a note lacking the missing elements; a missing technique is a note without one.
     """
     n = len(v)
+    export = world.clinic_doc_export[v.clinic]
     has112 = (v.present & (v.codes == cat.I97112)).any(axis=1)
     pd_key = v.pid * 100_000 + v.day
     full = np.isin(pd_key, pd_key[has112])
-    doc: dict = {f: full | (rng.random(n) < 0.92) for f in ("deficit", "goals", "response")}
+    miss = v.doc_missing
+    doc: dict = {
+        e: (full | (rng.random(n) < 0.92)) & ((miss & DOC_BITS[e]) == 0) for e in ("deficit", "goals", "response")
+    }
+    doc["flags_on"] = export != DOC_NOTES
     doc["justification"] = np.where(v.dl, rng.random(n) < 0.4, rng.random(n) < 0.8)
-    phrases = (cat.NOTE_DEFICIT, cat.NOTE_TECHNIQUE, cat.NOTE_GOAL, cat.NOTE_RESPONSE)
-    with_note = np.flatnonzero(has112)
-    parts = [
-        pl.Series(list(p), dtype=pl.String).gather(rng.integers(0, len(p), len(with_note))).alias(f"n{i}")
-        for i, p in enumerate(phrases)
-    ]
-    doc["notes"] = pl.DataFrame(parts).select(pl.concat_str([f"n{i}" for i in range(4)], separator=" ")).to_series()
+
+    with_note = np.flatnonzero(has112 & (export != DOC_FLAGS))
+    m = len(with_note)
+    w_export, w_miss = export[with_note], miss[with_note]
+    # what each note lacks: the plant's elements (in a clinic exporting both, a flagged one only half
+    # of the time), or on a clean visit of such a clinic now and then one flagged element
+    note_too = rng.random(m) < DOC_NOTE_TOO_P
+    gap = np.left_shift(1, rng.integers(0, 3, m))
+    clean_gap = (w_export == DOC_BOTH) & (w_miss == 0) & (rng.random(m) < DOC_CLEAN_NOTE_GAP_P)
+    in_both = (w_miss & DOC_BITS["technique"]) | np.where(note_too, w_miss & FLAGGED_BITS, 0)
+    lacks = np.where(w_export == DOC_NOTES, w_miss, in_both)
+    lacks = lacks | np.where(clean_gap, gap, 0)
+
+    def bank(phrases: tuple[str, ...]) -> pl.Series:
+        return pl.Series(list(phrases), dtype=pl.String).gather(rng.integers(0, len(phrases), m))
+
+    sections = {"opening": bank(cat.NOTE_OPENING)}
+    for e in cat.DOC_ELEMENTS:
+        shows, lacking = bank(cat.NOTE_SHOWS[e]), bank(cat.NOTE_LACKS[e])
+        sections[e] = shows.zip_with(pl.Series((lacks & DOC_BITS[e]) == 0), lacking)
+    frame = pl.DataFrame(sections).with_columns(
+        pl.Series("_t", rng.choice(len(cat.NOTE_TEMPLATES), size=m, p=cat.NOTE_TEMPLATE_P)),
+        pl.Series("_lower", rng.random(m) < NOTE_LOWER_P),
+    )
+    note = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
+    for t, template in enumerate(cat.NOTE_TEMPLATES):
+        parts = [pl.when(pl.col(sec) != "").then(pl.format(header, pl.col(sec))) for sec, header in template]
+        note = note.when(pl.col("_t") == t).then(pl.concat_str(parts, separator=" ", ignore_nulls=True))
+    note = note.otherwise(pl.lit(""))
+    lowered = pl.when(pl.col("_lower")).then(note.str.to_lowercase()).otherwise(note)
+    doc["notes"] = frame.select(lowered.alias("note")).to_series()
     doc["note_of"] = np.full(n, -1, np.int64)
-    doc["note_of"][with_note] = np.arange(len(with_note))
+    doc["note_of"][with_note] = np.arange(m)
     return doc
 
 
@@ -707,7 +776,13 @@ def _answer_key(
     first_line = np.searchsorted(vi, np.arange(len(v)), side="left")
     first_line = np.minimum(first_line, max(len(vi) - 1, 0))
     visit_cols = lines.select("patient_id", "service_date", "rendering_npi", "claim_id")[first_line]
-    visit_cols = visit_cols.with_columns(pl.Series("plant", v.plant.astype(str), dtype=pl.String))
+    miss = pl.Series("_miss", v.doc_missing, dtype=pl.Int64)
+    visit_cols = visit_cols.with_columns(
+        pl.Series("plant", v.plant.astype(str), dtype=pl.String),
+        pl.concat_list(
+            [pl.when(pl.lit(miss) & b != 0).then(pl.lit(e)) for e, b in DOC_BITS.items()]
+        ).list.drop_nulls().alias("missing"),
+    )
     frames = []
 
     def add(frame: pl.DataFrame, rule: str, plant: str | None = None) -> None:
@@ -722,6 +797,7 @@ def _answer_key(
                     for c in ("rendering_npi", "patient_id", "service_date", "claim_id", "line_number")
                 ],
                 (pl.lit(plant) if plant else pl.col("plant")).alias("plant"),
+                (pl.col("missing") if rule == "DOCUMENTATION" else pl.lit(None, KEY_SCHEMA["missing"])).alias("missing"),
             )
         )
 
@@ -730,6 +806,7 @@ def _answer_key(
     add(visit_cols.filter(plant == "allocation"), "ALLOCATION")
     add(visit_cols.filter(plant == "daily_limit"), "DAILY_LIMIT")
     add(visit_cols.filter(plant.str.starts_with("duplicate_") & (plant != "duplicate_rebill")), "DUPLICATE")
+    add(visit_cols.filter(plant.str.starts_with("documentation_")), "DOCUMENTATION")
     line_plant = pl.Series("plant", v.plant[vi].astype(str), dtype=pl.String)
     lines_p = lines.select("claim_id", "line_number", "cpt_code", "units_billed").with_columns(line_plant)
     timed = pl.col("cpt_code").is_in(list(cat.TIMED_CODES))

@@ -7,9 +7,9 @@
   patients and therapists found nowhere else) among ~100 valid rows of complete clean visits, some of
   whose text cells are hostile (formula-like, SQL-like) but valid data;
 - ``claims_truncated.parquet``: a Parquet file cut to half its bytes: rejected as a file;
-- ``answer_key.ndjson`` (findings), ``planted_providers.ndjson``, ``quarantine_key.ndjson`` (the bad
-  rows: source_file, 1-based data row, reasons as column names) and ``ingest_key.ndjson`` (the
-  expected outcome per file).
+- ``answer_key.ndjson`` (findings; DOCUMENTATION rows name the ``missing`` elements),
+  ``planted_providers.ndjson``, ``quarantine_key.ndjson`` (the bad rows: source_file, 1-based data
+  row, reasons as column names) and ``ingest_key.ndjson`` (the expected outcome per file).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import polars as pl
 from pipelines.generate import writers
 from pipelines.generate.extract import (
     ANSWER_KEY,
+    DEFAULT_RATES,
     PLANTED_PROVIDERS,
     GenerateSummary,
     generate_months,
@@ -149,7 +150,9 @@ def _bad_rows_file(seed: int, rng: np.random.Generator) -> tuple[pl.DataFrame, p
     valid = valid.with_columns(
         pl.Series("payer_name", valid["payer_name"].to_list()).scatter(pick, list(HOSTILE_PAYER_NAMES))
     )
-    no_note = np.flatnonzero(valid["note_text"].is_null().to_numpy())
+    # hostile notes go on visits without 97112 (a note on a 97112 visit is read for its documentation)
+    claims_112 = valid.filter(pl.col("cpt_code") == "97112")["claim_id"].unique().to_list()
+    no_note = np.flatnonzero((valid["note_text"].is_null() & ~valid["claim_id"].is_in(claims_112)).to_numpy())
     pick = rng.choice(no_note, size=min(len(HOSTILE_NOTES), len(no_note)), replace=False)
     valid = valid.with_columns(pl.Series("note_text", valid["note_text"].to_list()).scatter(pick, list(HOSTILE_NOTES[: len(pick)])))
 
@@ -184,7 +187,9 @@ def write_samples(out_dir: Path, seed: int = 2026) -> GenerateSummary:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed % 2**63, 99])
-    gen = generate_months(SAMPLE_LINES, seed, start_month="2026-09", months=2, therapists=12, high_providers=2)
+    # twice the default DOCUMENTATION rate: enough plants on so few days for every kind of export
+    gen = generate_months(SAMPLE_LINES, seed, start_month="2026-09", months=2, therapists=12, high_providers=2,
+                          rates={"DOCUMENTATION": 2 * DEFAULT_RATES["DOCUMENTATION"]})
     september, october = next(gen.months), next(gen.months)
     writers.write_csv(september.lines, out_dir / MAIN_FILE)
     writers.write_xlsx(writers.to_vendor(october.lines), out_dir / VENDOR_FILE)

@@ -33,6 +33,9 @@ DAY_OFF_P = 0.03  # a therapist's day off
 DUAL_P = 0.06  # PT episodes whose patient also has OT on the same days
 PT_SHARE = 0.7
 ASSISTANT_P = 0.2
+# What a clinic's EHR exports of the 97112 documentation: the structured flags only, the note text
+# only, or both (DOCUMENTATION reads the flags first, the note for the rest).
+DOC_FLAGS, DOC_NOTES, DOC_BOTH = 0, 1, 2
 
 
 def us_holidays(year: int) -> set[dt.date]:
@@ -117,6 +120,7 @@ class World:
     clinic_sep: np.ndarray  # modifier separator: 0 ';', 1 ',', 2 ' '
     clinic_nodot: np.ndarray  # diagnosis codes written without the dot
     clinic_markup: np.ndarray  # charge master over the Medicare fee
+    clinic_doc_export: np.ndarray  # DOC_FLAGS, DOC_NOTES or DOC_BOTH
     # therapists (rendering providers)
     th_npi: np.ndarray
     th_name: np.ndarray
@@ -309,6 +313,9 @@ def build_world(
     rep, k, day = rep[order], k[order], day[order]
 
     patients = make_patients(rng, ep["population"])
+    # documentation export per clinic: every kind present (n_c >= 3), drawn last so that nothing
+    # above depends on it
+    doc_export = (np.random.default_rng(rng.integers(2**63)).permutation(n_c) % 3).astype(np.int8)
     return World(
         period=period,
         patient_prefix=patient_prefix,
@@ -319,6 +326,7 @@ def build_world(
         clinic_sep=sep,
         clinic_nodot=nodot,
         clinic_markup=markup,
+        clinic_doc_export=doc_export,
         th_npi=th_npi,
         th_name=th_name,
         th_disc=disc,

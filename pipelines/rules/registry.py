@@ -1,8 +1,7 @@
 """From a rule id to its code in one hop, and all findings in one frame.
 
-Rule ids and grains: ``shared/contract/review-outputs.md``. DOCUMENTATION (a day billing 97112 whose
-documentation lacks a deficit, goals, response or a skilled technique) is a later issue and has no
-entry here yet.
+Rule ids and grains: ``shared/contract/review-outputs.md``. DOCUMENTATION also offers
+``documentation_coverage(lines)``: whether it could run (flags or notes present) for the summary.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pipelines.rules.findings._common import FINDINGS_SCHEMA, RuleFunction
 from pipelines.rules.findings.allocation import allocation
 from pipelines.rules.findings.daily_limit import daily_limit
 from pipelines.rules.findings.duplicate import duplicate
+from pipelines.rules.findings.documentation import documentation
 from pipelines.rules.findings.dx_support import dx_support
 from pipelines.rules.findings.impossible_day import impossible_day
 from pipelines.rules.findings.minutes_missing import minutes_missing
@@ -31,6 +31,7 @@ RULES: dict[str, RuleFunction] = {
     "DX_SUPPORT": dx_support,
     "DUPLICATE": duplicate,
     "OVERLAP": overlap,
+    "DOCUMENTATION": documentation,
     "IMPOSSIBLE_DAY": impossible_day,
 }
 

@@ -23,6 +23,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     "DX_SUPPORT": "medium",
     "DUPLICATE": "high",
     "OVERLAP": "high",
+    "DOCUMENTATION": "medium",
     "IMPOSSIBLE_DAY": "high",
 }
 
