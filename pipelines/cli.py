@@ -7,10 +7,15 @@ non-zero with one sentence on stderr when it could not.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import re
 import sys
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -33,9 +38,106 @@ class ReviewFailed(Exception):
     """The review could not complete; the message is the sentence the user sees."""
 
 
+# UNITREVIEW_DEBUG=1 shows Dagster's error log and Python tracebacks (they may quote data values).
+DEBUG = os.environ.get("UNITREVIEW_DEBUG", "") not in ("", "0")
+
+
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]unitreview:[/] {message}", highlight=False, soft_wrap=True)
+    err.print("[bold red]unitreview:[/] ", end="", highlight=False)
+    err.print(message, highlight=False, soft_wrap=True, markup=False)
     raise typer.Exit(code)
+
+
+def lock_path(warehouse: Path) -> Path:
+    """warehouse/unitreview.duckdb -> warehouse/unitreview.duckdb.lock (the review lock's file)."""
+    resolved = warehouse.resolve()
+    return resolved.with_name(resolved.name + ".lock")
+
+
+class WarehouseBusy(Exception):
+    def __init__(self, pid: str | None):
+        super().__init__(pid)
+        self.pid = pid
+
+
+class LockUnavailable(Exception):
+    """The lock file cannot be created: the warehouse's folder cannot be written."""
+
+
+@contextmanager
+def review_lock(warehouse: Path, wait: float) -> Iterator[None]:
+    """Hold ``<warehouse>.lock`` (an advisory ``flock``) for a whole review: one review writes a
+    warehouse at a time. A second review waits up to ``wait`` seconds, then raises WarehouseBusy with
+    the holder's pid. The lock goes with the process, also when it is killed."""
+    try:
+        fd = os.open(lock_path(warehouse), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LockUnavailable(explain(str(exc), warehouse) or f"the warehouse {warehouse} cannot be written ({exc.strerror})") from None
+    try:
+        deadline = time.monotonic() + wait
+        said = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or None
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(holder) from None
+                if not said:
+                    err.print(f"unitreview: waiting up to {wait:g} s for another review of {warehouse} (pid {holder or '?'}) to finish", highlight=False, markup=False, soft_wrap=True)
+                    said = True
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def explain(text: str, warehouse: Path) -> str | None:
+    """One sentence for an operational error (lock, damaged file, full disk, no permission), or None."""
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        pid = re.search(r"PID (\d+)", text)
+        return (
+            f"the warehouse {warehouse} is open in another program (pid {pid.group(1) if pid else '?'}), "
+            "such as a DuckDB shell, a notebook or dagster dev; close it and run the review again"
+        )
+    damaged = ("not a valid DuckDB database file", "Corrupt database file", "checksum", "Could not read enough bytes")
+    if any(sign in text for sign in damaged):
+        return (
+            f"{warehouse} is not a usable DuckDB warehouse (the file is damaged or of another kind); "
+            "restore it from a backup or give another --warehouse path"
+        )
+    if "No space left on device" in text or "Disk quota exceeded" in text:
+        return (
+            f"the disk holding {warehouse} is full; free some space and run the review again "
+            "(what was committed is kept, and the rerun continues from there)"
+        )
+    if "File too large" in text:
+        return (
+            f"the warehouse {warehouse} cannot grow any larger on this system (file too large); "
+            "free some space or raise the file size limit and run the review again"
+        )
+    about_warehouse = str(warehouse) in text or warehouse.name in text or "Errno" not in text
+    if ("Read-only file system" in text or "Permission denied" in text) and about_warehouse:
+        return f"the warehouse {warehouse} cannot be written (read-only or permission denied)"
+    if "Is a directory" in text and about_warehouse:
+        return f"the warehouse path {warehouse} is a folder: give a file name, such as {warehouse / 'unitreview.duckdb'}"
+    return None
+
+
+def redacted(text: str, limit: int = 200) -> str:
+    """An unexpected error's first line with quoted and bracketed literals taken out: a library's
+    message can quote a cell value, and cells may be PHI."""
+    lines = text.strip().splitlines()
+    line = lines[0] if lines else ""
+    line = re.sub(r"'[^']*'|\"[^\"]*\"|\[[^\]]*\]|`[^`]*`", "…", line)
+    return line[:limit]
 
 
 class _RichDisplay:
@@ -61,8 +163,19 @@ def review(
     input: Annotated[Path, typer.Option("--input", help="An extract file, or a folder of extracts (.csv, .csv.gz, .parquet, .xlsx)")],
     warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB warehouse file (created if missing)")],
     config: Annotated[Path | None, typer.Option("--config", help="A TOML configuration file")] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", min=0,
+            help="Seconds to wait when another review is writing the same warehouse (default 0: stop at once)",
+        ),
+    ] = 0,
 ) -> None:
-    """Run the whole review on every extract under --input, adding to the warehouse."""
+    """Run the whole review on every extract under --input, adding to the warehouse.
+
+    One review writes a warehouse at a time (lock file <warehouse>.lock): a second one waits up to
+    --wait seconds, then stops with a message and exit status 3.
+    """
     from pipelines.config import ConfigError, load_config
 
     if not input.exists():
@@ -71,12 +184,32 @@ def review(
         settings = load_config(config)
     except ConfigError as exc:
         _fail(str(exc), 2)
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not UTF-8 text
+        _fail(f"configuration file {config} cannot be read ({getattr(exc, 'strerror', None) or 'not UTF-8 text'})", 2)
     _prepare_warehouse_path(warehouse)
     try:
-        run_id, ingest_meta = _run_review(input, warehouse, config, settings)
-    except ReviewFailed as exc:
-        _fail(f"review could not complete: {exc}")
-    _print_summary(warehouse, run_id, ingest_meta)
+        with review_lock(warehouse, wait):
+            _check_warehouse_opens(warehouse)
+            try:
+                run_id, ingest_meta = _run_review(input, warehouse, config, settings)
+            except ReviewFailed as exc:
+                _fail(f"review could not complete: {exc}")
+            _print_summary(warehouse, run_id, ingest_meta)
+    except WarehouseBusy as busy:
+        _fail(
+            f"another review is writing {warehouse} (pid {busy.pid or '?'}); try again when it finishes"
+            " (or pass --wait SECONDS to wait for it)",
+            3,
+        )
+    except LockUnavailable as exc:
+        _fail(str(exc), 2)
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a sentence, never a traceback (UNITREVIEW_DEBUG=1 shows it)
+        if DEBUG:
+            raise
+        reason = explain(str(exc), warehouse) or f"{type(exc).__name__}: {redacted(str(exc))}"
+        _fail(f"review could not complete: {reason}")
     from pipelines.assets.publish import report_path, snapshot_path
 
     out.print(f"dashboard snapshot: {snapshot_path(str(warehouse))}", highlight=False)
@@ -84,13 +217,26 @@ def review(
 
 
 def _prepare_warehouse_path(warehouse: Path) -> None:
+    if warehouse.is_dir():
+        _fail(explain("Is a directory", warehouse), 2)
     parent = warehouse.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         _fail(f"cannot create the warehouse folder {parent}: {exc.strerror}", 2)
     if not os.access(parent, os.W_OK) or (warehouse.exists() and not os.access(warehouse, os.W_OK)):
-        _fail(f"the warehouse {warehouse} cannot be written (permission denied)", 2)
+        _fail(f"the warehouse {warehouse} cannot be written (read-only or permission denied)", 2)
+
+
+def _check_warehouse_opens(warehouse: Path) -> None:
+    """Open the warehouse once before the run, so that a damaged file or another program holding it
+    is one sentence here rather than a failed step (a missing file is created)."""
+    import duckdb
+
+    try:
+        duckdb.connect(str(warehouse)).close()
+    except duckdb.Error as exc:
+        _fail(explain(str(exc), warehouse) or f"the warehouse {warehouse} cannot be opened: {redacted(str(exc))}", 2)
 
 
 def _run_review(input: Path, warehouse: Path, config_path: Path | None, settings) -> tuple[str, dict]:
@@ -101,7 +247,10 @@ def _run_review(input: Path, warehouse: Path, config_path: Path | None, settings
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    logging.getLogger("dagster").setLevel(logging.ERROR)
+    # Dagster's error log carries stack traces and exception text (which can quote a data value): the
+    # user gets one sentence instead (_failure_reason); UNITREVIEW_DEBUG=1 shows the full log.
+    log_level = "ERROR" if DEBUG else "CRITICAL"
+    logging.getLogger("dagster").setLevel(log_level)
     defs = build_defs(
         warehouse_path=str(warehouse),
         input_path=str(input),
@@ -114,10 +263,10 @@ def _run_review(input: Path, warehouse: Path, config_path: Path | None, settings
         result = job.execute_in_process(
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
     if not result.success:
-        raise ReviewFailed(_failure_reason(result))
+        raise ReviewFailed(_failure_reason(result, warehouse))
     meta: dict = {}
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
@@ -126,15 +275,24 @@ def _run_review(input: Path, warehouse: Path, config_path: Path | None, settings
     return result.run_id, meta
 
 
-def _failure_reason(result) -> str:
-    """The first failed step's error, as one line (our errors never carry row values)."""
+def _failure_reason(result, warehouse: Path) -> str:
+    """The first failed step's error as one sentence: an operational error (lock, full disk, damaged
+    file) in plain words, anything else as the step and the error's first line without literals."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error:
             error = event.step_failure_data.error
+            chain, link = [], error
+            while link is not None:
+                chain.append(link.message)
+                link = link.cause or link.context
+            known = explain("\n".join(chain), warehouse)
+            if known:
+                return known
             while error.cause is not None and error.cls_name in {"DagsterExecutionStepExecutionError"}:
                 error = error.cause
-            text = error.message.strip().splitlines()
-            return f"{event.step_key}: {text[0] if text else error.cls_name}"
+            first = redacted(error.message)
+            hint = "" if DEBUG else " (set UNITREVIEW_DEBUG=1 to see the full error)"
+            return f"{event.step_key}: {first or error.cls_name}{hint}"
     return "the run failed"
 
 
@@ -142,7 +300,11 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
     """The contract's summary: files and rows read, loaded, quarantined, rejected files, findings."""
     import duckdb
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:  # the review completed: say why the totals are missing, exit 0
+        err.print(f"unitreview: the review completed, but its summary cannot be read: {explain(str(exc), warehouse) or redacted(str(exc))}", highlight=False, markup=False)
+        return
     try:
         reasons = con.execute(
             "select r.reason, count(*) from quarantine q, unnest(q.reasons) as r(reason) "
@@ -159,6 +321,11 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
         history = (
             con.execute("select new_findings, resolved_findings from review_runs where run_id = ?", [run_id]).fetchall()
             if "review_runs" in tables
+            else []
+        )
+        not_run = (
+            con.execute("select rule_id, note from rule_coverage where not ran order by rule_id").fetchall()
+            if "rule_coverage" in tables
             else []
         )
     finally:
@@ -193,6 +360,8 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
         out.print(f"since the last review: {new} new findings, {resolved} resolved", highlight=False)
     elif "review_runs" in tables:
         out.print("since the last review: nothing changed")
+    for rule_id, note in not_run:
+        out.print(f"{rule_id}: could not run \u2014 {note}", highlight=False)
     if findings:
         out.print("findings by rule (whole warehouse): count, units over, amount at risk")
         for rule_id, count, units_over, amount in findings:
@@ -242,17 +411,21 @@ def evaluate(
     """Precision and recall of the findings per rule against a generator's answer key."""
     import duckdb
 
-    from pipelines.evaluate import precision_recall, read_answer_key
+    from pipelines.evaluate import documentation_by_element, precision_recall, read_answer_key
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         found = con.sql("select * from findings").pl()
-    result = precision_recall(found, read_answer_key(key))
-    table = Table(title="Findings against the answer key", title_justify="left")
-    for column in result.columns:
-        table.add_column(column, justify="left" if column == "rule_id" else "right")
-    for row in result.iter_rows():
-        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
-    out.print(table)
+    answers = read_answer_key(key)
+    tables = [("Findings against the answer key", precision_recall(found, answers))]
+    if "DOCUMENTATION" in set(answers["rule_id"]):
+        tables.append(("DOCUMENTATION per missing element", documentation_by_element(found, answers)))
+    for title, result in tables:
+        table = Table(title=title, title_justify="left")
+        for column in result.columns:
+            table.add_column(column, justify="left" if column in ("rule_id", "element") else "right")
+        for row in result.iter_rows():
+            table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+        out.print(table)
 
 
 @app.command()
@@ -281,6 +454,15 @@ def generate(
     for rule_id, n in sorted(summary.planted.items()):
         out.print(f"  planted {rule_id:<20} {n:>8}", highlight=False)
     out.print(f"answer key: {summary.answer_key}", highlight=False)
+
+
+def _register_audit_commands() -> None:
+    from pipelines.cli_audit import register
+
+    register(app, out, _fail)
+
+
+_register_audit_commands()
 
 
 def main() -> None:  # pragma: no cover - console entry point
