@@ -115,6 +115,9 @@ def _body(snap: Snapshot) -> str:
     ]
     # a check that could not run (e.g. DOCUMENTATION without flags or notes) is said first
     parts.extend(_notice(text) for text in coverage_notices(snap))
+    changes = data.review_changes_text(data.review_changes(snap))
+    if changes:
+        parts.append(f'<p class="changes" id="review-changes">{html.escape(changes)}</p>')
 
     try:
         head = data.headline(snap, filters)

@@ -157,3 +157,27 @@ def test_a_second_review_marks_new_and_resolved_findings(months, tmp_path):
     assert query(warehouse, "select count(*) n from findings where rule_id = 'DAILY_LIMIT'")["n"][0] == 0
     still = query(warehouse, "select count(*) n from findings where first_seen < last_seen")["n"][0]
     assert still == first - daily_limit_before  # the rest of the first month's findings were seen again
+
+
+def test_the_report_and_overview_say_what_is_new_and_what_was_resolved(months, tmp_path):
+    from dashboards import data
+    from dashboards.snapshot import reading
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    files = sorted(months.glob("claims_*.csv"))
+    shutil.copy(files[0], landing)
+    warehouse = tmp_path / "w.duckdb"
+    run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
+    assert "First review" in (tmp_path / "w_report.html").read_text()
+    shutil.copy(files[1], landing)
+    config = tmp_path / "c.toml"
+    config.write_text('[rules]\ndaily_limits = { "97112" = 8 }\n')
+    run(build_defs(warehouse_path=str(warehouse), input_path=str(landing), config_path=str(config)))
+    runs = query(warehouse, "select new_findings, resolved_findings from review_runs order by finished_at")
+    with reading(tmp_path / "w.snapshot.duckdb") as snap:
+        changes = data.review_changes(snap)
+    assert (changes["new"], changes["resolved"]) == (runs["new_findings"][1], runs["resolved_findings"][1])
+    assert changes["by_rule"].filter(pl.col("rule_id") == "DAILY_LIMIT")["resolved"][0] == runs["resolved_findings"][1]
+    html = (tmp_path / "w_report.html").read_text()
+    assert f"{changes['new']:,} new findings, {changes['resolved']:,} resolved" in html

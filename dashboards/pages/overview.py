@@ -26,6 +26,9 @@ def content(snap, viewer, filters: data.Filters) -> dict:
     """Everything the overview shows for one choice of filters."""
     # a check that could not run (e.g. DOCUMENTATION without flags or notes) is said first
     out: dict = {"notices": coverage_notices(snap)}
+    changes = data.review_changes_text(data.review_changes(snap))
+    if changes:
+        out["notices"].append(changes)
     try:
         head = data.headline(snap, filters)
         out["cards"] = [
