@@ -39,7 +39,7 @@ class SnapshotInfo:
         t = self.taken_at
         if t.tzinfo is not None:
             t = t.astimezone(dt.UTC)
-        return t.strftime("%Y-%m-%d %H:%M UTC")
+        return t.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class Snapshot:
