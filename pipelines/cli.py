@@ -413,8 +413,13 @@ def evaluate(
 
     from pipelines.evaluate import documentation_by_element, precision_recall, read_answer_key
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        found = con.sql("select * from findings").pl()
+    if not warehouse.is_file():
+        _fail(f"no warehouse at {warehouse}", 2)
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            found = con.sql("select * from findings").pl()
+    except duckdb.Error as exc:  # a review writing it, a damaged file, no findings table yet
+        _fail(explain(str(exc), warehouse) or f"cannot read the findings of {warehouse}: {redacted(str(exc))}", 2)
     answers = read_answer_key(key)
     tables = [("Findings against the answer key", precision_recall(found, answers))]
     if "DOCUMENTATION" in set(answers["rule_id"]):

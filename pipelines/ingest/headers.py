@@ -58,12 +58,15 @@ def match_headers(headers: list[str], profiles: dict[str, dict[str, str]]) -> He
         renames[header] = target
         claimed.setdefault(target, []).append(header)
 
-    taken = set(CANONICAL) | set(LINEAGE)
+    # Warehouse column names are case-insensitive: an extra column's name must differ, ignoring case,
+    # from the contract's columns, the lineage columns and every other extra column of the file.
+    taken = {c.lower() for c in CANONICAL} | {c.lower() for c in LINEAGE}
     extras: dict[str, str] = {}
     for header in unmatched:
         name = header.strip() or "unnamed"
-        if name.lower() in taken or name.lower() in {e.lower() for e in extras.values()}:
+        while name.lower() in taken:
             name = f"extra_{name}"
+        taken.add(name.lower())
         extras[header] = name
     return HeaderMatch(
         renames=renames,
