@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -125,3 +126,32 @@ def test_documentation_check_says_it_could_not_run_without_flags_or_notes(tmp_pa
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select ran from rule_coverage where rule_id = 'DOCUMENTATION'").fetchall() == [(False,)]
         assert con.execute("select count(*) from findings where rule_id = 'DOCUMENTATION'").fetchall() == [(0,)]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its permissions")
+def test_an_unreadable_file_is_rejected_and_the_others_still_load(extracts, tmp_path):
+    locked = extracts / "locked.csv"
+    write_csv(locked, rows(2))
+    locked.chmod(0)
+    result = review(extracts, tmp_path / "w.duckdb")
+    assert result.exit_code == 0, result.output
+    assert ("locked.csv", "rejected", 0, 0, 0) in log(tmp_path / "w.duckdb")
+    assert ("good.csv", "loaded", 5, 5, 0) in log(tmp_path / "w.duckdb")
+
+
+def test_a_file_that_cannot_be_opened_is_rejected_and_the_others_still_load(extracts, tmp_path, monkeypatch):
+    import pipelines.assets.ingest as ingest_asset
+
+    real = ingest_asset.sha256_of
+
+    def refuse(path):
+        if path.name == "good.csv":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(ingest_asset, "sha256_of", refuse)
+    result = review(extracts, tmp_path / "w.duckdb")
+    assert result.exit_code == 0, result.output
+    assert ("good.csv", "rejected", 0, 0, 0) in log(tmp_path / "w.duckdb")
+    assert ("mixed.csv", "loaded", 2, 1, 1) in log(tmp_path / "w.duckdb")
+    assert "cannot be read: Permission denied" in result.output

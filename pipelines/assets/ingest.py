@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines import progress, warehouse
-from pipelines.ingest.extract import ingest_file, sha256_of
+from pipelines.ingest.extract import UNREADABLE, ingest_file, rejected_file, sha256_of
 from pipelines.ingest.readers import extract_format, find_extracts
 from pipelines.resources import ReviewSettings
 
@@ -53,7 +53,12 @@ def ingest_extracts(
         lookup = warehouse.existing_keys(con)
         for path in files:
             name = source_name(path, root)
-            digest = sha256_of(path)
+            try:
+                digest = sha256_of(path)
+            except OSError as exc:  # e.g. permission denied: this file is rejected, the others go on
+                digest, unreadable = UNREADABLE, f"cannot be read: {exc.strerror or type(exc).__name__}"
+            else:
+                unreadable = None
             if warehouse.known_file(con, name, digest):
                 outcomes.append({"source_file": name, "status": "unchanged"})
                 shown.advance("ingest", f"{name}: already ingested")
@@ -66,7 +71,10 @@ def ingest_extracts(
                 outcomes.append({"source_file": name, "status": "duplicate", "reason": f"same content as {earlier}"})
                 shown.advance("ingest", f"{name}: duplicate of {earlier}")
                 continue
-            result = ingest_file(path, name, profiles, lookup, sha256=digest)
+            if unreadable:
+                result = rejected_file(name, extract_format(path), unreadable)
+            else:
+                result = ingest_file(path, name, profiles, lookup, sha256=digest)
             warehouse.write_file_result(con, result, context.run.run_id)
             outcomes.append({**result.log_row(), "sha256": None})
             if result.status == "rejected":

@@ -70,6 +70,17 @@ class FileResult:
         }
 
 
+UNREADABLE = "unreadable"  # the ingest log's sha256 for a file whose bytes could not be read
+
+
+def rejected_file(source_file: str, file_format: str | None, reason: str) -> FileResult:
+    """A file that could not even be opened: logged as rejected with its reason, nothing read."""
+    return FileResult(
+        source_file, UNREADABLE, file_format, 0, "rejected", reason,
+        lines=pl.DataFrame(), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), rows_read=0,
+    )
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
