@@ -5,8 +5,11 @@ when present), then measures in separate processes, each with its own wall time,
 memory (RSS, from wait4):
 - plain load: `create table ... as select * from read_csv(...)` of the same files into a new DuckDB file;
 - review: `unitreview review` into a fresh warehouse (ingest, rules, scores, history, snapshot, report);
-- incremental: 11 months reviewed, then the 12th month added and reviewed again.
-It prints a table with lines per second and the ratio review / plain load, and writes it as JSON to
+- incremental: a 12-month warehouse (a 13-month extract of the same size per month, reviewed
+  without its last month), then the 13th month added and reviewed again, against a full rebuild
+  of all 13 months into a fresh warehouse.
+It prints a table with lines per second and the ratio review / plain load, the seconds of each
+review step (the review's own "time by step" line), and writes it all as JSON to
 bench_data/results.json. Speed is measured here, never in the tests.
 
     python benchmarks/run.py [--sizes 1000000 10000000] [--data bench_data] [--no-incremental]
@@ -21,6 +24,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,30 +33,47 @@ BIN = Path(sys.executable).parent
 SEED = 20261127
 
 
+STEP_TIMES = "time by step (s): "
+
+
 def measure(command: list[str], label: str) -> dict:
-    """Run a command; its wall time, CPU time (user + system) and peak RSS."""
+    """Run a command; its wall time, CPU time (user + system), peak RSS and, for a review, the
+    seconds of each step as its summary prints them."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env={**os.environ, "COLUMNS": "1000"})
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        stdout.seek(0)
+        stderr.seek(0)
+        printed, errors = stdout.read().decode(errors="replace"), stderr.read().decode(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{label} failed:\n{stderr[-2000:]}")
-    return {
+        raise SystemExit(f"{label} failed:\n{errors[-2000:]}")
+    result = {
         "case": label,
         "wall_s": round(wall, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
     }
+    steps = [line[len(STEP_TIMES):] for line in printed.splitlines() if line.startswith(STEP_TIMES)]
+    if steps:
+        result["steps_s"] = {
+            name: float(seconds) for name, seconds in (part.rsplit(" ", 1) for part in steps[0].split(", "))
+        }
+    return result
 
 
-def extract(data: Path, lines: int) -> Path:
-    folder = data / f"extract_{lines}"
+def extract(data: Path, lines: int, months: int = 12) -> Path:
+    """The generator's extract of ``lines`` lines over ``months`` monthly files (made once, reused)."""
+    folder = data / (f"extract_{lines}" if months == 12 else f"extract_{lines}_{months}m")
     marker = folder / "answer_key.ndjson"
     if not marker.exists():
         shutil.rmtree(folder, ignore_errors=True)
         result = measure(
-            [str(BIN / "unitreview"), "generate", "--out", str(folder), "--lines", str(lines), "--seed", str(SEED)],
+            [
+                str(BIN / "unitreview"), "generate", "--out", str(folder), "--lines", str(lines),
+                "--months", str(months), "--seed", str(SEED),
+            ],
             f"generate {lines}",
         )
         print(f"generated {lines:,} lines in {result['wall_s']} s (peak {result['peak_rss_mb']} MB)", flush=True)
@@ -83,7 +104,7 @@ def review(folder: Path, warehouse: Path, label: str) -> dict:
 
 
 def incremental(folder: Path, work: Path) -> tuple[dict, dict]:
-    """11 months reviewed; then the 12th added: its review against a full rebuild of all 12."""
+    """A 12-month warehouse, then the 13th month added: its review against a full rebuild of all 13."""
     months = sorted(folder.glob("claims_*.csv"))
     landing = work / "landing"
     shutil.rmtree(landing, ignore_errors=True)
@@ -91,13 +112,13 @@ def incremental(folder: Path, work: Path) -> tuple[dict, dict]:
     for path in months[:-1]:
         (landing / path.name).symlink_to(path)
     warehouse = work / "incremental.duckdb"
-    review(landing, warehouse, "review of 11 months")
+    review(landing, warehouse, f"review of {len(months) - 1} months")
     (landing / months[-1].name).symlink_to(months[-1])
-    started = measure(
+    added = measure(
         [str(BIN / "unitreview"), "review", "--input", str(landing), "--warehouse", str(warehouse)],
-        "incremental: 12th month added",
+        f"incremental: month {len(months)} added",
     )
-    return started, review(folder, work / "rebuild.duckdb", "full rebuild of 12 months")
+    return added, review(folder, work / "rebuild.duckdb", f"full rebuild of {len(months)} months")
 
 
 def main() -> None:
@@ -116,14 +137,18 @@ def main() -> None:
         plain = plain_load(folder, work)
         full = review(folder, work / "review.duckdb", "review")
         rows = [plain, full]
-        if not args.no_incremental:
-            rows += list(incremental(folder, work))
         for row in rows:
             row["lines"] = lines
-            row["lines_per_s"] = round(lines / row["wall_s"])
-            row["ratio_to_plain_load"] = round(row["wall_s"] / plain["wall_s"], 2)
         if not args.no_incremental:
-            rows[2]["ratio_to_full_rebuild"] = round(rows[2]["wall_s"] / rows[3]["wall_s"], 2)
+            # one month more than the 12 above, at the same lines per month
+            added, rebuild = incremental(extract(args.data, lines * 13 // 12, months=13), work)
+            added["lines"] = lines // 12
+            rebuild["lines"] = lines * 13 // 12
+            added["ratio_to_full_rebuild"] = round(added["wall_s"] / rebuild["wall_s"], 2)
+            rows += [added, rebuild]
+        for row in rows:
+            row["lines_per_s"] = round(row["lines"] / row["wall_s"])
+            row["ratio_to_plain_load"] = round(row["wall_s"] / plain["wall_s"], 2)
         results += rows
         print_table(rows)
     (args.data / "results.json").write_text(json.dumps(results, indent=2))
@@ -139,6 +164,13 @@ def print_table(rows: list[dict]) -> None:
             f"{r['lines_per_s']:>10,} {r['ratio_to_plain_load']:>8}"
             + (f"   ({r['ratio_to_full_rebuild']} x full rebuild)" if "ratio_to_full_rebuild" in r else "")
         )
+    steps = [r for r in rows if "steps_s" in r]
+    if steps:
+        print("seconds by review step:")
+        names = list(dict.fromkeys(name for r in steps for name in r["steps_s"]))
+        print(f"  {'step':42}" + "".join(f" {r['case'][:14]:>14}" for r in steps))
+        for name in names:
+            print(f"  {name:42}" + "".join(f" {r['steps_s'].get(name, 0):>14.1f}" for r in steps))
     print(flush=True)
 
 

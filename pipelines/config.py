@@ -30,7 +30,12 @@ class _Section(BaseModel):
 
 class WarehouseConfig(_Section):
     threads: int | None = Field(None, ge=1, description="DuckDB threads; default: all cores")
-    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '4GB'")
+    memory_limit: str | None = Field(
+        "2GB",
+        description="DuckDB memory limit, e.g. '4GB' (default 2GB: DuckDB's own default, 80% of RAM, lets"
+        " its buffer pool grow to gigabytes of cached blocks on a large review; beyond the limit it spills"
+        " to disk). An empty value keeps DuckDB's default.",
+    )
 
 
 class IngestConfig(_Section):

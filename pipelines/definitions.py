@@ -50,7 +50,7 @@ def build_defs(
     connection_config = {
         key: value
         for key, value in {"threads": config.warehouse.threads, "memory_limit": config.warehouse.memory_limit}.items()
-        if value is not None
+        if value not in (None, "")
     }
     review_job = dg.define_asset_job(
         "review",

@@ -193,15 +193,34 @@ def replace_month_rows(
     _insert(con, table, frame)
 
 
+def mark_claims_across_months(con: duckdb.DuckDBPyConnection) -> None:
+    """Note, in the connection's temporary table ``months_of_spanning_claims`` (claim_id, month), the
+    service months of every claim whose lines fall in more than one month (few or none): what
+    ``read_month_lines`` adds to a month besides the month's own lines."""
+    con.execute(
+        "create or replace temp table months_of_spanning_claims as "
+        "select distinct claim_id, date_trunc('month', service_date)::date as month from claim_lines "
+        "where claim_id in (select claim_id from claim_lines group by claim_id"
+        "  having min(date_trunc('month', service_date)) <> max(date_trunc('month', service_date)))"
+    )
+
+
 def read_month_lines(con: duckdb.DuckDBPyConnection, columns: list[str], month: dt.date) -> pl.DataFrame:
     """A service month's lines, with every other line of their claims (a claim's diagnoses are
-    read across all its lines); the caller keeps only the month's results."""
+    read across all its lines); the caller keeps only the month's results. Call
+    ``mark_claims_across_months`` first on the same connection: the month's own lines are then one range
+    of service dates, and the other months are read only for the claims that span them."""
     selected = ", ".join(quote_identifier(c) for c in columns)
-    return con.sql(
-        f"select {selected} from claim_lines where claim_id in (select claim_id from claim_lines"
-        " where service_date >= $month and service_date < $month + interval 1 month)",
+    in_month = "service_date >= $month and service_date < $month + interval 1 month"
+    own = con.sql(f"select {selected} from claim_lines where {in_month}", params={"month": month}).pl()
+    if not con.execute("select count(*) from months_of_spanning_claims where month = ?", [month]).fetchall()[0][0]:
+        return own
+    others = con.sql(
+        f"select {selected} from claim_lines where not ({in_month}) and claim_id in"
+        " (select claim_id from months_of_spanning_claims where month = $month)",
         params={"month": month},
     ).pl()
+    return pl.concat([own, others], how="vertical")
 
 
 def set_rules_state(

@@ -57,6 +57,15 @@ def test_a_bad_file_never_stops_the_good_ones_and_counts_reconcile(extracts, tmp
     assert "broken.parquet" in result.output and "rejected" in result.output
 
 
+def test_the_summary_says_how_long_each_step_took(extracts, tmp_path):
+    result = review(extracts, tmp_path / "w.duckdb")
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("time by step (s): "))
+    steps = dict(part.rsplit(" ", 1) for part in line.removeprefix("time by step (s): ").split(", "))
+    assert {"ingest_extracts", "review_rules", "review_scores", "review_snapshot", "review_report"} <= set(steps)
+    assert all(float(seconds) >= 0 for seconds in steps.values())
+
+
 def test_reviewing_the_same_input_twice_changes_no_table(extracts, tmp_path):
     warehouse = tmp_path / "w.duckdb"
     assert review(extracts, warehouse).exit_code == 0

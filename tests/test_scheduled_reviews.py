@@ -181,3 +181,28 @@ def test_the_report_and_overview_say_what_is_new_and_what_was_resolved(months, t
     assert changes["by_rule"].filter(pl.col("rule_id") == "DAILY_LIMIT")["resolved"][0] == runs["resolved_findings"][1]
     html = (tmp_path / "w_report.html").read_text()
     assert f"{changes['new']:,} new findings, {changes['resolved']:,} resolved" in html
+
+
+def test_a_claim_spanning_two_months_is_judged_on_all_its_lines_in_a_review(tmp_path):
+    """DX_SUPPORT reads a claim's diagnoses across all its lines, also when the lines fall in two
+    service months (each month is computed on its own)."""
+    from tests.extracts import row, write_csv
+
+    june = dict(service_date="2026-06-30", visit_start="2026-06-30T09:00", visit_end="2026-06-30T09:45")
+    july = dict(service_date="2026-07-01", visit_start="2026-07-01T09:00", visit_end="2026-07-01T09:45")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_csv(
+        landing / "claims.csv",
+        [
+            # the 97112 line's own diagnosis is weakness; the claim's July line carries hemiplegia
+            row(claim_id="SPAN-1", line_number="1", cpt_code="97112", diagnosis_codes="M62.81", **june),
+            row(claim_id="SPAN-1", line_number="2", cpt_code="97110", diagnosis_codes="G81.91", **july),
+            # a June claim with weakness only: not supported
+            row(claim_id="ALONE-1", line_number="1", cpt_code="97112", diagnosis_codes="M62.81", patient_id="PAT-0002", **june),
+        ],
+    )
+    warehouse = tmp_path / "w.duckdb"
+    run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
+    flagged = query(warehouse, "select claim_id from findings where rule_id = 'DX_SUPPORT' order by 1")["claim_id"].to_list()
+    assert flagged == ["ALONE-1"]

@@ -53,6 +53,8 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
             if everything:
                 con.execute("delete from line_units")
                 con.execute("delete from findings")
+            if months:
+                warehouse.mark_claims_across_months(con)
             for month in months:
                 lines = warehouse.read_month_lines(con, list(CANONICAL), month).lazy()
                 in_month = pl.col("service_date").dt.truncate("1mo") == month
