@@ -136,11 +136,13 @@ class Config(_Section):
         return Reference.load(overrides)
 
     def rules_fingerprint(self) -> str:
-        """What line_units and findings depend on besides the lines: the configuration, the seed
-        files and the user's reference files. A change means every month is recomputed."""
+        """What line_units and findings depend on besides the lines: the [rules] section, the seed
+        files and the user's reference files. A change means every month is recomputed; a change
+        elsewhere (warehouse, ingest, scores, schedule) does not touch them."""
         from pipelines import __version__
 
-        digest = hashlib.sha256(f"{__version__}|{self.fingerprint()}".encode())
+        rules = json.dumps(self.rules.model_dump(mode="json"), sort_keys=True)
+        digest = hashlib.sha256(f"{__version__}|{rules}".encode())
         files = sorted((BUILTIN_PROFILES.parent).glob("*")) + [
             Path(p) for p in [*self.rules.reference_files.values(), self.rules.mue_table] if p
         ]
