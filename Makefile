@@ -15,7 +15,9 @@ setup: $(VENV)/.synced
 $(VENV)/.synced: pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv sync --frozen --extra dev --python $(BIN)/python --quiet
+	# bytecode compiled once here: a shell with PYTHONDONTWRITEBYTECODE set would otherwise compile every
+	# imported module again on each command (about 2 s of every review's start-up)
+	$(BIN)/uv sync --frozen --extra dev --python $(BIN)/python --quiet --compile-bytecode
 	touch $@
 
 review: setup
