@@ -118,9 +118,19 @@ def write_duplicate_delivery(
     )
 
 
-def read_claim_lines(con: duckdb.DuckDBPyConnection, columns: list[str]) -> pl.DataFrame:
-    """The loaded lines' given columns as a Polars frame."""
-    return con.sql(f"select {', '.join(quote_identifier(c) for c in columns)} from claim_lines").pl()
+def read_units_with_line_columns(
+    con: duckdb.DuckDBPyConnection, unit_columns: list[str], line_columns: list[str]
+) -> pl.DataFrame:
+    """line_units' given columns (those it has) with some claim_lines columns of the same line,
+    joined in DuckDB while reading (in parallel, and without holding both tables in memory)."""
+    present = set(table_columns(con, "line_units"))
+    units = [c for c in dict.fromkeys(unit_columns) if c in present]
+    lines = [c for c in dict.fromkeys(line_columns) if c not in units]
+    selected = ", ".join([f"u.{quote_identifier(c)}" for c in units] + [f"c.{quote_identifier(c)}" for c in lines])
+    return con.sql(
+        f"select {selected} from line_units u left join claim_lines c"
+        " on c.claim_id = u.claim_id and c.line_number = u.line_number"
+    ).pl()
 
 
 def read_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> pl.DataFrame:

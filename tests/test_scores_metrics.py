@@ -270,3 +270,13 @@ def test_duplicate_extra_lines_bill_units_but_add_no_minutes():
     assert r["timed_units"] == 4  # billed twice
     assert r["minutes_per_timed_unit"] == 15  # the minutes of the service, once
     assert r["timed_hours_per_day_max"] == 0.5
+
+
+def test_units_that_carry_the_line_columns_score_like_lines_and_units_apart():
+    """The pipeline joins provider_name (and peer keys) while reading and passes no lines."""
+    lines, units = frames([{**r, "name": f"Therapist {r['npi'][-2:]}"} for r in TWO_THERAPISTS])
+    carried = units.join(lines.select("claim_id", "line_number", "provider_name"), on=["claim_id", "line_number"], how="left")
+    found = findings([{"rule_id": "IMPOSSIBLE_DAY", "rendering_npi": A, "service_date": D1, "units_over": 3, "amount_at_risk": 90.0}])
+    apart, together = compute_scores(lines, units, found), compute_scores(None, carried, found)
+    assert together.scores.equals(apart.scores) and together.metrics.equals(apart.metrics)
+    assert row(together.scores, A)["provider_name"] == f"Therapist {A[-2:]}"

@@ -37,15 +37,14 @@ def review_scores(warehouse_db: DuckDBResource, review: ReviewSettings):
     settings = review.config().score_settings()
     with warehouse_db.get_connection() as con, progress.stage("scores", 1) as shown:
         # only the columns scoring reads: memory follows ~15 narrow columns, not the whole warehouse
-        line_columns = ["claim_id", "line_number", "provider_name"] + [
-            k for k in settings.peer_keys if k in CANONICAL and k not in UNIT_COLUMNS
-        ]
-        lines = warehouse.read_claim_lines(con, line_columns)
-        units = warehouse.read_columns(con, "line_units", UNIT_COLUMNS + [
-            k for k in settings.peer_keys if k not in CANONICAL and k not in UNIT_COLUMNS
-        ])
+        # each line unit with its claim line's name and peer keys, joined while reading
+        units = warehouse.read_units_with_line_columns(
+            con,
+            UNIT_COLUMNS + [k for k in settings.peer_keys if k not in CANONICAL and k not in UNIT_COLUMNS],
+            ["provider_name"] + [k for k in settings.peer_keys if k in CANONICAL and k not in UNIT_COLUMNS],
+        )
         found = warehouse.read_columns(con, "findings", list(FINDING_COLUMNS))
-        scores = compute_scores(lines, units, found, settings)
+        scores = compute_scores(None, units, found, settings)
         # one transaction: the ranking and the metrics behind it are never from different reviews
         warehouse.replace_tables(con, {"provider_scores": scores.scores, "provider_metrics": scores.metrics})
         shown.advance("scores", "provider_scores")

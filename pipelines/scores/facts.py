@@ -46,11 +46,13 @@ def key_column(key: str) -> str:
 
 
 def line_frame(
-    lines: pl.DataFrame | pl.LazyFrame, units: pl.DataFrame | pl.LazyFrame, settings: ScoreSettings
+    lines: pl.DataFrame | pl.LazyFrame | None, units: pl.DataFrame | pl.LazyFrame, settings: ScoreSettings
 ) -> pl.DataFrame:
-    """One row per line unit with the columns scoring reads (collected once, reused by every step)."""
+    """One row per line unit with the columns scoring reads (collected once, reused by every step).
+    ``lines`` may be None when ``units`` already carries the claim-line columns scoring reads
+    (provider_name, peer keys): the warehouse joins them while reading."""
     u = lazy(units)
-    ln = lazy(lines)
+    ln = lazy(lines) if lines is not None else pl.LazyFrame(schema={"claim_id": pl.String, "line_number": pl.Int64})
     ucols = set(u.collect_schema().names())
     lcols = set(ln.collect_schema().names())
     wanted = {"total_timed_minutes", "provider_name"} | set(settings.peer_keys)

@@ -111,9 +111,10 @@ def provider_metrics(
 
 
 def compute_scores(
-    lines: Frame, units: Frame, findings: Frame | None, settings: ScoreSettings | None = None
+    lines: Frame | None, units: Frame, findings: Frame | None, settings: ScoreSettings | None = None
 ) -> Scores:
-    """Both tables from one pass (what the pipeline asset calls). ``findings`` may be None."""
+    """Both tables from one pass (what the pipeline asset calls). ``findings`` may be None; so may
+    ``lines`` when ``units`` already carries the claim-line columns scoring reads."""
     settings = settings or ScoreSettings()
     line = line_frame(lines, units, settings)
     days = patient_days(line).collect().lazy()
