@@ -18,6 +18,7 @@ bench_data/results.json. Speed is measured here, never in the tests.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -63,6 +64,13 @@ def measure(command: list[str], label: str) -> dict:
     return result
 
 
+def first_month(months: int) -> str:
+    """YYYY-MM such that ``months`` monthly files end with last month (service dates are in the past)."""
+    today = datetime.date.today()
+    index = today.year * 12 + today.month - 1 - months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def extract(data: Path, lines: int, months: int = 12) -> Path:
     """The generator's extract of ``lines`` lines over ``months`` monthly files (made once, reused)."""
     folder = data / (f"extract_{lines}" if months == 12 else f"extract_{lines}_{months}m")
@@ -72,7 +80,7 @@ def extract(data: Path, lines: int, months: int = 12) -> Path:
         result = measure(
             [
                 str(BIN / "unitreview"), "generate", "--out", str(folder), "--lines", str(lines),
-                "--months", str(months), "--seed", str(SEED),
+                "--months", str(months), "--start-month", first_month(months), "--seed", str(SEED),
             ],
             f"generate {lines}",
         )
