@@ -5,7 +5,6 @@ controls."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import polars as pl
@@ -16,18 +15,12 @@ from dashboards.app import create_app
 from dashboards.background import running
 from pipelines.audit import commands, store
 from pipelines.audit import worksheet as sheets
+from tests.browser_support import BROWSER_MARKS, TIMEOUT, browser, page, playwright  # noqa: F401 - fixtures
 from tests.dashboard_fixtures import publish
 from tests.fixtures_warehouse import PATIENTS, build_fixture_warehouse
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-TIMEOUT = 30_000
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
-]
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+pytestmark = BROWSER_MARKS
+playwright()  # without playwright the module is skipped, saying why
 
 
 @pytest.fixture(scope="module")
@@ -40,26 +33,6 @@ def snapshot(warehouse, tmp_path_factory):
     target = tmp_path_factory.mktemp("audit-browser-published") / "warehouse.snapshot.duckdb"
     publish(warehouse.path, target)
     return target
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture()
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors: {errors[:3]}"
 
 
 def simulated_audit(path) -> dict[int, float]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import shutil
 from pathlib import Path
@@ -23,18 +22,12 @@ from dashboards.background import running
 from dashboards.safe_export import FORMULA_PREFIXES
 from dashboards.snapshot import reading
 from dashboards import data, users
+from tests.browser_support import BROWSER_MARKS, TIMEOUT, browser, page, playwright  # noqa: F401 - fixtures
 from tests.dashboard_fixtures import publish
 from tests.fixtures_warehouse import build_fixture_warehouse
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-TIMEOUT = 30_000
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
-]
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+pytestmark = BROWSER_MARKS
+playwright()  # without playwright the module is skipped, saying why
 
 
 @pytest.fixture(scope="module")
@@ -50,29 +43,9 @@ def snapshot(warehouse, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def local_url(snapshot):
     with running(create_app(snapshot, None, secret_key="browser tests")) as url:
         yield url
-
-
-@pytest.fixture()
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors: {errors[:3]}"
 
 
 def open_overview(page, base):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -27,13 +26,13 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from tests import browser_support
 from tests.extracts import VALID_ROW, row, write_csv
 
 pytestmark = pytest.mark.slow
 
 PHI = re.compile(r"PHI-ZEBRA-\d{6}")
 UNITREVIEW = [str(Path(sys.executable).with_name("unitreview"))]
-CHROMIUM = "/usr/bin/chromium"
 
 
 def leaks(text: str) -> list[str]:
@@ -198,18 +197,17 @@ def test_a_managers_exports_name_no_patient_an_auditors_do(served):
     assert len(set(seen_by_auditor)) > 100  # the auditor's exports do name the patients
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)")
+@browser_support.needs_chromium
 def test_every_page_and_callback_a_manager_gets_names_no_patient(served):
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = browser_support.playwright()
     base = served["base"]
 
     def visit(name: str, password: str) -> tuple[list[str], list[str]]:
         bodies, pages = [], []
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            page.set_default_timeout(30_000)
+            browser = browser_support.launch(p)
+            page = browser.new_context(viewport=browser_support.VIEWPORT).new_page()
+            page.set_default_timeout(browser_support.TIMEOUT)
             responses = []
             page.on("response", lambda response: responses.append(response))
             page.goto(base + "/login")
