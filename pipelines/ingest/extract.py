@@ -14,9 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.ingest.headers import match_headers, normalize
-from pipelines.ingest.readers import UnreadableFile, extract_format, read_extract
-from pipelines.ingest.validate import conform, typed, validate
+from pipelines.ingest.headers import HeaderMatch, match_headers, normalize
+from pipelines.ingest.readers import RawExtract, UnreadableFile, extract_format, read_extract
+from pipelines.ingest.validate import validate_typed
 
 # Given this file's (claim_id, line_number) keys, return those already loaded from earlier files.
 ExistingKeys = Callable[[pl.DataFrame], pl.DataFrame]
@@ -89,6 +89,23 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class PreparedFile:
+    """One extract read, validated and typed: everything of its ingestion that does not depend on
+    the warehouse (``finish_file`` adds the check against lines already loaded)."""
+
+    path: Path
+    source_file: str
+    sha256: str
+    file_format: str | None
+    file_bytes: int
+    raw: RawExtract
+    match: HeaderMatch
+    lines: pl.DataFrame  # valid rows, typed (source_row + canonical columns), in source_row order
+    invalid: pl.DataFrame  # source_row, reasons
+    repeated: pl.Series | None  # per line: its key came earlier in this file (None: no key repeats)
+
+
 def ingest_file(
     path: Path,
     source_file: str,
@@ -100,6 +117,21 @@ def ingest_file(
 ) -> FileResult:
     """Read, match, validate and split one extract. Never raises for bad content."""
     now = now or dt.datetime.now(dt.UTC)
+    prepared = prepare_file(path, source_file, profiles, sha256=sha256)
+    if isinstance(prepared, FileResult):
+        return prepared
+    return finish_file(prepared, existing_keys, now=now)
+
+
+def prepare_file(
+    path: Path,
+    source_file: str,
+    profiles: dict[str, dict[str, str]],
+    *,
+    sha256: str | None = None,
+) -> PreparedFile | FileResult:
+    """Read, match and validate one extract, without the warehouse: a rejected file's FileResult,
+    or the PreparedFile that ``finish_file`` completes. Never raises for bad content."""
     digest = sha256 or sha256_of(path)
     fmt = extract_format(path)
     size = path.stat().st_size
@@ -119,22 +151,36 @@ def ingest_file(
     if match.problem:
         return rejected(match.problem)
 
-    text = conform(raw.rows, match.renames)
-    valid, invalid = validate(text)
-    valid, duplicates = _split_repeated_keys(valid, existing_keys)
-    invalid = pl.concat([invalid, duplicates])
+    lines, invalid = validate_typed(raw.rows, match.renames)
+    # (claim_id, line_number) identifies a line: a repeat within the file is quarantined, the first
+    # occurrence kept
+    repeated = ~lines.select(pl.struct("claim_id", "line_number").is_first_distinct()).to_series()
+    return PreparedFile(
+        path, source_file, digest, fmt, size, raw, match, lines, invalid,
+        repeated=repeated if repeated.any() else None,
+    )
 
-    lines = (
-        typed(valid)
-        .join(
+
+def finish_file(
+    prepared: PreparedFile, existing_keys: ExistingKeys | None = None, *, now: dt.datetime | None = None
+) -> FileResult:
+    """Complete a prepared file: the lines whose key was loaded from an earlier file (or repeats
+    one of this file) go to the quarantine; the lines, quarantine and log entry to write."""
+    now = now or dt.datetime.now(dt.UTC)
+    raw, match, source_file = prepared.raw, prepared.match, prepared.source_file
+    valid, duplicates = _split_repeated_keys(prepared.lines, prepared.repeated, existing_keys)
+    invalid = pl.concat([prepared.invalid, duplicates])
+
+    if match.extras:
+        valid = valid.join(
             raw.rows.select("source_row", *[pl.col(h).alias(n) for h, n in match.extras.items()]),
             on="source_row",
             how="left",
+            maintain_order="left",
         )
-        .with_columns(
-            pl.lit(source_file).alias("source_file"),
-            pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
-        )
+    lines = valid.with_columns(
+        pl.lit(source_file).alias("source_file"),
+        pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("ingested_at"),
     )
     # the raw values of the quarantined rows only, as delivered (original headers)
     raw_values = raw.rows.join(invalid.select("source_row"), on="source_row", how="semi").select(
@@ -163,9 +209,11 @@ def ingest_file(
     ).sort("source_row")
 
     profiled = [f"{h}->{c}" for h, c in match.renames.items() if normalize(h) != normalize(c)]
+    if not lines.get_column("source_row").is_sorted():  # rows keep file order: sorted already
+        lines = lines.sort("source_row")
     result = FileResult(
-        source_file, digest, fmt, size, "loaded", None,
-        lines=lines.sort("source_row"),
+        source_file, prepared.sha256, prepared.file_format, prepared.file_bytes, "loaded", None,
+        lines=lines,
         quarantine=quarantine,
         rows_read=raw.rows.height + raw.unsplit.height,
         profile_columns="; ".join(profiled) or None,
@@ -176,23 +224,22 @@ def ingest_file(
 
 
 def _split_repeated_keys(
-    valid: pl.DataFrame, existing_keys: ExistingKeys | None
+    lines: pl.DataFrame, repeated: pl.Series | None, existing_keys: ExistingKeys | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(claim_id, line_number) identifies a line: a repeat within the file or of an earlier file's
-    line is quarantined, the first occurrence kept."""
-    line_number = pl.col("line_number").str.replace(r"\.0+$", "").cast(pl.Int64)
-    keyed = valid.with_columns(line_number.alias("_line"))
-    repeated_in_file = ~pl.struct("claim_id", "_line").is_first_distinct()
-    keyed = keyed.with_columns(repeated_in_file.alias("_repeat"), pl.lit(False).alias("_loaded"))
+    """(claim_id, line_number) identifies a line: a repeat within the file (``repeated``) or of an
+    earlier file's line is quarantined, the first occurrence kept."""
+    keyed = lines.with_columns(
+        pl.lit(False).alias("_repeat") if repeated is None else repeated.alias("_repeat"),
+        pl.lit(False).alias("_loaded"),
+    )
     if existing_keys is not None and keyed.height:
-        known = existing_keys(
-            keyed.select("claim_id", pl.col("_line").alias("line_number")).unique()
-        )
+        keys = lines if repeated is None else lines.filter(~repeated)
+        known = existing_keys(keys.select("claim_id", "line_number"))
         if known.height:
-            known = known.select("claim_id", pl.col("line_number").alias("_line"), _known=True)
-            keyed = keyed.join(known, on=["claim_id", "_line"], how="left").with_columns(
-                pl.col("_known").fill_null(False).alias("_loaded")
-            ).drop("_known")
+            known = known.select("claim_id", "line_number", _known=True)
+            keyed = keyed.join(
+                known, on=["claim_id", "line_number"], how="left", maintain_order="left"
+            ).with_columns(pl.col("_known").fill_null(False).alias("_loaded")).drop("_known")
     bad = pl.col("_repeat") | pl.col("_loaded")
     duplicates = keyed.filter(bad).select(
         "source_row",
@@ -201,5 +248,6 @@ def _split_repeated_keys(
         .otherwise(pl.lit([DUPLICATE_KEY_IN_FILE]))
         .alias("reasons"),
     )
-    return keyed.filter(~bad).drop("_line", "_repeat", "_loaded"), duplicates
-
+    if not duplicates.height:
+        return lines, duplicates
+    return keyed.filter(~bad).drop("_repeat", "_loaded"), duplicates

@@ -4,7 +4,8 @@ The schema checks the extract's text as delivered: a value either parses into it
 meets its rule, or the row goes to the quarantine with every reason it failed. Nothing is coerced:
 text is only trimmed (a blank cell is an empty value), a payer type is matched case-insensitively, and
 codes are compared in upper case. Validated rows are then typed by the same parsers (``typed``), which
-can no longer fail.
+can no longer fail. Ingestion uses ``validate_typed``, which gives the same rows and reasons parsing
+each value once.
 """
 
 from __future__ import annotations
@@ -95,11 +96,6 @@ def parsed(col: str) -> pl.Expr:
     return parser(col) if parser else pl.col(col)
 
 
-def _unparsed(col: str) -> pl.Expr:
-    """True where a value is present but is not of the column's type."""
-    return pl.col(col).is_not_null() & parsed(col).is_null()
-
-
 def _valid_npi(col: str) -> pl.Expr:
     """NPI check digit: Luhn over the 10 digits prefixed with 80840 (1234567893 is valid)."""
     digits = [pl.col(col).str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(10)]
@@ -111,12 +107,6 @@ def _valid_npi(col: str) -> pl.Expr:
         else:
             total = total + digits[i]
     return pl.col(col).is_null() | ((10 - total % 10) % 10 == digits[9])
-
-
-def _in_range(col: str, low: float, high: float | None = None) -> pl.Expr:
-    value = parsed(col)
-    ok = value >= low if high is None else value.is_between(low, high)
-    return value.is_null() | ok
 
 
 _MODIFIERS = r"^[0-9A-Za-z]{2}([;,\s]+[0-9A-Za-z]{2}){0,3}$"
@@ -155,82 +145,106 @@ class ClaimLineText(dy.Schema):
     note_text = dy.String(nullable=True)
     justification_documented = dy.String(nullable=True)
 
+    # The rules read a column's parsed value and an NPI's check digit verdict through these two
+    # class methods: here they parse the text; ``PreparsedClaimLine`` reads them from columns
+    # computed beforehand (once per distinct value), with the same rules.
+    @classmethod
+    def parsed_value(cls, col: str) -> pl.Expr:
+        """The column's text parsed into its contract type (null where it does not parse)."""
+        return parsed(col)
+
+    @classmethod
+    def npi_check_digit(cls, col: str) -> pl.Expr:
+        """True where the NPI's check digit is right (or the value is missing)."""
+        return _valid_npi(col)
+
+    @classmethod
+    def _unparsed(cls, col: str) -> pl.Expr:
+        """True where a value is present but is not of the column's type."""
+        return pl.col(col).is_not_null() & cls.parsed_value(col).is_null()
+
+    @classmethod
+    def _in_range(cls, col: str, low: float, high: float | None = None) -> pl.Expr:
+        value = cls.parsed_value(col)
+        ok = value >= low if high is None else value.is_between(low, high)
+        return value.is_null() | ok
+
     @dy.rule()
     def line_number_format(cls) -> pl.Expr:
-        return ~_unparsed("line_number")
+        return ~cls._unparsed("line_number")
 
     @dy.rule()
     def line_number_min(cls) -> pl.Expr:
-        return _in_range("line_number", 1)
+        return cls._in_range("line_number", 1)
 
     @dy.rule()
     def rendering_npi_check_digit(cls) -> pl.Expr:
-        return ~pl.col("rendering_npi").str.contains(r"^\d{10}$") | _valid_npi("rendering_npi")
+        return ~pl.col("rendering_npi").str.contains(r"^\d{10}$") | cls.npi_check_digit("rendering_npi")
 
     @dy.rule()
     def billing_npi_check_digit(cls) -> pl.Expr:
-        return ~pl.col("billing_npi").str.contains(r"^\d{10}$").fill_null(False) | _valid_npi(
+        return ~pl.col("billing_npi").str.contains(r"^\d{10}$").fill_null(False) | cls.npi_check_digit(
             "billing_npi"
         )
 
     @dy.rule()
     def service_date_format(cls) -> pl.Expr:
-        return ~_unparsed("service_date")
+        return ~cls._unparsed("service_date")
 
     @dy.rule()
     def service_date_range(cls) -> pl.Expr:
-        date = parsed("service_date")
+        date = cls.parsed_value("service_date")
         return date.is_null() | date.is_between(EARLIEST_SERVICE_DATE, dt.date.today())
 
     @dy.rule()
     def units_billed_format(cls) -> pl.Expr:
-        return ~_unparsed("units_billed")
+        return ~cls._unparsed("units_billed")
 
     @dy.rule()
     def units_billed_min(cls) -> pl.Expr:
-        return _in_range("units_billed", 0)
+        return cls._in_range("units_billed", 0)
 
     @dy.rule()
     def payer_type_known(cls) -> pl.Expr:
-        return pl.col("payer_type").is_null() | parsed("payer_type").is_in(list(PAYER_TYPES))
+        return pl.col("payer_type").is_null() | cls.parsed_value("payer_type").is_in(list(PAYER_TYPES))
 
     @dy.rule()
     def minutes_format(cls) -> pl.Expr:
-        return ~_unparsed("minutes")
+        return ~cls._unparsed("minutes")
 
     @dy.rule()
     def minutes_range(cls) -> pl.Expr:
-        return _in_range("minutes", 0, 720)
+        return cls._in_range("minutes", 0, 720)
 
     @dy.rule()
     def total_timed_minutes_format(cls) -> pl.Expr:
-        return ~_unparsed("total_timed_minutes")
+        return ~cls._unparsed("total_timed_minutes")
 
     @dy.rule()
     def total_timed_minutes_range(cls) -> pl.Expr:
-        return _in_range("total_timed_minutes", 0, 1440)
+        return cls._in_range("total_timed_minutes", 0, 1440)
 
     @dy.rule()
     def amounts_format(cls) -> pl.Expr:
         return ~(
-            _unparsed("charge_amount") | _unparsed("allowed_amount") | _unparsed("paid_amount")
+            cls._unparsed("charge_amount") | cls._unparsed("allowed_amount") | cls._unparsed("paid_amount")
         )
 
     @dy.rule()
     def amounts_min(cls) -> pl.Expr:
         return (
-            _in_range("charge_amount", 0)
-            & _in_range("allowed_amount", 0)
-            & _in_range("paid_amount", 0)
+            cls._in_range("charge_amount", 0)
+            & cls._in_range("allowed_amount", 0)
+            & cls._in_range("paid_amount", 0)
         )
 
     @dy.rule()
     def visit_times_format(cls) -> pl.Expr:
-        return ~(_unparsed("visit_start") | _unparsed("visit_end"))
+        return ~(cls._unparsed("visit_start") | cls._unparsed("visit_end"))
 
     @dy.rule()
     def visit_end_after_start(cls) -> pl.Expr:
-        start, end = parsed("visit_start"), parsed("visit_end")
+        start, end = cls.parsed_value("visit_start"), cls.parsed_value("visit_end")
         return start.is_null() | end.is_null() | ((end > start) & (end.dt.date() == start.dt.date()))
 
     @dy.rule()
@@ -241,7 +255,7 @@ class ClaimLineText(dy.Schema):
             "response_documented",
             "justification_documented",
         ]
-        return ~pl.any_horizontal([_unparsed(f) for f in flags])
+        return ~pl.any_horizontal([cls._unparsed(f) for f in flags])
 
 
 # Each failed rule in the words the quarantine shows. Messages never quote the value (it may be PHI).
@@ -281,19 +295,30 @@ REASONS: dict[str, str] = {
 
 def conform(rows: pl.DataFrame, renames: dict[str, str]) -> pl.DataFrame:
     """Canonical column names, trimmed text (blank -> empty), absent optional columns as empty."""
-    frame = rows.select("source_row", *[pl.col(h).alias(c) for h, c in renames.items()])
-    frame = frame.with_columns(
-        pl.col(c).str.strip_chars().replace("", None) for c in renames.values()
+    missing = [c for c in CANONICAL if c not in renames.values()]
+    return rows.select(
+        "source_row",
+        *[_conformed(pl.col(h)).alias(c) for h, c in renames.items()],
+        *[pl.lit(None, pl.String).alias(c) for c in missing],
     )
-    missing = [c for c in CANONICAL if c not in frame.columns]
-    return frame.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+
+
+def _conformed(text: pl.Expr) -> pl.Expr:
+    """Trimmed text, blank -> empty."""
+    return text.str.strip_chars().replace("", None)
 
 
 def validate(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split conformed text rows into (valid text rows, invalid rows with ``reasons``)."""
-    valid, failure = ClaimLineText.filter(text)
+    return _filter(ClaimLineText, text)
+
+
+def _filter(
+    schema: type[ClaimLineText], frame: pl.DataFrame, **collect: object
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    valid, failure = schema.filter(frame, **collect)
     details = failure.details()
-    rule_columns = [c for c in details.columns if c not in ClaimLineText.column_names()]
+    rule_columns = [c for c in details.columns if c not in schema.column_names()]
     unknown = set(rule_columns) - set(REASONS)
     if unknown:  # a schema rule without words would quarantine rows with no reason: a bug
         raise RuntimeError(f"validation rules without a reason text: {sorted(unknown)}")
@@ -310,3 +335,119 @@ def typed(valid: pl.DataFrame) -> pl.DataFrame:
         "source_row",
         *[parsed(col).cast(dtype).alias(col) for col, dtype in CANONICAL.items()],
     )
+
+
+# -- the same validation, parsing each value once ---------------------------------------------------
+#
+# ``validate`` then ``typed`` parse every value twice (the rules parse the text, ``typed`` parses the
+# valid rows again), row by row. ``validate_typed`` gives the same rows and reasons: it conforms and
+# parses each column's values, and computes the NPI check digit verdicts, once per *distinct* value
+# (an extract repeats its dates, times, codes and NPIs on many rows), runs ClaimLineText's own rules
+# through dataframely on those values (``PreparsedClaimLine``), and takes the typed rows from the same
+# values. Conforming and every parser are functions of the one value they read, so computing them once
+# per distinct value and looking the result up gives exactly what computing them on every row gives.
+
+_NPI_COLUMNS = ("rendering_npi", "billing_npi")
+
+# derived column -> (text column it is computed from, the expression computing it)
+DERIVED: dict[str, tuple[str, pl.Expr]] = {
+    **{f"{col}:parsed": (col, parsed(col)) for col in PARSERS},
+    **{f"{col}:check_digit": (col, _valid_npi(col)) for col in _NPI_COLUMNS},
+}
+_PARSED = {col: f"{col}:parsed" for col in PARSERS}
+_CHECK_DIGIT = {col: f"{col}:check_digit" for col in _NPI_COLUMNS}
+
+
+def _preparsed_value(cls: type, col: str) -> pl.Expr:
+    return pl.col(_PARSED[col]) if col in _PARSED else pl.col(col)
+
+
+def _preparsed_check_digit(cls: type, col: str) -> pl.Expr:
+    return pl.col(_CHECK_DIGIT[col])
+
+
+# ClaimLineText with the derived columns, whose rules (the same rules, inherited) read the parsed
+# values and check digit verdicts from them instead of parsing the text.
+PreparsedClaimLine: type[ClaimLineText] = type(
+    "PreparsedClaimLine",
+    (ClaimLineText,),
+    {
+        "__module__": __name__,
+        "__doc__": "ClaimLineText's columns and rules, with every parsed value computed beforehand.",
+        **{name.replace(":", "__"): dy.Any(alias=name) for name in DERIVED},
+        "parsed_value": classmethod(_preparsed_value),
+        "npi_check_digit": classmethod(_preparsed_check_digit),
+    },
+)
+
+_DERIVED_FROM: dict[str, dict[str, pl.Expr]] = {}
+for _name, (_source, _expr) in DERIVED.items():
+    _DERIVED_FROM.setdefault(_source, {})[_name] = _expr
+
+# A column whose distinct values are at most this share of its rows is conformed and parsed per
+# distinct value; other columns value by value.
+_DISTINCT_SHARE = 0.25
+
+
+def _hashes_distinct(hashes: pl.Series) -> bool:
+    return hashes.n_unique() == hashes.len()
+
+
+def conform_derived(rows: pl.DataFrame, renames: dict[str, str]) -> pl.DataFrame:
+    """``conform(rows, renames)`` with every DERIVED column.
+
+    A column that DERIVED columns are computed from is, where its values repeat, conformed and
+    parsed once per distinct raw value and the results looked up for every row (by the value's hash
+    when no two of its distinct values share one); where conforming changes none of its distinct
+    values (no value to trim, none blank) the column is taken as read, without a copy.
+    """
+    header = {c: h for h, c in renames.items()}
+    by_value = [c for c in _DERIVED_FROM if c in header] if rows.height else []
+    distinct = dict(
+        zip(by_value, pl.collect_all([rows.lazy().select(pl.col(header[c]).unique().alias(c)) for c in by_value]))
+    )
+    text: dict[str, pl.Expr] = {}
+    looked_up: dict[str, pl.Expr] = {}
+    per_row: dict[str, pl.Expr] = {}  # computed on the conformed text, row by row
+    for col in [*renames.values(), *[c for c in CANONICAL if c not in header]]:
+        derived = _DERIVED_FROM.get(col, {})
+        values = distinct.get(col)
+        if col not in header:
+            text[col] = pl.lit(None, pl.String)
+        elif values is None or values.height > _DISTINCT_SHARE * rows.height:
+            text[col] = _conformed(pl.col(header[col]))
+        else:
+            raw = pl.col(header[col])
+            table = values.select(
+                pl.col(col).alias("raw"), pl.col(col).hash().alias("hash"), _conformed(pl.col(col)).alias(col)
+            ).with_columns(expr.alias(name) for name, expr in derived.items())
+            unchanged = table.get_column("raw").eq_missing(table.get_column(col)).all()
+            text[col] = raw if unchanged else _conformed(raw)
+            # a row's hash names its distinct value exactly when no two distinct values share one
+            key, keys = (raw.hash(), table["hash"]) if _hashes_distinct(table["hash"]) else (raw, table["raw"])
+            looked_up.update(
+                (name, key.replace_strict(keys, table[name], return_dtype=table.schema[name])) for name in derived
+            )
+            continue
+        per_row.update(derived)
+    frame = rows.select(
+        "source_row",
+        *[expr.alias(col) for col, expr in text.items()],
+        *[expr.alias(name) for name, expr in looked_up.items()],
+    )
+    return frame.with_columns(expr.alias(name) for name, expr in per_row.items()) if per_row else frame
+
+
+def validate_typed(rows: pl.DataFrame, renames: dict[str, str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``typed`` and ``validate`` of ``conform(rows, renames)`` in one: (valid rows in the contract's
+    types, invalid rows with ``reasons``), each value parsed once."""
+    # the in-memory engine returns the rows in one chunk, which DuckDB inserts faster than many
+    valid, invalid = _filter(PreparsedClaimLine, conform_derived(rows, renames), engine="in-memory")
+    lines = valid.select(
+        "source_row",
+        *[
+            (pl.col(_PARSED[col]) if col in _PARSED else pl.col(col)).cast(dtype).alias(col)
+            for col, dtype in CANONICAL.items()
+        ],
+    )
+    return lines, invalid
