@@ -5,6 +5,16 @@ builders and grids take. Values travel as parameters; a missing table or column 
 Findings are read *enriched*: grain columns the rule leaves empty are filled from the claim line
 (line-grain rules) and the clinic, payer type and discipline come from the lines of the finding's
 patient-day or therapist-day, so that every filter applies to every rule.
+
+Speed on large reviews: the joins over all claim lines run once per snapshot, into derived tables
+(``dashboards.summaries``): the enriched findings, and the lines and 97112 units by month or
+patient-day, clinic, payer type, discipline and therapist. A chosen clinic, payer type or discipline
+reads the enriched findings; a chosen discipline reads the line tables. Everything else (the report,
+the overview as it opens, a period alone, a clinic or payer type for the lines) reads the claim lines
+and findings directly, without joining ``line_units``: that join changes no count as long as each
+claim line has exactly one ``line_units`` row and ``(claim_id, line_number)`` names one line, which
+the review's blocking checks guarantee (``one_units_row_per_line``, ``line_keys_unique``). Where the
+two tables' row counts differ, the joined tables answer instead.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from dashboards import summaries
 from dashboards.snapshot import MissingData, Snapshot
 
 DEFAULT_DAILY_LIMIT_97112 = 4
@@ -56,11 +67,12 @@ def period_bounds(period: str | None) -> tuple[dt.date | None, dt.date | None]:
 # building blocks
 
 
-def _discipline_sql(snap: Snapshot) -> tuple[str, str]:
-    """(joins, expression) giving each claim line ``cl`` its discipline."""
+def _discipline_sql(snap: Snapshot, units: str = "line_units") -> tuple[str, str]:
+    """(joins, expression) giving each claim line ``cl`` its discipline; ``units`` may narrow
+    ``line_units`` to the rows of the lines at hand."""
     joins, parts = "", []
     if snap.has("line_units", "claim_id", "line_number", "discipline"):
-        joins += " left join line_units lu on lu.claim_id = cl.claim_id and lu.line_number = cl.line_number"
+        joins += f" left join {units} lu on lu.claim_id = cl.claim_id and lu.line_number = cl.line_number"
         parts.append("lu.discipline")
     if snap.has("provider_scores", "rendering_npi", "discipline"):
         joins += (
@@ -72,23 +84,89 @@ def _discipline_sql(snap: Snapshot) -> tuple[str, str]:
     return joins, expr
 
 
-def _lines_sql(snap: Snapshot, select: str) -> str:
+def _lines_sql(snap: Snapshot, select: str, filtered: bool = True) -> str:
     """``select`` over the filtered claim lines (alias ``l``: claim_lines columns + discipline)."""
     snap.require("claim_lines", "service_date", "patient_id", "rendering_npi", "cpt_code", "units_billed")
     joins, disc = _discipline_sql(snap)
     billing = snap.col("claim_lines", "cl", "billing_npi")
     payer = snap.col("claim_lines", "cl", "payer_type")
-    return (
+    sql = (
         f"with l as (select cl.*, {disc} as discipline_, {billing} as billing_npi_, {payer} as payer_type_ "
-        f"from claim_lines cl {joins}) "
-        f"select {select} from l where ($start is null or l.service_date between $start and $end) "
+        f"from claim_lines cl {joins}) select {select} from l where true"
+    )
+    if not filtered:
+        return sql
+    return sql + (
+        " and ($start is null or l.service_date between $start and $end) "
         "and ($clinic is null or l.billing_npi_ = $clinic) and ($payer is null or l.payer_type_ = $payer) "
         "and ($discipline is null or l.discipline_ = $discipline)"
     )
 
 
+def _direct_lines_sql(snap: Snapshot, select: str) -> str:
+    """``select`` over the claim lines filtered by period, clinic and payer type (alias ``l``), without
+    the joins that only the discipline needs: the same rows as ``_lines_sql`` when no discipline is
+    chosen and ``_one_units_row_per_line`` holds."""
+    snap.require("claim_lines", "service_date", "patient_id", "rendering_npi", "cpt_code", "units_billed")
+    billing = snap.col("claim_lines", "l", "billing_npi")
+    payer = snap.col("claim_lines", "l", "payer_type")
+    return (
+        f"select {select} from claim_lines l where ($start is null or l.service_date between $start and $end) "
+        f"and ($clinic is null or {billing} = $clinic) and ($payer is null or {payer} = $payer)"
+    )
+
+
+def _direct_params(filters: Filters) -> dict:
+    """The parameters of ``_direct_lines_sql`` (no discipline: it is used without one)."""
+    params = filters.params()
+    if params.pop("discipline") is not None:
+        raise ValueError("the claim lines alone cannot be filtered by discipline")
+    return params
+
+
+def _period_params(filters: Filters) -> dict:
+    start, end = filters.bounds()
+    return {"start": start, "end": end}
+
+
+def _one_units_row_per_line(snap: Snapshot) -> bool:
+    """Whether joining ``line_units`` for the discipline leaves one row per claim line. The review
+    guarantees it (a blocking check); here the two row counts are compared, which costs nothing."""
+    if "one_units_row_per_line" not in snap.memo:
+        ok = True
+        if snap.has("line_units", "claim_id", "line_number", "discipline"):
+            lines, units = snap.rows("select (select count(*) from claim_lines), (select count(*) from line_units)")[0]
+            ok = lines == units
+        snap.memo["one_units_row_per_line"] = ok
+    return snap.memo["one_units_row_per_line"]
+
+
+def _findings_direct(snap: Snapshot) -> bool:
+    """Whether, with no clinic, payer or discipline chosen, the findings table alone gives what the
+    enriched findings give: one row per finding, dated by its own service date."""
+    if "findings_direct" not in snap.memo:
+        have_lines = snap.has("claim_lines", "claim_id", "line_number", "patient_id", "service_date", "rendering_npi")
+        if not have_lines:
+            ok = True
+        elif not snap.has("findings", "service_date"):
+            ok = False  # dated from the claim line
+        else:
+            undated = snap.rows("select count(*) from findings where service_date is null")[0][0]
+            ok = undated == 0 and _one_units_row_per_line(snap)
+        snap.memo["findings_direct"] = ok
+    return snap.memo["findings_direct"]
+
+
+def _whole_months(filters: Filters) -> bool:
+    """The period runs from a first to a last day of a month: monthly line counts answer it."""
+    start, end = filters.bounds()
+    return start is None or (start.day == 1 and end is not None and (end + dt.timedelta(days=1)).day == 1)
+
+
 def _enriched_findings_sql(snap: Snapshot) -> str:
-    """One row per finding, grain columns completed and clinic / payer / discipline attached."""
+    """One row per finding, grain columns completed and clinic / payer / discipline attached; all
+    but ``detail`` (the derived table ``FINDINGS`` holds this, the detail is joined back to it by
+    ``finding_id``, the findings' row number)."""
     snap.require("findings", "rule_id")
     f = lambda c, t="varchar": snap.col("findings", "f", c, t)  # noqa: E731
     have_lines = snap.has("claim_lines", "claim_id", "line_number", "patient_id", "service_date", "rendering_npi")
@@ -97,7 +175,7 @@ def _enriched_findings_sql(snap: Snapshot) -> str:
         f"{f('rendering_npi')} as rendering_npi, {f('patient_id')} as patient_id, "
         f"{f('service_date', 'date')} as service_date, {f('claim_id')} as claim_id, "
         f"{f('line_number', 'bigint')} as line_number, {f('units_over', 'double')} as units_over, "
-        f"{f('amount_at_risk', 'double')} as amount_at_risk, {f('detail')} as detail, "
+        f"{f('amount_at_risk', 'double')} as amount_at_risk, "
         f"{f('billing_provider')} as billing_provider, {f('discipline')} as discipline "
         "from findings f"
     )
@@ -107,34 +185,53 @@ def _enriched_findings_sql(snap: Snapshot) -> str:
             "cast(null as varchar) as payer_type, strftime(service_date, '%Y-%m') as month from "
             f"({base})"
         )
-    joins, disc = _discipline_sql(snap)
+    # Only the claim lines that a finding looks up are read with their discipline (joined from
+    # line_units): the lines of a finding's claim line (part 1), of its patient-day (part 2: the
+    # patient-day and patient-day-therapist lookups) or of its therapist-day (part 3). Each lookup
+    # sees every line with its keys, so it finds what it would over all lines.
+    joins, disc = _discipline_sql(
+        snap, "(select lu.* from line_units lu semi join rel on rel.claim_id = lu.claim_id and rel.line_number = lu.line_number)"
+    )
     billing = snap.col("claim_lines", "cl", "billing_npi")
     clinic = snap.col("claim_lines", "cl", "clinic_name")
     payer = snap.col("claim_lines", "cl", "payer_type")
     return f"""
-    with f0 as ({base}),
-    cl as (select cl.claim_id, cl.line_number, cl.patient_id, cl.service_date, cl.rendering_npi,
-                  {billing} as billing_npi, {clinic} as clinic_name, {payer} as payer_type, {disc} as discipline
-           from claim_lines cl {joins}),
+    with f0 as materialized ({base}),
+    kl as (select distinct claim_id, line_number from f0 where claim_id is not null and line_number is not null),
+    kp as (select distinct patient_id, service_date from f0 where patient_id is not null and service_date is not null),
+    kt as (select distinct rendering_npi, service_date from f0
+           where patient_id is null and rendering_npi is not null and service_date is not null),
+    cl0 as (select cl.claim_id, cl.line_number, cl.patient_id, cl.service_date, cl.rendering_npi,
+                   {billing} as billing_npi, {clinic} as clinic_name, {payer} as payer_type from claim_lines cl),
+    rel as materialized (
+      select 1 as part, c.* from cl0 c semi join kl on kl.claim_id = c.claim_id and kl.line_number = c.line_number
+      union all
+      select 2 as part, c.* from cl0 c semi join kp on kp.patient_id = c.patient_id and kp.service_date = c.service_date
+      union all
+      select 3 as part, c.* from cl0 c semi join kt on kt.rendering_npi = c.rendering_npi and kt.service_date = c.service_date
+    ),
+    cl as (select cl.*, {disc} as discipline from rel cl {joins}),
     pd as (select patient_id, service_date, rendering_npi, min(billing_npi) as billing_npi,
                   min(payer_type) as payer_type, min(discipline) as discipline
-           from cl group by all),
+           from cl where part = 2 group by patient_id, service_date, rendering_npi),
     p as (select patient_id, service_date, min(billing_npi) as billing_npi, min(payer_type) as payer_type,
-                 min(discipline) as discipline from cl group by all),
+                 min(discipline) as discipline from cl where part = 2 group by patient_id, service_date),
     td as (select rendering_npi, service_date, min(billing_npi) as billing_npi, min(payer_type) as payer_type,
-                  min(discipline) as discipline from cl group by all),
-    clinics as (select billing_npi, min(clinic_name) as clinic_name from cl where billing_npi is not null group by all),
+                  min(discipline) as discipline from cl where part = 3 group by rendering_npi, service_date),
+    la as (select * from cl where part = 1),
+    clinics as (select {billing} as billing_npi, min({clinic}) as clinic_name from claim_lines cl
+                where {billing} is not null group by all),
     f1 as (
       select f0.finding_id, f0.rule_id, f0.severity, f0.rendering_npi as rendering_npi_given,
              coalesce(f0.rendering_npi, la.rendering_npi) as rendering_npi,
              coalesce(f0.patient_id, la.patient_id) as patient_id,
              coalesce(f0.service_date, la.service_date) as service_date,
-             f0.claim_id, f0.line_number, f0.units_over, f0.amount_at_risk, f0.detail,
+             f0.claim_id, f0.line_number, f0.units_over, f0.amount_at_risk,
              coalesce(f0.billing_provider, la.billing_npi, pda.billing_npi, pa.billing_npi, tda.billing_npi) as billing_npi,
              coalesce(la.payer_type, pda.payer_type, pa.payer_type, tda.payer_type) as payer_type,
              coalesce(f0.discipline, la.discipline, pda.discipline, pa.discipline, tda.discipline) as discipline
       from f0
-      left join cl la on f0.claim_id is not null and la.claim_id = f0.claim_id and la.line_number = f0.line_number
+      left join la on f0.claim_id is not null and la.claim_id = f0.claim_id and la.line_number = f0.line_number
       left join pd pda on la.claim_id is null and f0.rendering_npi is not null and pda.patient_id = f0.patient_id
                       and pda.service_date = f0.service_date and pda.rendering_npi = f0.rendering_npi
       left join p pa on la.claim_id is null and f0.rendering_npi is null and pa.patient_id = f0.patient_id
@@ -154,18 +251,113 @@ def _finding_filter() -> str:
     )
 
 
+# Derived tables (dashboards.summaries), built once per snapshot: the joined relations above,
+FINDINGS = "dash_findings"  # the enriched findings (all but ``detail``)
+LINE_CELLS = "dash_line_cells"  # claim lines counted by month, clinic, payer type, discipline, therapist
+DAYS_97112 = "dash_97112_days"  # 97112 units by patient-day, clinic, payer type, discipline
+# the same from the claim lines alone (no discipline), and the 97112 distribution by month
+CLAIM_LINE_CELLS = "dash_claim_line_cells"
+CLAIM_DAYS_97112 = "dash_claim_97112_days"
+HIST_97112 = "dash_97112_hist"
+# Which relation answers a filter never depends on whether a table is built yet, so that a filter
+# always gives the same answer: the joined relation (FINDINGS for a chosen clinic, payer type or
+# discipline; LINE_CELLS and DAYS_97112 for a chosen discipline, or when line_units do not pair with
+# the claim lines) or the claim lines alone (the other line queries). A table of the claim lines
+# alone is read when it is built, else the claim lines themselves: both give the same rows.
+
+
+def _line_cells_sql(snap: Snapshot) -> str:
+    return _lines_sql(
+        snap,
+        "date_trunc('month', l.service_date)::date as month, l.billing_npi_ as billing_npi, "
+        "l.payer_type_ as payer_type, l.discipline_ as discipline, l.rendering_npi, count(*)::bigint as lines",
+        filtered=False,
+    ) + " group by all"
+
+
+def _days_97112_sql(snap: Snapshot) -> str:
+    return _lines_sql(
+        snap,
+        "l.patient_id, l.service_date, l.billing_npi_ as billing_npi, l.payer_type_ as payer_type, "
+        "l.discipline_ as discipline, sum(l.units_billed) as units",
+        filtered=False,
+    ) + " and l.cpt_code = '97112' group by all"
+
+
+def _claim_line_cells_sql(snap: Snapshot) -> str:
+    _direct_lines_sql(snap, "1")
+    billing = snap.col("claim_lines", "l", "billing_npi")
+    payer = snap.col("claim_lines", "l", "payer_type")
+    return (
+        f"select date_trunc('month', l.service_date)::date as month, {billing} as billing_npi, {payer} as payer_type, "
+        "l.rendering_npi, count(*)::bigint as lines from claim_lines l group by all"
+    )
+
+
+def _claim_days_97112_sql(snap: Snapshot) -> str:
+    _direct_lines_sql(snap, "1")
+    billing = snap.col("claim_lines", "l", "billing_npi")
+    payer = snap.col("claim_lines", "l", "payer_type")
+    return (
+        f"select l.patient_id, l.service_date, {billing} as billing_npi, {payer} as payer_type, "
+        "sum(l.units_billed) as units from claim_lines l where l.cpt_code = '97112' group by all"
+    )
+
+
+def _hist_97112_sql(snap: Snapshot) -> str:
+    return (
+        "select date_trunc('month', service_date)::date as month, units::bigint as units, count(*)::bigint as patient_days "
+        f"from (select service_date, sum(units) as units from {summaries.table(CLAIM_DAYS_97112)} "
+        "group by patient_id, service_date) group by all"
+    )
+
+
+# in the order a prefetch builds them: the findings first (every filter reads them), the tables of the
+# claim lines alone next (quick), the joined line tables (a chosen discipline) last
+summaries.register(FINDINGS, _enriched_findings_sql)
+summaries.register(CLAIM_LINE_CELLS, _claim_line_cells_sql)
+summaries.register(CLAIM_DAYS_97112, _claim_days_97112_sql)
+summaries.register(HIST_97112, _hist_97112_sql, needs=(CLAIM_DAYS_97112,))
+summaries.register(LINE_CELLS, _line_cells_sql)
+summaries.register(DAYS_97112, _days_97112_sql)
+
+
+def _line_cells_filter(discipline: bool = True) -> str:
+    """The filters on a table of monthly cells (periods of whole months only, ``_whole_months``)."""
+    return (
+        "($start is null or month between $start and $end) and ($clinic is null or billing_npi = $clinic) "
+        "and ($payer is null or payer_type = $payer)" + (" and ($discipline is null or discipline = $discipline)" if discipline else "")
+    )
+
+
+def prefetch(snap: Snapshot) -> None:
+    """Build what the overview's filters read in the background (a no-op once built)."""
+    try:
+        _lines_sql(snap, "1")
+        snap.require("findings", "rule_id")
+    except MissingData:
+        return
+    summaries.prefetch(snap)
+
+
 # ---------------------------------------------------------------------------------------------
 # overview
 
 
 def filter_options(snap: Snapshot) -> dict[str, list]:
     """Choices for the overview's filters: periods (months, newest first), clinics (billing NPI,
-    label), disciplines and payer types."""
+    label), disciplines and payer types. Worked out once per snapshot (every page load asks)."""
+    options = summaries.remember(snap, "filter_options", lambda: _filter_options(snap))
+    return {k: list(v) for k, v in options.items()}
+
+
+def _filter_options(snap: Snapshot) -> dict[str, list]:
     out: dict[str, list] = {"periods": [], "clinics": [], "disciplines": [], "payer_types": []}
     if snap.has("claim_lines", "service_date"):
         out["periods"] = [
             r[0] for r in snap.rows(
-                "select distinct strftime(service_date, '%Y-%m') m from claim_lines where service_date is not null order by m desc"
+                "select strftime(m, '%Y-%m') as m from (select distinct date_trunc('month', service_date) as m "
+                "from claim_lines where service_date is not null) order by 1 desc"
             )
         ]
         if snap.has("claim_lines", "billing_npi"):
@@ -193,7 +385,7 @@ def filter_options(snap: Snapshot) -> dict[str, list]:
 
 def headline(snap: Snapshot, filters: Filters) -> dict:
     """Lines reviewed, findings (total and by rule), units over and amount at risk."""
-    lines = snap.frame(_lines_sql(snap, "count(*) as n"), filters.params())["n"][0]
+    lines = lines_reviewed(snap, filters)
     by_rule = findings_by_rule(snap, filters)
     return {
         "lines_reviewed": int(lines),
@@ -204,22 +396,65 @@ def headline(snap: Snapshot, filters: Filters) -> dict:
     }
 
 
+def lines_reviewed(snap: Snapshot, filters: Filters) -> int:
+    """Claim lines the filters select."""
+    _lines_sql(snap, "1")  # the same MissingData as the query
+    if not filters.discipline and _one_units_row_per_line(snap):
+        if _whole_months(filters) and summaries.ready(snap, CLAIM_LINE_CELLS):
+            query = (f"select coalesce(sum(lines), 0)::bigint as n from {summaries.table(CLAIM_LINE_CELLS)} "
+                     f"where {_line_cells_filter(discipline=False)}")
+            return int(_summary(snap, (CLAIM_LINE_CELLS,), query, _direct_params(filters))["n"][0])
+        return int(snap.frame(_direct_lines_sql(snap, "count(*) as n"), _direct_params(filters))["n"][0])
+    if _whole_months(filters):
+        return int(_summary(snap, (LINE_CELLS,),
+                            f"select coalesce(sum(lines), 0)::bigint as n from {summaries.table(LINE_CELLS)} "
+                            f"where {_line_cells_filter()}", filters.params())["n"][0])
+    return int(snap.frame(_lines_sql(snap, "count(*) as n"), filters.params())["n"][0])
+
+
+def _findings_source(snap: Snapshot, filters: Filters) -> str | None:
+    """What the findings queries read: the findings table itself (no clinic, payer or discipline
+    chosen and ``_findings_direct``), else the enriched findings (None: the derived table)."""
+    snap.require("findings", "rule_id")
+    if filters.clinic or filters.payer_type or filters.discipline or not _findings_direct(snap):
+        return None
+    f = lambda c, t="varchar": snap.col("findings", "f", c, t)  # noqa: E731
+    return (
+        f"(select f.rule_id, {f('units_over', 'double')} as units_over, {f('amount_at_risk', 'double')} as amount_at_risk, "
+        f"{f('service_date', 'date')} as service_date, strftime({f('service_date', 'date')}, '%Y-%m') as month, "
+        "cast(null as varchar) as billing_npi, cast(null as varchar) as payer_type, cast(null as varchar) as discipline "
+        "from findings f)"
+    )
+
+
+def _findings_frame(snap: Snapshot, filters: Filters, query: str) -> pl.DataFrame:
+    """``query`` with ``{src}`` the findings to read (see ``_findings_source``)."""
+    source = _findings_source(snap, filters)
+    if source is not None:
+        return snap.frame(query.format(src=source), filters.params())
+    return _summary(snap, (FINDINGS,), query.format(src=summaries.table(FINDINGS)), filters.params())
+
+
+def _summary(snap: Snapshot, names: tuple[str, ...], query: str, params: dict) -> pl.DataFrame:
+    return summaries.frame(snap, names, query, params)
+
+
 def findings_by_rule(snap: Snapshot, filters: Filters) -> pl.DataFrame:
-    return snap.frame(
-        f"select rule_id, count(*)::bigint as findings, coalesce(sum(units_over), 0)::double as units_over, "
-        f"coalesce(sum(amount_at_risk), 0)::double as amount_at_risk "
-        f"from ({_enriched_findings_sql(snap)}) where {_finding_filter()} group by rule_id order by findings desc, rule_id",
-        filters.params(),
+    return _findings_frame(
+        snap, filters,
+        "select rule_id, count(*)::bigint as findings, coalesce(sum(units_over), 0)::double as units_over, "
+        "coalesce(sum(amount_at_risk), 0)::double as amount_at_risk "
+        f"from {{src}} where {_finding_filter()} group by rule_id order by findings desc, rule_id",
     )
 
 
 def findings_monthly(snap: Snapshot, filters: Filters) -> pl.DataFrame:
     """Findings per month and rule (findings without a service date are left out)."""
-    return snap.frame(
-        f"select month, rule_id, count(*)::bigint as findings, coalesce(sum(amount_at_risk), 0)::double as amount_at_risk "
-        f"from ({_enriched_findings_sql(snap)}) where month is not null and {_finding_filter()} "
+    return _findings_frame(
+        snap, filters,
+        "select month, rule_id, count(*)::bigint as findings, coalesce(sum(amount_at_risk), 0)::double as amount_at_risk "
+        f"from {{src}} where month is not null and {_finding_filter()} "
         "group by month, rule_id order by month, rule_id",
-        filters.params(),
     )
 
 
@@ -240,7 +475,7 @@ def provider_map(snap: Snapshot, filters: Filters) -> pl.DataFrame:
     if filters.discipline and "discipline" in scores.columns:
         scores = scores.filter(pl.col("discipline") == filters.discipline)
     if (filters.clinic or filters.payer_type) and snap.has("claim_lines", "rendering_npi"):
-        npis = snap.frame(_lines_sql(snap, "distinct l.rendering_npi"), filters.params())["rendering_npi"]
+        npis = _selected_npis(snap, filters)
         scores = scores.filter(pl.col("rendering_npi").is_in(npis.to_list()))
     for column, dtype in [
         ("provider_name", pl.String), ("discipline", pl.String), ("peer_group", pl.String),
@@ -252,6 +487,21 @@ def provider_map(snap: Snapshot, filters: Filters) -> pl.DataFrame:
     return scores.sort("risk_rank")
 
 
+def _selected_npis(snap: Snapshot, filters: Filters) -> pl.Series:
+    """The therapists with lines the filters select."""
+    _lines_sql(snap, "1")
+    if not filters.discipline:  # a left join never removes a line: the claim lines alone answer
+        if _whole_months(filters) and summaries.ready(snap, CLAIM_LINE_CELLS):
+            query = (f"select distinct rendering_npi from {summaries.table(CLAIM_LINE_CELLS)} "
+                     f"where {_line_cells_filter(discipline=False)}")
+            return _summary(snap, (CLAIM_LINE_CELLS,), query, _direct_params(filters))["rendering_npi"]
+        return snap.frame(_direct_lines_sql(snap, "distinct l.rendering_npi"), _direct_params(filters))["rendering_npi"]
+    if _whole_months(filters):
+        return _summary(snap, (LINE_CELLS,), f"select distinct rendering_npi from {summaries.table(LINE_CELLS)} "
+                        f"where {_line_cells_filter()}", filters.params())["rendering_npi"]
+    return snap.frame(_lines_sql(snap, "distinct l.rendering_npi"), filters.params())["rendering_npi"]
+
+
 def top_providers(snap: Snapshot, filters: Filters, n: int = TOP_PROVIDERS) -> pl.DataFrame:
     cols = ["risk_rank", "rendering_npi", "provider_name", "discipline", "patient_days",
             "units_97112_per_patient_day", "findings", "units_over", "amount_at_risk", "outlier", "reasons"]
@@ -261,11 +511,40 @@ def top_providers(snap: Snapshot, filters: Filters, n: int = TOP_PROVIDERS) -> p
 
 def units_97112_per_patient_day(snap: Snapshot, filters: Filters) -> pl.DataFrame:
     """How many patient-days had each count of 97112 units (all therapists of the day together)."""
+    _lines_sql(snap, "1")
+    if filters.discipline or not _one_units_row_per_line(snap):
+        return _summary(
+            snap, (DAYS_97112,),
+            "select units::bigint as units, count(*)::bigint as patient_days from (select sum(units) as units "
+            f"from {summaries.table(DAYS_97112)} where ($start is null or service_date between $start and $end) "
+            "and ($clinic is null or billing_npi = $clinic) and ($payer is null or payer_type = $payer) "
+            "and ($discipline is null or discipline = $discipline) group by patient_id, service_date) "
+            "group by units order by units",
+            filters.params(),
+        )
+    everyone = not (filters.clinic or filters.payer_type)
+    if everyone and _whole_months(filters) and summaries.ready(snap, HIST_97112):
+        return _summary(
+            snap, (HIST_97112,),
+            "select units, sum(patient_days)::bigint as patient_days from "
+            f"{summaries.table(HIST_97112)} where ($start is null or month between $start and $end) "
+            "group by units order by units",
+            _period_params(filters),
+        )
+    if summaries.ready(snap, CLAIM_DAYS_97112):
+        return _summary(
+            snap, (CLAIM_DAYS_97112,),
+            "select units::bigint as units, count(*)::bigint as patient_days from (select sum(units) as units "
+            f"from {summaries.table(CLAIM_DAYS_97112)} where ($start is null or service_date between $start and $end) "
+            "and ($clinic is null or billing_npi = $clinic) and ($payer is null or payer_type = $payer) "
+            "group by patient_id, service_date) group by units order by units",
+            _direct_params(filters),
+        )
     return snap.frame(
         "select units::bigint as units, count(*)::bigint as patient_days from ("
-        + _lines_sql(snap, "l.patient_id, l.service_date, sum(l.units_billed) as units")
+        + _direct_lines_sql(snap, "l.patient_id, l.service_date, sum(l.units_billed) as units")
         + " and l.cpt_code = '97112' group by l.patient_id, l.service_date) group by units order by units",
-        filters.params(),
+        _direct_params(filters),
     )
 
 
@@ -367,6 +646,16 @@ def provider_trend(snap: Snapshot, npi: str) -> pl.DataFrame:
     )
 
 
+def _enriched_findings_with_detail(snap: Snapshot) -> str:
+    """The enriched findings (the derived table) with each finding's ``detail`` joined back by its
+    number (the findings' row number, as the table numbered them)."""
+    detail = snap.col("findings", "f", "detail")
+    return (
+        f"(select e.*, d.detail from {summaries.table(FINDINGS)} e join "
+        f"(select row_number() over () as finding_id, {detail} as detail from findings f) d using (finding_id))"
+    )
+
+
 def provider_findings(snap: Snapshot, npi: str, period: str = "all") -> pl.DataFrame:
     """The provider's findings: its own, and those of a patient-day it billed that name no therapist
     (daily limit, duplicate)."""
@@ -377,9 +666,10 @@ def provider_findings(snap: Snapshot, npi: str, period: str = "all") -> pl.DataF
         "(select patient_id, service_date from claim_lines where rendering_npi = $npi))"
         if has_lines else ""
     )
-    frame = snap.frame(
+    frame = _summary(
+        snap, (FINDINGS,),
         f"""
-        select * from ({_enriched_findings_sql(snap)})
+        select * from {_enriched_findings_with_detail(snap)}
         where (rendering_npi = $npi{shared})
           and ($start is null or service_date between $start and $end)
         order by service_date, rule_id, finding_id
@@ -461,9 +751,10 @@ def patient_day_lines(snap: Snapshot, patient_id: str, service_date: dt.date) ->
 
 def patient_day_findings(snap: Snapshot, patient_id: str, service_date: dt.date) -> pl.DataFrame:
     """Findings of the patient-day, of its lines, and the therapist-day findings of its therapists."""
-    frame = snap.frame(
+    frame = _summary(
+        snap, (FINDINGS,),
         f"""
-        select * from ({_enriched_findings_sql(snap)})
+        select * from {_enriched_findings_with_detail(snap)}
         where service_date = $day and (patient_id = $pid or (patient_id is null and rendering_npi in
               (select rendering_npi from claim_lines where patient_id = $pid and service_date = $day)))
         order by rule_id, finding_id

@@ -86,20 +86,103 @@ def protect(frame: pl.DataFrame, viewer: Viewer, known_patient_ids=()) -> pl.Dat
     text_columns = [c for c, t in frame.schema.items() if t == pl.String and c != "patient_ref"]
     if text_columns:
         frame = frame.with_columns(pl.col(c).str.replace_all(NOTE_QUOTE, NOTE_WITHHELD) for c in text_columns)
-    patterns = sorted(in_frame.union(p for p in known_patient_ids if p))
-    if not patterns or not text_columns or frame.height == 0:
+    known = id_index(known_patient_ids)
+    extra = _IdSet(in_frame.difference(known.ids))
+    if not (known.ids or extra.ids) or not text_columns or frame.height == 0:
         return frame
     replaced = []
     for column in text_columns:
-        # Aho-Corasick finds the few cells naming a patient; only those go through the exact scrub
-        found = frame[column].str.extract_many(patterns, overlapping=True).to_list()
-        if not any(found):
-            continue
         values = frame[column].to_list()
-        replaced.append(pl.Series(column, [
-            scrub_text(v, token_map(viewer.key, set(hits))) if hits else v for v, hits in zip(values, found)
-        ], dtype=pl.String))
+        changed = False
+        for i, text in enumerate(values):
+            if text is None:
+                continue
+            # only the cells that name a patient as a whole word go through the exact scrub
+            hits = known.named_in(text) | extra.named_in(text)
+            if hits:
+                hits |= known.token_like_in(text) | extra.token_like_in(text)
+                values[i] = scrub_text(text, token_map(viewer.key, hits))
+                changed = True
+        if changed:
+            replaced.append(pl.Series(column, values, dtype=pl.String))
     return frame.with_columns(replaced) if replaced else frame
+
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
+_NOT_ALNUM_OR_NL = re.compile(r"[^0-9A-Za-z\n]")
+_ALNUM_RUN = re.compile(r"[0-9A-Za-z]+")
+_HEX16 = re.compile(r"[0-9a-f]{16}")
+
+
+def _token_like(patient_id: str) -> bool:
+    """An id that a token ("pt-" and 16 hex digits) put in the text could make stand alone."""
+    return "pt" in patient_id or (len(patient_id) >= 16 and _HEX16.search(patient_id) is not None)
+
+
+class _IdSet:
+    """Patient ids, with what finding them in a text needs: ``named_in(text)`` gives every id that
+    ``scrub_text`` would replace there (those standing in it as whole words), in time linear in the
+    text rather than in the number of ids."""
+
+    def __init__(self, ids):
+        self.ids = frozenset(ids)
+        if None in self.ids or "" in self.ids:
+            self.ids = frozenset(p for p in self.ids if p)
+        # all ids in one text, so that one search tells whether any id has a property before each id
+        # is looked at (no id holds the separator when there is one fewer of them than ids)
+        self._blob = "\n".join(self.ids)
+        self._separated = self._blob.count("\n") == max(len(self.ids) - 1, 0)
+        # the usual case: ids of letters and digits only, which stand alone exactly where they are a
+        # whole alphanumeric run of the text
+        self.alphanumeric = self._separated and _NOT_ALNUM_OR_NL.search(self._blob) is None
+        self.lengths = [] if self.alphanumeric else sorted(set(map(len, self.ids)))
+        # after an id is replaced by its token, an id that was in the text only inside a word could
+        # stand alone: such ids go to the scrub with the others whenever they are in the text at all
+        maybe = not self._separated or "pt" in self._blob or _HEX16.search(self._blob) is not None
+        self.token_like = [p for p in self.ids if _token_like(p)] if maybe else []
+
+    def with_other_characters(self, allowed: str) -> list[str]:
+        """The ids holding a character outside ``allowed`` (a regex character-class body)."""
+        if self._separated and re.search(f"[^{allowed}\n]", self._blob) is None:
+            return []
+        return [p for p in self.ids if re.fullmatch(f"[{allowed}]*", p) is None]
+
+    def named_in(self, text: str) -> set[str]:
+        if not self.ids:
+            return set()
+        if self.alphanumeric:
+            return {w for w in _ALNUM_RUN.findall(text) if w in self.ids}
+        n = len(text)
+        cuts = [m.start() for m in _NOT_ALNUM.finditer(text)]
+        ends = set(cuts)
+        ends.add(n)
+        found = set()
+        for start in (0, *(c + 1 for c in cuts)):  # a whole word starts the text or follows a non-alphanumeric
+            for length in self.lengths:
+                end = start + length
+                if end > n:
+                    break
+                if end in ends and text[start:end] in self.ids:
+                    found.add(text[start:end])
+        return found
+
+    def token_like_in(self, text: str) -> set[str]:
+        return {p for p in self.token_like if p in text}
+
+
+_KNOWN_CACHE: list[tuple[object, int, _IdSet]] = []  # the app passes the same list on every request
+
+
+def id_index(known_patient_ids) -> _IdSet:
+    """The ids as ``protect`` searches them, built once for the list the app (or the report) passes."""
+    if not isinstance(known_patient_ids, (list, tuple)):
+        return _IdSet(known_patient_ids)
+    for given, size, id_set in _KNOWN_CACHE:
+        if given is known_patient_ids and size == len(known_patient_ids):
+            return id_set
+    id_set = _IdSet(known_patient_ids)
+    _KNOWN_CACHE[:] = [(known_patient_ids, len(known_patient_ids), id_set)]  # holds the list: its id stays its own
+    return id_set
 
 
 def assert_no_patient_ids(text: str, patient_ids) -> None:

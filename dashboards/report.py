@@ -20,7 +20,7 @@ from plotly.offline import get_plotlyjs
 
 from dashboards import data, figures
 from dashboards.coverage import coverage_notices
-from dashboards.privacy import Viewer, protect
+from dashboards.privacy import Viewer, id_index, protect
 from dashboards.snapshot import MissingData, Snapshot, reading
 
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
@@ -48,9 +48,10 @@ def write_report(warehouse_or_snapshot: Path, out: Path) -> Path:
     ``out`` and return its path. The file embeds plotly.js and needs no network."""
     out = Path(out)
     with reading(Path(warehouse_or_snapshot)) as snap:
-        body = _body(snap)
-        patient_ids = [p for p in _patient_ids(snap) if len(p) >= MIN_CHECKED_ID_LENGTH]
-    leaked = _named_in(patient_ids, body)
+        snap.identity = None  # one pass: whatever is derived is built in this connection and closed with it
+        known = _patient_ids(snap)  # read once: scrubbing the reasons and the check below share it
+        body = _body(snap, known)
+    leaked = _named_in(known, body, MIN_CHECKED_ID_LENGTH)
     if leaked:
         raise ValueError(f"refusing to write a report that names {len(leaked)} patient identifier(s)")
     document = (
@@ -68,17 +69,19 @@ def write_report(warehouse_or_snapshot: Path, out: Path) -> Path:
     return out
 
 
-_TOKEN = re.compile(r"[A-Za-z0-9_\-.]+")
+_TOKEN_CHARS = r"A-Za-z0-9_\-."
+_TOKEN = re.compile(f"[{_TOKEN_CHARS}]+")
 
 
-def _named_in(patient_ids: list[str], body: str) -> list[str]:
-    """The patient identifiers that appear in ``body`` as a whole word: a set lookup of the body's
-    words (linear in the body, not identifiers x body); an identifier with other characters in it
-    is searched for plainly."""
+def _named_in(patient_ids: list[str], body: str, min_length: int = 1) -> list[str]:
+    """The patient identifiers (of at least ``min_length`` characters) that appear in ``body`` as a
+    whole word: the body's words looked up among the ids (linear in the body, not identifiers x
+    body); an identifier with other characters in it is searched for plainly."""
+    index = id_index(patient_ids)
     words = set(_TOKEN.findall(body))
     words |= {w.strip(".-") for w in words}
-    found = {p for p in patient_ids if (p in words) if _TOKEN.fullmatch(p)}
-    found |= {p for p in patient_ids if not _TOKEN.fullmatch(p) and p in body}
+    found = {w for w in words if len(w) >= min_length and w in index.ids}
+    found |= {p for p in index.with_other_characters(_TOKEN_CHARS) if len(p) >= min_length and p in body}
     return sorted(found)
 
 
@@ -101,10 +104,10 @@ def _money(x) -> str:
     return f"${(x or 0):,.2f}"
 
 
-def _body(snap: Snapshot) -> str:
+def _body(snap: Snapshot, known: list[str] | None = None) -> str:
     # Aggregates only; free text (reasons) passes the manager view so that no patient id slips in.
     manager = Viewer(role="manager", key=secrets.token_bytes(32))
-    known = _patient_ids(snap)
+    known = _patient_ids(snap) if known is None else known
     info = snap.info()
     filters = data.Filters(period="all")
     parts: list[str] = [

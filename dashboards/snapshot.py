@@ -8,6 +8,7 @@ snapshot (swapped in by ``pipelines.publish``) shows on the next request.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,11 +44,17 @@ class SnapshotInfo:
 
 
 class Snapshot:
-    """A read-only view of one published snapshot."""
+    """A read-only view of one published snapshot.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
+    ``identity`` names the file that was opened (path, size, modification time, inode), so that
+    what is derived from it can be cached across requests until a new snapshot is swapped in;
+    ``memo`` keeps what one open has already worked out (the checks ``dashboards.data`` makes)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, identity: tuple | None = None):
         self.con = con
         self.path = path
+        self.identity = identity
+        self.memo: dict = {}
         rows = con.execute(
             "select table_name, column_name from information_schema.columns "
             "where table_catalog = ? and table_schema = 'main' order by table_name, ordinal_position",
@@ -97,19 +104,35 @@ class Snapshot:
         self.con.close()
 
 
+def file_identity(path: Path) -> tuple | None:
+    """(path, size, modification time, inode) of a file, None when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def attach_read_only(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    con.execute(f"attach {quoted} as {ALIAS} (read_only)")
+    con.execute(f"use {ALIAS}")
+
+
 def open_snapshot(path: Path) -> Snapshot:
     path = Path(path)
     if not path.is_file():
         raise SnapshotUnavailable(f"no snapshot has been published at {path} yet")
     con = duckdb.connect(":memory:")
     try:
-        quoted = "'" + str(path).replace("'", "''") + "'"
-        con.execute(f"attach {quoted} as {ALIAS} (read_only)")
-        con.execute(f"use {ALIAS}")
+        before = file_identity(path)
+        attach_read_only(con, path)
+        # a snapshot swapped in while this one was being attached has no identity: nothing cached is reused
+        identity = before if before is not None and file_identity(path) == before else None
     except duckdb.Error as exc:
         con.close()
         raise SnapshotUnavailable(f"the snapshot at {path} cannot be opened: {exc}") from exc
-    return Snapshot(con, path)
+    return Snapshot(con, path, identity)
 
 
 @contextmanager

@@ -87,6 +87,7 @@ def _dropdown(id, options, value, placeholder, clearable=True):
 
 def layout(**_):
     def build(snap, viewer):
+        data.prefetch(snap)  # what the filters read, built in the background while the page is read
         opts = data.filter_options(snap)
         filters = data.Filters()
         c = content(snap, viewer, filters)
