@@ -84,9 +84,14 @@ def _discipline_sql(snap: Snapshot, units: str = "line_units") -> tuple[str, str
     return joins, expr
 
 
+def _require_lines(snap: Snapshot) -> None:
+    """The claim_lines columns every line query reads (``MissingData`` naming the first absent)."""
+    snap.require("claim_lines", "service_date", "patient_id", "rendering_npi", "cpt_code", "units_billed")
+
+
 def _lines_sql(snap: Snapshot, select: str, filtered: bool = True) -> str:
     """``select`` over the filtered claim lines (alias ``l``: claim_lines columns + discipline)."""
-    snap.require("claim_lines", "service_date", "patient_id", "rendering_npi", "cpt_code", "units_billed")
+    _require_lines(snap)
     joins, disc = _discipline_sql(snap)
     billing = snap.col("claim_lines", "cl", "billing_npi")
     payer = snap.col("claim_lines", "cl", "payer_type")
@@ -107,7 +112,7 @@ def _direct_lines_sql(snap: Snapshot, select: str) -> str:
     """``select`` over the claim lines filtered by period, clinic and payer type (alias ``l``), without
     the joins that only the discipline needs: the same rows as ``_lines_sql`` when no discipline is
     chosen and ``_one_units_row_per_line`` holds."""
-    snap.require("claim_lines", "service_date", "patient_id", "rendering_npi", "cpt_code", "units_billed")
+    _require_lines(snap)
     billing = snap.col("claim_lines", "l", "billing_npi")
     payer = snap.col("claim_lines", "l", "payer_type")
     return (
@@ -285,7 +290,7 @@ def _days_97112_sql(snap: Snapshot) -> str:
 
 
 def _claim_line_cells_sql(snap: Snapshot) -> str:
-    _direct_lines_sql(snap, "1")
+    _require_lines(snap)
     billing = snap.col("claim_lines", "l", "billing_npi")
     payer = snap.col("claim_lines", "l", "payer_type")
     return (
@@ -295,7 +300,7 @@ def _claim_line_cells_sql(snap: Snapshot) -> str:
 
 
 def _claim_days_97112_sql(snap: Snapshot) -> str:
-    _direct_lines_sql(snap, "1")
+    _require_lines(snap)
     billing = snap.col("claim_lines", "l", "billing_npi")
     payer = snap.col("claim_lines", "l", "payer_type")
     return (
