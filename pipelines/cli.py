@@ -76,12 +76,18 @@ def review_lock(warehouse: Path, wait: float) -> Iterator[None]:
     try:
         deadline = time.monotonic() + wait
         said = False
+        blank_until = 0.0
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or None
+                if holder is None and time.monotonic() < (blank_until := blank_until or time.monotonic() + 2.0):
+                    # A holder writes its pid just after taking the lock and clears it just before
+                    # letting go: an empty file means one of those moments, so try the lock again.
+                    time.sleep(0.01)
+                    continue
                 if time.monotonic() >= deadline:
                     raise WarehouseBusy(holder) from None
                 if not said:

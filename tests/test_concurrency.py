@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks import kill_harness as kh
-from pipelines.cli import app, lock_path
+from pipelines.cli import WarehouseBusy, app, lock_path, review_lock
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +63,25 @@ def test_two_reviews_at_once_one_writes_the_other_stops_with_a_clear_message(ext
     assert "Traceback" not in err + out and len(err.strip().splitlines()) == 1
     assert kh.state(warehouse) == single
     assert kh.consistency_problems(warehouse) == []
+
+
+def test_a_review_that_asks_while_the_holder_is_still_writing_its_pid_names_that_pid(tmp_path):
+    """The holder takes the lock, then writes its pid: a review asking in between must not say "pid ?"."""
+    import fcntl
+    import os
+
+    warehouse = tmp_path / "w.duckdb"
+    fd = os.open(lock_path(warehouse), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    late_pid = threading.Timer(0.3, lambda: os.pwrite(fd, b"4242\n", 0))
+    late_pid.start()
+    try:
+        with pytest.raises(WarehouseBusy) as busy, review_lock(warehouse, wait=0):
+            pass
+        assert busy.value.pid == "4242"
+    finally:
+        late_pid.join()
+        os.close(fd)
 
 
 def test_a_review_with_wait_queues_behind_the_other_while_the_dashboard_keeps_serving(extract, single, tmp_path):
