@@ -227,6 +227,14 @@ def _tables(con) -> set[str]:
     return {r[0] for r in con.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
 
 
+def tables(db: Path) -> set[str]:
+    """The warehouse's table names."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return _tables(con)
+
+
 def state(db: Path) -> dict:
     """Counts and order-independent content checksums of every table a review writes."""
     import duckdb

@@ -192,15 +192,48 @@ def derived_months(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
     return [r[0] for r in rows]
 
 
-def replace_month_rows(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, month: dt.date
-) -> None:
-    """Replace one service month's rows of a derived table. Call inside ``transaction``."""
-    con.execute(
-        f"delete from {quote_identifier(table)} where date_trunc('month', service_date)::date = ?",
-        [month],
-    )
-    _insert(con, table, frame)
+STAGED_SUFFIX = "__staged"
+
+
+@contextmanager
+def staged(con: duckdb.DuckDBPyConnection, tables: list[str]) -> Iterator[dict[str, str]]:
+    """Empty copies of derived tables (same columns and constraints), named ``<table>__staged``, for
+    results written piece by piece and committed as they come (memory stays at one piece: rows of an
+    open transaction are held in memory); ``publish_staged`` then moves them in, in one transaction.
+    The copies are dropped on the way out, also when the work fails; one left by a killed run is
+    replaced."""
+    names = {table: table + STAGED_SUFFIX for table in tables}
+    try:
+        for table, name in names.items():
+            (ddl,) = con.execute(
+                "select sql from duckdb_tables() where schema_name = 'main' and table_name = ?", [table]
+            ).fetchall()[0]
+            head = f"CREATE TABLE {table}("
+            if not ddl.startswith(head):
+                raise RuntimeError(f"unexpected DDL for {table}: {ddl[:60]!r}")
+            con.execute(f"drop table if exists {quote_identifier(name)}")
+            con.execute(f"CREATE TABLE {quote_identifier(name)}(" + ddl[len(head):])
+        yield names
+    finally:
+        for name in names.values():
+            con.execute(f"drop table if exists {quote_identifier(name)}")
+
+
+def publish_staged(con: duckdb.DuckDBPyConnection, names: dict[str, str], months: list[dt.date] | None) -> None:
+    """Move staged rows into their tables: all rows replaced (``months`` None: the staged table takes
+    the table's place), or only the given service months' rows. Call inside ``transaction``."""
+    for table, name in names.items():
+        if months is None:
+            con.execute(f"drop table {quote_identifier(table)}")
+            con.execute(f"alter table {quote_identifier(name)} rename to {quote_identifier(table)}")
+            continue
+        if months:
+            con.execute(
+                f"delete from {quote_identifier(table)} "
+                "where date_trunc('month', service_date)::date in (select unnest($months::date[]))",
+                {"months": months},
+            )
+        con.execute(f"insert into {quote_identifier(table)} by name select * from {quote_identifier(name)}")
 
 
 def mark_claims_across_months(con: duckdb.DuckDBPyConnection) -> None:
