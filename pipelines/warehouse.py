@@ -118,19 +118,26 @@ def write_duplicate_delivery(
     )
 
 
-def read_units_with_line_columns(
-    con: duckdb.DuckDBPyConnection, unit_columns: list[str], line_columns: list[str]
-) -> pl.DataFrame:
+def units_with_line_columns(
+    con: duckdb.DuckDBPyConnection, unit_columns: list[str], line_columns: list[str], batch_rows: int = 1_000_000
+) -> Iterator[pl.DataFrame]:
     """line_units' given columns (those it has) with some claim_lines columns of the same line,
-    joined in DuckDB while reading (in parallel, and without holding both tables in memory)."""
+    joined in DuckDB while reading, in frames of up to ``batch_rows`` rows: a caller that keeps
+    only what it derives from each frame never holds the whole table in memory."""
     present = set(table_columns(con, "line_units"))
     units = [c for c in dict.fromkeys(unit_columns) if c in present]
     lines = [c for c in dict.fromkeys(line_columns) if c not in units]
     selected = ", ".join([f"u.{quote_identifier(c)}" for c in units] + [f"c.{quote_identifier(c)}" for c in lines])
-    return con.sql(
+    reader = con.sql(
         f"select {selected} from line_units u left join claim_lines c"
         " on c.claim_id = u.claim_id and c.line_number = u.line_number"
-    ).pl()
+    ).to_arrow_reader(batch_rows)
+    empty = True
+    for batch in reader:
+        empty = False
+        yield pl.from_arrow(batch)
+    if empty:  # no line units: one empty frame with the columns
+        yield pl.from_arrow(reader.schema.empty_table())
 
 
 def read_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> pl.DataFrame:

@@ -15,6 +15,7 @@ import pytest
 from pipelines.scores import ScoreSettings, compute_scores, provider_scores
 from pipelines.scores.attribution import attributed, findings_wide, normalized_findings
 from pipelines.scores.facts import line_frame, patient_days
+from pipelines.scores.score import scores_of_lines
 from tests.test_scores_data import LINE_SCHEMA, NO_FINDINGS, findings, row, units_of
 
 A, B, C = "1000000001", "1000000002", "1000000003"
@@ -279,4 +280,8 @@ def test_units_that_carry_the_line_columns_score_like_lines_and_units_apart():
     found = findings([{"rule_id": "IMPOSSIBLE_DAY", "rendering_npi": A, "service_date": D1, "units_over": 3, "amount_at_risk": 90.0}])
     apart, together = compute_scores(lines, units, found), compute_scores(None, carried, found)
     assert together.scores.equals(apart.scores) and together.metrics.equals(apart.metrics)
+    # the pipeline builds the line frame batch by batch while reading: the same scores
+    in_batches = pl.concat([line_frame(None, part, ScoreSettings()) for part in carried.iter_slices(2)])
+    batched = scores_of_lines(in_batches, found, ScoreSettings())
+    assert batched.scores.equals(apart.scores) and batched.metrics.equals(apart.metrics)
     assert row(together.scores, A)["provider_name"] == f"Therapist {A[-2:]}"

@@ -1,12 +1,14 @@
 """Scores stage: line_units + findings -> provider_scores and provider_metrics."""
 
 import dagster as dg
+import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from pipelines import progress, warehouse
 from pipelines.columns import CANONICAL
 from pipelines.resources import ReviewSettings
-from pipelines.scores import compute_scores
+from pipelines.scores.facts import line_frame
+from pipelines.scores.score import scores_of_lines
 from pipelines.scores.attribution import FINDING_COLUMNS
 
 UNIT_COLUMNS = [
@@ -36,15 +38,17 @@ def review_scores(warehouse_db: DuckDBResource, review: ReviewSettings):
     """Peer comparison of every therapist, ranked so that 1 is the one to review first."""
     settings = review.config().score_settings()
     with warehouse_db.get_connection() as con, progress.stage("scores", 1) as shown:
-        # only the columns scoring reads: memory follows ~15 narrow columns, not the whole warehouse
-        # each line unit with its claim line's name and peer keys, joined while reading
-        units = warehouse.read_units_with_line_columns(
+        # only the columns scoring reads, each line unit with its claim line's name and peer keys
+        # (joined while reading), turned into scoring's line frame batch by batch: the ~15 read
+        # columns of every line are never in memory at once
+        batches = warehouse.units_with_line_columns(
             con,
             UNIT_COLUMNS + [k for k in settings.peer_keys if k not in CANONICAL and k not in UNIT_COLUMNS],
             ["provider_name"] + [k for k in settings.peer_keys if k in CANONICAL and k not in UNIT_COLUMNS],
         )
+        line = pl.concat([line_frame(None, batch, settings) for batch in batches], how="vertical")
         found = warehouse.read_columns(con, "findings", list(FINDING_COLUMNS))
-        scores = compute_scores(None, units, found, settings)
+        scores = scores_of_lines(line, found, settings)
         # one transaction: the ranking and the metrics behind it are never from different reviews
         warehouse.replace_tables(con, {"provider_scores": scores.scores, "provider_metrics": scores.metrics})
         shown.advance("scores", "provider_scores")

@@ -116,7 +116,12 @@ def compute_scores(
     """Both tables from one pass (what the pipeline asset calls). ``findings`` may be None; so may
     ``lines`` when ``units`` already carries the claim-line columns scoring reads."""
     settings = settings or ScoreSettings()
-    line = line_frame(lines, units, settings)
+    return scores_of_lines(line_frame(lines, units, settings), findings, settings)
+
+
+def scores_of_lines(line: pl.DataFrame, findings: Frame | None, settings: ScoreSettings) -> Scores:
+    """Both tables from a ``facts.line_frame`` (one row per line unit with what scoring reads),
+    which the pipeline builds batch by batch while reading the warehouse."""
     days = patient_days(line).collect().lazy()
     found = normalized_findings(findings).collect().lazy()
     rules = rule_ids(found)
