@@ -249,8 +249,19 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) -> p
     m = pl.col("_m")
     blocks, rest = m // 15, m % 15
     leftover = pl.col("group_supported_units") - pl.col("_blocks")
-    ahead = rest.rank("min", descending=True).over("_gid") - 1  # codes with more remaining minutes
-    level = pl.len().over("_gid", rest)  # codes with as many remaining minutes (self included)
+    # With a group's codes in order of remaining minutes (most first), the codes ahead of one are
+    # those before the first code with as many minutes (a rank over each group, 3x faster at 745k
+    # codes than rank().over()); level: codes with as many remaining minutes (self included)
+    codes = (
+        codes.with_columns(rest.alias("_rest"))
+        .sort("_gid", "_rest", descending=[False, True])
+        .with_row_index("_at")
+        .with_columns(
+            (pl.col("_at").min().over("_gid", "_rest") - pl.col("_at").min().over("_gid")).cast(pl.Int64).alias("_ahead"),
+            pl.len().over("_gid", "_rest").cast(pl.Int64).alias("_level"),
+        )
+    )
+    ahead, level = pl.col("_ahead"), pl.col("_level")
     complete_cms = is_cms & pl.col("_complete")
     codes = (
         codes.join(
