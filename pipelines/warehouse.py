@@ -243,15 +243,24 @@ def publish_staged(con: duckdb.DuckDBPyConnection, names: dict[str, str], months
         con.execute(f"insert into {quote_identifier(table)} by name select * from {quote_identifier(name)}")
 
 
-def mark_claims_across_months(con: duckdb.DuckDBPyConnection) -> None:
+def mark_claims_across_months(con: duckdb.DuckDBPyConnection, months: list[dt.date] | None = None) -> None:
     """Note, in the connection's temporary table ``months_of_spanning_claims`` (claim_id, month), the
     service months of every claim whose lines fall in more than one month (few or none): what
-    ``read_month_lines`` adds to a month besides the month's own lines."""
+    ``read_month_lines`` adds to a month besides the month's own lines. With ``months``, only claims
+    with a line from the first to the last of them are looked at (a month added: one month's claims)."""
+    looked_at, params = "", {}
+    if months is not None:
+        looked_at = (
+            "where claim_id in (select claim_id from claim_lines"
+            "  where service_date >= $first and service_date < $last + interval 1 month)"
+        )
+        params = {"first": min(months, default=dt.date.min), "last": max(months, default=dt.date.min)}
     con.execute(
         "create or replace temp table months_of_spanning_claims as "
         "select distinct claim_id, date_trunc('month', service_date)::date as month from claim_lines "
-        "where claim_id in (select claim_id from claim_lines group by claim_id"
-        "  having min(date_trunc('month', service_date)) <> max(date_trunc('month', service_date)))"
+        f"where claim_id in (select claim_id from claim_lines {looked_at} group by claim_id"
+        "  having min(date_trunc('month', service_date)) <> max(date_trunc('month', service_date)))",
+        params,
     )
 
 

@@ -206,3 +206,32 @@ def test_a_claim_spanning_two_months_is_judged_on_all_its_lines_in_a_review(tmp_
     run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
     flagged = query(warehouse, "select claim_id from findings where rule_id = 'DX_SUPPORT' order by 1")["claim_id"].to_list()
     assert flagged == ["ALONE-1"]
+
+
+def test_a_month_recomputed_after_a_delivery_still_reads_its_claims_lines_in_other_months(tmp_path):
+    """A new June claim makes the next review recompute June; a June claim whose other line lies in
+    May (outside the months recomputed) is still judged on both lines."""
+    from tests.extracts import row, write_csv
+
+    may = dict(service_date="2026-05-29", visit_start="2026-05-29T09:00", visit_end="2026-05-29T09:45")
+    june = dict(service_date="2026-06-02", visit_start="2026-06-02T09:00", visit_end="2026-06-02T09:45")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_csv(
+        landing / "claims_1.csv",
+        [
+            # the June 97112 line's own diagnosis is weakness; the claim's May line carries hemiplegia
+            row(claim_id="SPAN-2", line_number="1", cpt_code="97110", diagnosis_codes="G81.91", **may),
+            row(claim_id="SPAN-2", line_number="2", cpt_code="97112", diagnosis_codes="M62.81", **june),
+        ],
+    )
+    warehouse = tmp_path / "w.duckdb"
+    run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
+    assert query(warehouse, "select count(*) n from findings where rule_id = 'DX_SUPPORT'")["n"][0] == 0
+    write_csv(
+        landing / "claims_2.csv",
+        [row(claim_id="NEW-1", line_number="1", cpt_code="97112", diagnosis_codes="M62.81", patient_id="PAT-0003", **june)],
+    )
+    run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
+    flagged = query(warehouse, "select claim_id from findings where rule_id = 'DX_SUPPORT' order by 1")["claim_id"].to_list()
+    assert flagged == ["NEW-1"]

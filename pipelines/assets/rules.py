@@ -54,7 +54,7 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
         with progress.stage("rules", len(months)) as shown, ExitStack() as stack:
             if months or everything:
                 staged = stack.enter_context(warehouse.staged(con, ["line_units", "findings"]))
-                warehouse.mark_claims_across_months(con)
+                warehouse.mark_claims_across_months(con, None if everything else months)
             for month in months:
                 lines = warehouse.read_month_lines(con, list(CANONICAL), month).lazy()
                 in_month = pl.col("service_date").dt.truncate("1mo") == month
