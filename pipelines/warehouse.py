@@ -147,15 +147,6 @@ def read_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[str])
     return con.sql(f"select {', '.join(quote_identifier(c) for c in chosen)} from {quote_identifier(table)}").pl()
 
 
-def read_documentation_lines(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """The lines of claims billing 97112, with what the DOCUMENTATION rule's coverage reads."""
-    return con.sql(
-        "select patient_id, service_date, rendering_npi, claim_id, line_number, cpt_code, units_billed,"
-        " deficit_documented, goals_documented, response_documented, note_text from claim_lines"
-        " where claim_id in (select claim_id from claim_lines where cpt_code = '97112' and units_billed > 0)"
-    ).pl()
-
-
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     """Append a frame's rows to a table by column name."""
     _insert(con, table, frame)
@@ -235,9 +226,9 @@ def publish_staged(con: duckdb.DuckDBPyConnection, names: dict[str, str], months
             con.execute(f"alter table {quote_identifier(name)} rename to {quote_identifier(table)}")
             continue
         if months:
+            month_of = "service_month" if table == "rule_coverage_months" else "date_trunc('month', service_date)::date"
             con.execute(
-                f"delete from {quote_identifier(table)} "
-                "where date_trunc('month', service_date)::date in (select unnest($months::date[]))",
+                f"delete from {quote_identifier(table)} where {month_of} in (select unnest($months::date[]))",
                 {"months": months},
             )
         con.execute(f"insert into {quote_identifier(table)} by name select * from {quote_identifier(name)}")

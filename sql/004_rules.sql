@@ -57,3 +57,15 @@ create table if not exists rule_coverage (
     patient_days_not_assessable bigint,
     note varchar
 );
+
+-- The DOCUMENTATION rule's coverage counts per service month (rule_coverage sums them): kept per
+-- month so that a review recomputing some months need not reread every month's notes.
+create table if not exists rule_coverage_months (
+    rule_id varchar not null,
+    service_month date not null,     -- first day of the month
+    patient_days_97112 bigint,
+    patient_days_by_flags bigint,
+    patient_days_by_notes bigint,
+    patient_days_not_assessable bigint,
+    patient_days_technique_not_assessable bigint
+);

@@ -129,6 +129,13 @@ def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(month
     assert query(incremental, f"select {columns} from findings {order}").equals(query(full, f"select {columns} from findings {order}"))
     units = "select * from line_units order by claim_id, line_number"
     assert query(incremental, units).equals(query(full, units))
+    # the DOCUMENTATION coverage counts every month's patient-days, also the months not recomputed
+    from pipelines.rules.findings.documentation import documentation_coverage_frame
+
+    every_line = documentation_coverage_frame(query(incremental, "select * from claim_lines"))
+    coverage = "select * from rule_coverage where rule_id = 'DOCUMENTATION'"
+    assert query(incremental, coverage).equals(every_line) and query(full, coverage).equals(every_line)
+    assert every_line["patient_days_checked"][0] > 0
 
 
 def test_a_second_review_marks_new_and_resolved_findings(months, tmp_path):

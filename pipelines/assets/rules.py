@@ -15,7 +15,12 @@ from dagster_duckdb import DuckDBResource
 from pipelines import progress, warehouse
 from pipelines.columns import CANONICAL
 from pipelines.resources import ReviewSettings
-from pipelines.rules.findings.documentation import documentation_coverage_frame
+from pipelines.rules.findings.documentation import (
+    RULE_ID as DOCUMENTATION,
+    coverage_of_counts,
+    coverage_row,
+    month_coverage_counts,
+)
 from pipelines.rules.registry import RULES, findings
 from pipelines.rules.units import line_units
 
@@ -44,7 +49,9 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
         warehouse.ensure_schema(con)
         covered, covered_hash = warehouse.rules_state(con)
         watermark = con.execute("select max(ingested_at) from claim_lines").fetchall()[0][0]
-        if covered is None or covered_hash != fingerprint:
+        # a warehouse from before coverage was kept per month has none: recompute it all once
+        counted = con.execute("select count(*) from rule_coverage_months").fetchall()[0][0] > 0
+        if covered is None or covered_hash != fingerprint or not counted:
             months, everything = warehouse.derived_months(con), True  # new configuration: all
         elif watermark is None or watermark <= covered:
             months, everything = [], False
@@ -53,7 +60,7 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
         units_rows = found_rows = 0
         with progress.stage("rules", len(months)) as shown, ExitStack() as stack:
             if months or everything:
-                staged = stack.enter_context(warehouse.staged(con, ["line_units", "findings"]))
+                staged = stack.enter_context(warehouse.staged(con, ["line_units", "findings", "rule_coverage_months"]))
                 warehouse.mark_claims_across_months(con, None if everything else months)
             for month in months:
                 lines = warehouse.read_month_lines(con, list(CANONICAL), month).lazy()
@@ -67,16 +74,18 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
                 # rows in memory (a 10M-line rebuild in one transaction peaked 2.5 GB higher)
                 warehouse.insert_rows(con, staged["line_units"], units)
                 warehouse.insert_rows(con, staged["findings"], found)
+                coverage = month_coverage_counts(lines, month).with_columns(rule_id=pl.lit(DOCUMENTATION))
+                warehouse.insert_rows(con, staged["rule_coverage_months"], coverage)
                 units_rows, found_rows = units_rows + units.height, found_rows + found.height
                 shown.advance("rules", month.isoformat()[:7])
             # readers see the old months or the new ones, never a mix: one transaction moves them in
             if months or everything:
-                coverage = documentation_coverage_frame(warehouse.read_documentation_lines(con))
                 with warehouse.transaction(con):
                     warehouse.publish_staged(con, staged, None if everything else months)
                     warehouse.set_rules_state(con, watermark, fingerprint)
-                    con.execute("delete from rule_coverage where rule_id = ?", [coverage["rule_id"][0]])
-                    warehouse.insert_rows(con, "rule_coverage", coverage)
+                    counts = con.sql("select * from rule_coverage_months where rule_id = ?", params=[DOCUMENTATION]).pl()
+                    con.execute("delete from rule_coverage where rule_id = ?", [DOCUMENTATION])
+                    warehouse.insert_rows(con, "rule_coverage", coverage_row(coverage_of_counts(counts)))
         if not months:
             context.log.info("no new claim lines since the last rules run: nothing to recompute")
         totals = dict(con.execute("select rule_id, count(*) from findings group by 1").fetchall())

@@ -217,27 +217,52 @@ COVERAGE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def documentation_coverage(lines: pl.LazyFrame | pl.DataFrame) -> dict:
-    """Whether the DOCUMENTATION rule could run on ``lines``, and on how many 97112 patient-days.
+COVERAGE_COUNTS = (
+    "patient_days_97112",
+    "patient_days_by_flags",
+    "patient_days_by_notes",
+    "patient_days_not_assessable",
+    "patient_days_technique_not_assessable",
+)
 
-    Returns ``rule_id``, ``ran`` (false when patient-days bill 97112 but none of them carries a flag
-    or a note: the extracts carry neither), ``patient_days_97112``, ``patient_days_checked`` (by flags
-    or by notes), ``patient_days_by_flags`` (at least one flag filled), ``patient_days_by_notes`` (no
-    flag, a note), ``patient_days_not_assessable`` (neither), ``patient_days_technique_not_assessable``
-    (flags but no note: the technique cannot be read) and ``note``, one sentence for people.
-    """
+
+def documentation_coverage_counts(lines: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """Per service month (``service_month``, its first day) the patient-days billing 97112 and how
+    they could be checked (``COVERAGE_COUNTS``): by flags (at least one flag filled), by notes (no
+    flag, a note), neither (not assessable), flags but no note (the technique cannot be read).
+    A patient-day lies in one month, so months add up; the pipeline keeps them per month."""
     src = documentation_sources(lines.lazy())
     any_flag = pl.any_horizontal(pl.col(f).is_not_null() for f in FLAGS.values())
     has_note = pl.col("note").is_not_null()
-    row = src.select(
-        pl.len().alias("days"),
-        any_flag.sum().alias("by_flags"),
-        (~any_flag & has_note).sum().alias("by_notes"),
-        (~any_flag & ~has_note).sum().alias("not_assessable"),
-        (any_flag & ~has_note).sum().alias("no_technique"),
-    ).collect().row(0, named=True)
-    days, by_flags, by_notes = int(row["days"]), int(row["by_flags"] or 0), int(row["by_notes"] or 0)
-    not_assessable, no_technique = int(row["not_assessable"] or 0), int(row["no_technique"] or 0)
+    return (
+        src.group_by(pl.col("service_date").dt.truncate("1mo").alias("service_month"))
+        .agg(
+            pl.len().alias("patient_days_97112"),
+            any_flag.sum().alias("patient_days_by_flags"),
+            (~any_flag & has_note).sum().alias("patient_days_by_notes"),
+            (~any_flag & ~has_note).sum().alias("patient_days_not_assessable"),
+            (any_flag & ~has_note).sum().alias("patient_days_technique_not_assessable"),
+        )
+        .with_columns(pl.col(c).cast(pl.Int64) for c in COVERAGE_COUNTS)
+        .sort("service_month")
+        .collect()
+    )
+
+
+def month_coverage_counts(lines: pl.LazyFrame | pl.DataFrame, month) -> pl.DataFrame:
+    """``documentation_coverage_counts`` of one service month (its first day): one row, zeros
+    when no patient-day of the month bills 97112."""
+    counts = documentation_coverage_counts(lines).filter(pl.col("service_month") == month)
+    if counts.height:
+        return counts
+    return pl.DataFrame([{"service_month": month, **dict.fromkeys(COVERAGE_COUNTS, 0)}], schema=counts.schema)
+
+
+def coverage_of_counts(counts: pl.DataFrame) -> dict:
+    """``documentation_coverage`` from monthly ``documentation_coverage_counts`` (summed)."""
+    total = {c: int(counts[c].sum() or 0) for c in COVERAGE_COUNTS}
+    days, by_flags, by_notes = total["patient_days_97112"], total["patient_days_by_flags"], total["patient_days_by_notes"]
+    not_assessable, no_technique = total["patient_days_not_assessable"], total["patient_days_technique_not_assessable"]
     checked = by_flags + by_notes
     ran = days == 0 or checked > 0
     if days == 0:
@@ -250,20 +275,26 @@ def documentation_coverage(lines: pl.LazyFrame | pl.DataFrame) -> dict:
             text += f"; {not_assessable:,} carried neither flags nor a note and were not assessable"
         if no_technique:
             text += f"; on {no_technique:,} with flags but no note the skilled technique could not be read"
-    return {
-        "rule_id": RULE_ID,
-        "ran": ran,
-        "patient_days_97112": days,
-        "patient_days_checked": checked,
-        "patient_days_by_flags": by_flags,
-        "patient_days_by_notes": by_notes,
-        "patient_days_not_assessable": not_assessable,
-        "patient_days_technique_not_assessable": no_technique,
-        "note": text,
-    }
+    return {"rule_id": RULE_ID, "ran": ran, **total, "patient_days_checked": checked, "note": text}
+
+
+def documentation_coverage(lines: pl.LazyFrame | pl.DataFrame) -> dict:
+    """Whether the DOCUMENTATION rule could run on ``lines``, and on how many 97112 patient-days.
+
+    Returns ``rule_id``, ``ran`` (false when patient-days bill 97112 but none of them carries a flag
+    or a note: the extracts carry neither), ``patient_days_97112``, ``patient_days_checked`` (by flags
+    or by notes), ``patient_days_by_flags`` (at least one flag filled), ``patient_days_by_notes`` (no
+    flag, a note), ``patient_days_not_assessable`` (neither), ``patient_days_technique_not_assessable``
+    (flags but no note: the technique cannot be read) and ``note``, one sentence for people.
+    """
+    return coverage_of_counts(documentation_coverage_counts(lines))
+
+
+def coverage_row(coverage: dict) -> pl.DataFrame:
+    """A ``documentation_coverage`` dict as one row of the ``rule_coverage`` table (``COVERAGE_SCHEMA``)."""
+    return pl.DataFrame([{k: coverage[k] for k in COVERAGE_SCHEMA}], schema=COVERAGE_SCHEMA)
 
 
 def documentation_coverage_frame(lines: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     """``documentation_coverage`` as one row of the ``rule_coverage`` table (``COVERAGE_SCHEMA``)."""
-    c = documentation_coverage(lines)
-    return pl.DataFrame([{k: c[k] for k in COVERAGE_SCHEMA}], schema=COVERAGE_SCHEMA)
+    return coverage_row(documentation_coverage(lines))
