@@ -118,35 +118,6 @@ def write_duplicate_delivery(
     )
 
 
-def units_with_line_columns(
-    con: duckdb.DuckDBPyConnection, unit_columns: list[str], line_columns: list[str], batch_rows: int = 1_000_000
-) -> Iterator[pl.DataFrame]:
-    """line_units' given columns (those it has) with some claim_lines columns of the same line,
-    joined in DuckDB while reading, in frames of up to ``batch_rows`` rows: a caller that keeps
-    only what it derives from each frame never holds the whole table in memory."""
-    present = set(table_columns(con, "line_units"))
-    units = [c for c in dict.fromkeys(unit_columns) if c in present]
-    lines = [c for c in dict.fromkeys(line_columns) if c not in units]
-    selected = ", ".join([f"u.{quote_identifier(c)}" for c in units] + [f"c.{quote_identifier(c)}" for c in lines])
-    reader = con.sql(
-        f"select {selected} from line_units u left join claim_lines c"
-        " on c.claim_id = u.claim_id and c.line_number = u.line_number"
-    ).to_arrow_reader(batch_rows)
-    empty = True
-    for batch in reader:
-        empty = False
-        yield pl.from_arrow(batch)
-    if empty:  # no line units: one empty frame with the columns
-        yield pl.from_arrow(reader.schema.empty_table())
-
-
-def read_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> pl.DataFrame:
-    """Some columns of a table (those it has) as a Polars frame."""
-    present = set(table_columns(con, table))
-    chosen = [c for c in dict.fromkeys(columns) if c in present]
-    return con.sql(f"select {', '.join(quote_identifier(c) for c in chosen)} from {quote_identifier(table)}").pl()
-
-
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     """Append a frame's rows to a table by column name."""
     _insert(con, table, frame)
@@ -313,3 +284,58 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> 
         con.execute(f"insert into {quote_identifier(table)} by name select * from incoming")
     finally:
         con.unregister("incoming")
+
+
+def scored_months(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    """Every service month of line_units and findings: the months scoring reads one at a time."""
+    rows = con.execute(
+        "select date_trunc('month', service_date)::date from line_units"
+        " union select date_trunc('month', service_date)::date from findings order by 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _in_month(alias: str) -> str:
+    """The rows of alias' table in the service month ``$month`` (a range of dates, for zone maps)."""
+    return f"{alias}.service_date >= $month and {alias}.service_date < $month + interval 1 month"
+
+
+def month_units_with_line_columns(
+    con: duckdb.DuckDBPyConnection,
+    month: dt.date,
+    unit_columns: list[str],
+    line_columns: list[str],
+    batch_rows: int = 1_000_000,
+) -> Iterator[pl.DataFrame]:
+    """line_units' given columns (those it has) of one service month, with some claim_lines columns
+    of the same line, joined in DuckDB while reading, in frames of up to ``batch_rows`` rows. The
+    claim lines are read from the same month (a line unit's service date is its claim line's), so
+    the join's hash table holds one month of lines."""
+    present = set(table_columns(con, "line_units"))
+    units = [c for c in dict.fromkeys(unit_columns) if c in present]
+    lines = [c for c in dict.fromkeys(line_columns) if c not in units]
+    selected = ", ".join([f"u.{quote_identifier(c)}" for c in units] + [f"c.{quote_identifier(c)}" for c in lines])
+    line_side = ", ".join(["c.claim_id", "c.line_number"] + [f"c.{quote_identifier(c)}" for c in lines])
+    reader = con.sql(
+        f"select {selected} from line_units u left join"
+        f" (select {line_side} from claim_lines c where {_in_month('c')}) c"
+        f" on c.claim_id = u.claim_id and c.line_number = u.line_number where {_in_month('u')}",
+        params={"month": month},
+    ).to_arrow_reader(batch_rows)
+    empty = True
+    for batch in reader:
+        empty = False
+        yield pl.from_arrow(batch)
+    if empty:  # no line units that month: one empty frame with the columns
+        yield pl.from_arrow(reader.schema.empty_table())
+
+
+def read_month_columns(
+    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], month: dt.date
+) -> pl.DataFrame:
+    """Some columns of a table (those it has), of its rows of one service month."""
+    present = set(table_columns(con, table))
+    chosen = ", ".join(quote_identifier(c) for c in dict.fromkeys(columns) if c in present)
+    return con.sql(
+        f"select {chosen} from {quote_identifier(table)} t where {_in_month('t')}", params={"month": month}
+    ).pl()

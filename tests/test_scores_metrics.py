@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from pipelines.scores import ScoreSettings, compute_scores, provider_scores
-from pipelines.scores.attribution import attributed, findings_wide, normalized_findings
+from pipelines.scores.attribution import attributed, normalized_findings
 from pipelines.scores.facts import line_frame, patient_days
 from pipelines.scores.score import scores_of_lines
 from tests.test_scores_data import LINE_SCHEMA, NO_FINDINGS, findings, row, units_of
@@ -240,8 +240,8 @@ def test_duplicate_findings_on_one_patient_day_count_each_but_flag_the_day_once(
     line = line_frame(lines, units, ScoreSettings())
     days = patient_days(line)
     counts, flagged = attributed(normalized_findings(findings([same_day, same_day])), line, days)
-    wide = findings_wide(counts, flagged, ["UNITS_OVER_MINUTES"]).collect()
-    assert wide.filter(pl.col("period") == "all")["flagged_days_units_over_minutes"].to_list() == [1]
+    assert counts.collect()["findings"].to_list() == [2]
+    assert flagged.collect()["flagged_days"].to_list() == [1]
 
 
 def test_a_visit_with_a_line_lacking_minutes_uses_its_visit_total_and_else_is_undocumented():
@@ -280,8 +280,95 @@ def test_units_that_carry_the_line_columns_score_like_lines_and_units_apart():
     found = findings([{"rule_id": "IMPOSSIBLE_DAY", "rendering_npi": A, "service_date": D1, "units_over": 3, "amount_at_risk": 90.0}])
     apart, together = compute_scores(lines, units, found), compute_scores(None, carried, found)
     assert together.scores.equals(apart.scores) and together.metrics.equals(apart.metrics)
-    # the pipeline builds the line frame batch by batch while reading: the same scores
-    in_batches = pl.concat([line_frame(None, part, ScoreSettings()) for part in carried.iter_slices(2)])
-    batched = scores_of_lines(in_batches, found, ScoreSettings())
+    # the pipeline builds each month's line frame batch by batch while reading: the same scores
+    month = pl.col("service_date").dt.month()
+    pieces = [
+        (pl.concat([line_frame(None, part, ScoreSettings()) for part in carried.filter(month == m).iter_slices(2)]),
+         found.filter(month == m))
+        for m in (1, 2)
+    ]
+    batched = scores_of_lines(pieces, ScoreSettings())
     assert batched.scores.equals(apart.scores) and batched.metrics.equals(apart.metrics)
     assert row(together.scores, A)["provider_name"] == f"Therapist {A[-2:]}"
+
+
+# ---- the whole window from its months ----------------------------------------------------------------
+
+MAR = date(2024, 3, 4)
+
+
+def test_the_whole_windows_patients_are_distinct_patients_over_the_months_not_a_sum_of_monthly_counts():
+    lines, units = frames(
+        [
+            {"npi": A, "patient": "p1", "date": D1, "cpt": "97112", "units": 1},
+            {"npi": A, "patient": "p2", "date": D2, "cpt": "97112", "units": 1},
+            {"npi": A, "patient": "p1", "date": FEB, "cpt": "97112", "units": 1},
+            {"npi": B, "patient": "p1", "date": FEB, "cpt": "97112", "units": 1},
+        ]
+    )
+    scores = provider_scores(lines, units, NO_FINDINGS)
+    assert row(scores, A, "2024-01")["patients"] == 2 and row(scores, A, "2024-02")["patients"] == 1
+    assert row(scores, A)["patients"] == 2  # p1, seen in both months, counts once
+    assert row(scores, B)["patients"] == 1  # the same patient with another therapist is that therapist's
+
+
+TWO_MONTHS = [
+    # January: 9 hours on D1 (one patient at the 97112 limit), 0.5 on D2; named "Dr A" on 3 lines
+    {"npi": A, "patient": "p1", "date": D1, "cpt": "97112", "units": 4, "minutes": 60, "claim": "a1", "name": "Dr A"},
+    {"npi": A, "patient": "p1", "date": D1, "cpt": "97110", "units": 16, "minutes": 240, "claim": "a1", "line": 2, "name": "Dr A"},
+    {"npi": A, "patient": "p2", "date": D1, "cpt": "97110", "units": 16, "minutes": 240, "claim": "a2"},
+    {"npi": A, "patient": "p2", "date": D2, "cpt": "97112", "units": 2, "claim": "a3", "name": "Dr A"},
+    # February: 3 hours on one day; "Dr B" on 4 lines
+    *({"npi": A, "patient": f"p{i}", "date": FEB, "cpt": "97110", "units": 3, "minutes": 45, "claim": f"a{4 + i}", "name": "Dr B"} for i in range(4)),
+    # March: one short day
+    {"npi": A, "patient": "p1", "date": MAR, "cpt": "97112", "units": 1, "minutes": 15, "claim": "a9"},
+    {"npi": B, "patient": "p7", "date": FEB, "cpt": "97110", "units": 2, "minutes": 30, "claim": "b1", "name": "Dr C"},
+]
+TWO_MONTHS_FINDINGS = [
+    {"rule_id": "UNITS_OVER_MINUTES", "rendering_npi": A, "patient_id": "p1", "service_date": D1, "units_over": 2, "amount_at_risk": 60.5},
+    {"rule_id": "UNITS_OVER_MINUTES", "rendering_npi": A, "patient_id": "p0", "service_date": FEB, "units_over": 1, "amount_at_risk": 30.25},
+    {"rule_id": "IMPOSSIBLE_DAY", "rendering_npi": A, "service_date": D1, "units_over": 4, "amount_at_risk": 120.0},
+    {"rule_id": "MINUTES_MISSING", "claim_id": "a3", "line_number": 1, "amount_at_risk": 10.0},
+]
+
+
+def test_the_whole_window_adds_up_its_months():
+    lines, units = frames(TWO_MONTHS)
+    scores = provider_scores(lines, units, findings(TWO_MONTHS_FINDINGS))
+    months = [row(scores, A, m) for m in ("2024-01", "2024-02", "2024-03")]
+    whole = row(scores, A)
+    for count in ("patient_days", "working_days", "timed_units", "units_97112", "findings", "units_over", "amount_at_risk"):
+        assert whole[count] == sum(m[count] for m in months), count
+    assert [m["working_days"] for m in months] == [2, 1, 1] and whole["patient_days"] == 8
+    hours = [9, 0.5, 3, 0.25]
+    assert whole["timed_hours_per_day_max"] == max(m["timed_hours_per_day_max"] for m in months) == 9
+    # the mean over the window's working days, not the mean of the months' means
+    assert whole["timed_hours_per_day_mean"] == pytest.approx(sum(hours) / 4)
+    assert months[0]["timed_hours_per_day_mean"] == pytest.approx((9 + 0.5) / 2)
+    assert whole["share_days_over_8h"] == 1 / 4 and whole["share_days_97112_at_limit"] == 1 / 8
+    assert whole["minutes_per_timed_unit"] == pytest.approx((540 + 180 + 15) / (36 + 12 + 1))
+    assert whole["rate_units_over_minutes"] == 2 / 8 and whole["rate_minutes_missing"] == 1 / 8
+    # the most frequent name over the window's lines: "Dr B" (4 lines) over "Dr A" (3)
+    assert [m["provider_name"] for m in months] == ["Dr A", "Dr B", None] and whole["provider_name"] == "Dr B"
+    assert (whole["period_start"], whole["period_end"]) == (D1, MAR)
+    assert (months[1]["period_start"], months[1]["period_end"]) == (date(2024, 2, 1), date(2024, 2, 29))
+
+
+def test_scoring_month_by_month_gives_the_tables_of_all_lines_at_once():
+    lines, units = frames(TWO_MONTHS)
+    found = findings(TWO_MONTHS_FINDINGS)
+    at_once = compute_scores(lines, units, found)
+    line = line_frame(lines, units, ScoreSettings())
+    # what the pipeline reads a month: its line units, and the findings dated in it
+    month_of_finding = found.join(
+        lines.select("claim_id", "line_number", pl.col("service_date").alias("line_date")),
+        on=["claim_id", "line_number"],
+        how="left",
+    ).select(pl.exclude("line_date"), pl.coalesce("service_date", "line_date").dt.month().alias("_month"))
+    pieces = [
+        (line.filter(pl.col("service_date").dt.month() == m), month_of_finding.filter(pl.col("_month") == m))
+        for m in (1, 2, 3)
+    ]
+    by_month = scores_of_lines(pieces, ScoreSettings())
+    assert by_month.scores.equals(at_once.scores) and by_month.metrics.equals(at_once.metrics)
+    assert sorted(set(at_once.scores["period"])) == ["2024-01", "2024-02", "2024-03", "all"]

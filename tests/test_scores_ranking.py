@@ -196,3 +196,25 @@ def test_rank_is_monotone_in_amount_at_risk_for_any_billing(heavy_days, amounts,
         assert row(after, npi(who), period)["risk_rank"] <= row(before, npi(who), period)["risk_rank"]
         ranks = after.filter(pl.col("period") == period)["risk_rank"].sort().to_list()
         assert ranks == list(range(1, len(ranks) + 1))
+
+
+def test_equal_dollars_rank_by_npi_whatever_the_last_bits_of_their_sums():
+    """Summing the same amounts in another order changes the last bits of a float (0.1 + 0.2 is not
+    0.3): two providers with equal dollars at risk must rank by NPI in every review."""
+    from pipelines.scores.score import _rank
+
+    noisy = 0.1 + 0.2  # 0.30000000000000004
+    wide = pl.DataFrame(
+        {
+            "period": ["all", "all"],
+            "rendering_npi": ["1000000002", "1000000001"],
+            "patient_days": [100, 100],
+            "amount_at_risk": [noisy, 0.3],
+            "_evidence": [0.0, 0.0],
+            "_strong": [False, False],
+            "_metric_reasons": [None, None],
+        },
+        schema_overrides={"_metric_reasons": pl.String},
+    )
+    ranked = _rank(wide, ScoreSettings())
+    assert ranked.sort("risk_rank")["rendering_npi"].to_list() == ["1000000001", "1000000002"]

@@ -1,15 +1,20 @@
-"""Scores stage: line_units + findings -> provider_scores and provider_metrics."""
+"""Scores stage: line_units + findings -> provider_scores and provider_metrics, one service month at a time."""
+
+import datetime as dt
+from collections.abc import Iterator
 
 import dagster as dg
+import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from pipelines import progress, warehouse
 from pipelines.columns import CANONICAL
 from pipelines.resources import ReviewSettings
-from pipelines.scores.facts import line_frame
-from pipelines.scores.score import scores_of_lines
 from pipelines.scores.attribution import FINDING_COLUMNS
+from pipelines.scores.facts import line_frame
+from pipelines.scores.score import Scores, scores_of_lines
+from pipelines.scores.settings import ScoreSettings
 
 UNIT_COLUMNS = [
     "claim_id", "line_number", "rendering_npi", "patient_id", "service_date", "discipline",
@@ -37,21 +42,13 @@ UNIT_COLUMNS = [
 def review_scores(warehouse_db: DuckDBResource, review: ReviewSettings):
     """Peer comparison of every therapist, ranked so that 1 is the one to review first."""
     settings = review.config().score_settings()
-    with warehouse_db.get_connection() as con, progress.stage("scores", 1) as shown:
-        # only the columns scoring reads, each line unit with its claim line's name and peer keys
-        # (joined while reading), turned into scoring's line frame batch by batch: the ~15 read
-        # columns of every line are never in memory at once
-        batches = warehouse.units_with_line_columns(
-            con,
-            UNIT_COLUMNS + [k for k in settings.peer_keys if k not in CANONICAL and k not in UNIT_COLUMNS],
-            ["provider_name"] + [k for k in settings.peer_keys if k in CANONICAL and k not in UNIT_COLUMNS],
-        )
-        line = pl.concat([line_frame(None, batch, settings) for batch in batches], how="vertical")
-        found = warehouse.read_columns(con, "findings", list(FINDING_COLUMNS))
-        scores = scores_of_lines(line, found, settings)
-        # one transaction: the ranking and the metrics behind it are never from different reviews
-        warehouse.replace_tables(con, {"provider_scores": scores.scores, "provider_metrics": scores.metrics})
-        shown.advance("scores", "provider_scores")
+    with warehouse_db.get_connection() as con:
+        months = warehouse.scored_months(con)
+        with progress.stage("scores", len(months) + 1) as shown:
+            scores = scores_in_warehouse(con, settings, months, shown)
+            # one transaction: the ranking and the metrics behind it are never from different reviews
+            warehouse.replace_tables(con, {"provider_scores": scores.scores, "provider_metrics": scores.metrics})
+            shown.advance("scores", "provider_scores")
     whole = scores.scores.filter(scores.scores["period"] == "all")
     yield dg.MaterializeResult(
         asset_key="provider_scores",
@@ -62,6 +59,33 @@ def review_scores(warehouse_db: DuckDBResource, review: ReviewSettings):
         },
     )
     yield dg.MaterializeResult(asset_key="provider_metrics", metadata={"table_rows": scores.metrics.height})
+
+
+def scores_in_warehouse(
+    con: duckdb.DuckDBPyConnection,
+    settings: ScoreSettings,
+    months: list[dt.date] | None = None,
+    shown: progress.ProgressDisplay | None = None,
+) -> Scores:
+    """Both tables from the warehouse's line units and findings, read one service month at a time:
+    only one month's line frame is in memory (every grain scoring uses lies within a month)."""
+    unit_columns = UNIT_COLUMNS + [k for k in settings.peer_keys if k not in CANONICAL and k not in UNIT_COLUMNS]
+    line_columns = ["provider_name"] + [k for k in settings.peer_keys if k in CANONICAL and k not in UNIT_COLUMNS]
+
+    def month_lines(month: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+        # each line unit with its claim line's name and peer keys (joined while reading), turned into
+        # scoring's line frame batch by batch: the read columns of the month are never held at once
+        batches = warehouse.month_units_with_line_columns(con, month, unit_columns, line_columns)
+        line = pl.concat([line_frame(None, batch, settings) for batch in batches], how="vertical")
+        return line, warehouse.read_month_columns(con, "findings", list(FINDING_COLUMNS), month)
+
+    def pieces() -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        for month in warehouse.scored_months(con) if months is None else months:
+            yield month_lines(month)
+            if shown is not None:  # the consumer asks for the next month: this one is scored
+                shown.advance("scores", month.isoformat()[:7])
+
+    return scores_of_lines(pieces(), settings)
 
 
 @dg.asset_check(asset="provider_scores", blocking=True, description="One row per provider and period; ranks 1..n without gaps")

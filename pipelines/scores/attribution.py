@@ -1,4 +1,4 @@
-"""Findings attributed to the rendering NPIs they concern, per review period.
+"""Findings attributed to the rendering NPIs they concern, per service month.
 
 A finding belongs to a provider as follows (contract, "Rule ids and their grain"):
 - line grain (MINUTES_MISSING, DX_SUPPORT): the NPI, patient and date of its claim line, when the
@@ -12,18 +12,19 @@ A finding belongs to a provider as follows (contract, "Rule ids and their grain"
   NPI's patient-days of that date.
 A finding with no service date, or that no NPI can be found for, is not attributed.
 
-Two counts per provider, period and rule come out: ``findings`` (distinct findings, for the rate
-``findings per patient-day``) and ``flagged_days``, the successes of the rule's proportion test:
+Two counts per provider, service month and rule come out: ``findings`` (distinct findings, for the
+rate ``findings per patient-day``) and ``flagged_days``, the successes of the rule's proportion test:
 distinct patient-days of the provider touched by at least one finding of the rule (out of its
 patient-days), or for the therapist-day rules (OVERLAP, IMPOSSIBLE_DAY) distinct working days with a
-finding (out of its working days).
+finding (out of its working days). A finding, its patient-days and working days lie in the month of
+its service date, so the whole window's counts are the sums of the months' (``facts.by_period``).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from pipelines.scores.facts import NPI, PATIENT_DAY, lazy, with_periods
+from pipelines.scores.facts import MONTH_START, NPI, PATIENT_DAY, lazy
 
 # Every rule id of the contract: each gets a rate column (0 when the rule raised nothing).
 KNOWN_RULE_IDS = (
@@ -65,15 +66,18 @@ def normalized_findings(findings: pl.DataFrame | pl.LazyFrame | None) -> pl.Lazy
     ).with_columns(pl.col("rule_id").str.strip_chars().str.to_uppercase()).filter(pl.col("rule_id").is_not_null())
 
 
-def rule_ids(findings: pl.LazyFrame) -> list[str]:
+def present_rule_ids(findings: pl.LazyFrame) -> set[str]:
+    return set(findings.select(pl.col("rule_id").unique()).collect()["rule_id"].to_list())
+
+
+def rule_ids(present: set[str]) -> list[str]:
     """The contract's rule ids, then any other rule id present in the findings (sorted)."""
-    present = findings.select(pl.col("rule_id").unique()).collect()["rule_id"].to_list()
-    return [*KNOWN_RULE_IDS, *sorted(set(present) - set(KNOWN_RULE_IDS))]
+    return [*KNOWN_RULE_IDS, *sorted(present - set(KNOWN_RULE_IDS))]
 
 
 def attributed(findings: pl.LazyFrame, line: pl.DataFrame, days: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """(per provider, period and rule: findings, units_over, amount_at_risk;
-    per provider, period and rule: flagged_days, the proportion test's successes)."""
+    """(per provider, service month (``month_start``) and rule: findings, units_over, amount_at_risk;
+    per provider, service month and rule: flagged_days, the proportion test's successes)."""
     claim_line = line.lazy().select(
         "claim_id",
         "line_number",
@@ -110,8 +114,8 @@ def attributed(findings: pl.LazyFrame, line: pl.DataFrame, days: pl.LazyFrame) -
         touched.select("fid", NPI)
         .unique()
         .join(detail, on="fid")
-        .pipe(with_periods)
-        .group_by(NPI, "period", "rule_id")
+        .with_columns(MONTH_START)
+        .group_by(NPI, "month_start", "rule_id")
         .agg(
             pl.len().cast(pl.Int64).alias("findings"),
             pl.col("units_over").sum().cast(pl.Int64),
@@ -134,8 +138,8 @@ def attributed(findings: pl.LazyFrame, line: pl.DataFrame, days: pl.LazyFrame) -
     )
     flagged = (
         pl.concat([flagged_patient_days.drop("patient_id"), flagged_working_days], how="vertical")
-        .pipe(with_periods)
-        .group_by(NPI, "period", "rule_id")
+        .with_columns(MONTH_START)
+        .group_by(NPI, "month_start", "rule_id")
         .agg(pl.len().cast(pl.Int64).alias("flagged_days"))
     )
     return counts, flagged
@@ -154,8 +158,8 @@ def flagged_column(rule_id: str) -> str:
 
 
 def findings_wide(counts: pl.LazyFrame, flagged: pl.LazyFrame, rules: list[str]) -> pl.LazyFrame:
-    """One row per provider-period: findings per rule and in total, units_over, amount_at_risk, and the
-    flagged patient-days per rule."""
+    """One row per provider-period from ``attributed``'s counts per period (``facts.by_period``):
+    findings per rule and in total, units_over, amount_at_risk, and the flagged patient-days per rule."""
     rule = pl.col("rule_id")
     totals = counts.group_by(NPI, "period").agg(
         *(pl.col("findings").filter(rule == r).sum().alias(count_column(r)) for r in rules),

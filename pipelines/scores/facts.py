@@ -8,6 +8,15 @@ Grains, from fine to coarse:
 - provider-period: one rendering NPI in one review period, a calendar month ``'YYYY-MM'`` or the
   whole window ``'all'``.
 
+Every grain below the provider-period lies within one calendar service month, so scoring reads the
+lines a month at a time (``month_facts``; a piece may hold several whole months, never part of one)
+and keeps per provider and month only what the periods need: counts that add up over months
+(patient-days and working days never cross a month), the longest day, the distinct patients, and
+how many lines carry each combination of labels (name, discipline, peer keys). ``provider_periods``
+then gives each month's facts and derives the whole window's from the months: the sums, the
+longest day, the distinct patients over all months (a patient seen in two months counts once), the
+most frequent label over the summed line counts, and the first to the last service date.
+
 Documented timed minutes, per visit (one claim's lines of the therapist, patient and date), as the
 IMPOSSIBLE_DAY rule counts them: the per-line minutes of the timed lines when no billed timed line
 lacks them; else the visit's ``total_timed_minutes`` once (it is repeated on each line); else none
@@ -21,10 +30,12 @@ so a visit without minutes (a MINUTES_MISSING finding) neither raises nor lowers
 
 Timed minutes of a working day (``timed_hours_per_day_*``, ``share_days_over_8h``): the documented
 minutes of the therapist's visits that date, plus 15 minutes per timed unit billed on undocumented
-visits (the CBR's "units x 15").
+visits (the CBR's "units x 15"). The mean is the period's timed minutes over its working days.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -34,6 +45,33 @@ NPI = "rendering_npi"
 PATIENT_DAY = (NPI, "patient_id", "service_date")
 CODE_97112 = "97112"
 MINUTES_PER_UNIT = 15
+
+MONTH_START = pl.col("service_date").dt.truncate("1mo").alias("month_start")
+PERIOD_OF_MONTH = pl.col("month_start").dt.strftime("%Y-%m").alias("period")
+WHOLE = pl.lit("all").alias("period")
+# A provider's counts that add up over its months.
+ADDITIVE = (
+    "patient_days",
+    "timed_units",
+    "units_97112",
+    "days_97112_at_limit",
+    "documented_minutes",
+    "documented_units",
+    "working_days",
+    "working_day_minutes",
+    "days_over_8h",
+)
+LONGEST = ("longest_day_minutes",)
+
+
+@dataclass(frozen=True)
+class MonthFacts:
+    """What scoring keeps of some whole service months' lines (``month_facts``), all small."""
+
+    providers: pl.DataFrame  # per NPI and month_start: the ADDITIVE counts, LONGEST and patients
+    patients: pl.DataFrame  # the distinct (NPI, patient_id)
+    labels: pl.DataFrame  # per NPI, month_start and combination of label_columns: lines (n)
+    dates: pl.DataFrame  # per month_start: its first and last service date (first_day, last_day)
 
 
 def lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -98,10 +136,28 @@ def line_frame(
     ).filter(pl.col(NPI).is_not_null() & pl.col("service_date").is_not_null()).collect()
 
 
-def with_periods(frame: pl.LazyFrame, date: str = "service_date") -> pl.LazyFrame:
-    """Each row twice: once in its calendar month's period, once in the whole window's ('all')."""
-    monthly = frame.with_columns(pl.col(date).dt.strftime("%Y-%m").alias("period"))
-    return pl.concat([monthly, frame.with_columns(pl.lit("all").alias("period"))], how="vertical")
+def empty_line_frame(settings: ScoreSettings) -> pl.DataFrame:
+    """A line frame without rows (what a warehouse without line units gives)."""
+    units = pl.DataFrame(
+        schema={
+            "claim_id": pl.String,
+            "line_number": pl.Int64,
+            NPI: pl.String,
+            "patient_id": pl.String,
+            "service_date": pl.Date,
+            "discipline": pl.String,
+            "cpt_code": pl.String,
+            "is_timed": pl.Boolean,
+            "units_billed": pl.Int64,
+            **{k: pl.String for k in settings.peer_keys if k != "discipline"},
+        }
+    )
+    return line_frame(None, units, settings)
+
+
+def label_columns(settings: ScoreSettings) -> list[str]:
+    """The line-frame columns whose most frequent value a provider-period takes."""
+    return ["provider_name", "discipline", *(key_column(k) for k in settings.peer_keys if k != "discipline")]
 
 
 def patient_days(line: pl.DataFrame) -> pl.LazyFrame:
@@ -137,44 +193,75 @@ def patient_days(line: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def provider_facts(line: pl.DataFrame, days: pl.LazyFrame, settings: ScoreSettings) -> pl.LazyFrame:
-    """One row per provider-period: the counts behind the metrics, period bounds, name and peer keys."""
-    volume = (
-        with_periods(days)
-        .group_by(NPI, "period")
-        .agg(
-            pl.len().cast(pl.Int64).alias("patient_days"),
-            pl.col("timed_units").sum().cast(pl.Int64),
-            pl.col("units_97112").sum().cast(pl.Int64),
-            (pl.col("units_97112") >= settings.daily_limit_97112).sum().cast(pl.Int64).alias("days_97112_at_limit"),
-            pl.col("documented_minutes").sum().cast(pl.Int64),
-            pl.col("documented_units").sum().cast(pl.Int64),
-        )
+def month_facts(line: pl.DataFrame, days: pl.LazyFrame, settings: ScoreSettings) -> MonthFacts:
+    """What the line frame ``line`` (whole service months) and its patient-days give the periods."""
+    provider_month = [NPI, "month_start"]
+    days = days.with_columns(MONTH_START)
+    volume = days.group_by(provider_month).agg(
+        pl.len().cast(pl.Int64).alias("patient_days"),
+        pl.col("timed_units").sum().cast(pl.Int64),
+        pl.col("units_97112").sum().cast(pl.Int64),
+        (pl.col("units_97112") >= settings.daily_limit_97112).sum().cast(pl.Int64).alias("days_97112_at_limit"),
+        pl.col("documented_minutes").sum().cast(pl.Int64),
+        pl.col("documented_units").sum().cast(pl.Int64),
     )
     day_minutes = (
         pl.col("documented_minutes").fill_null(0) + MINUTES_PER_UNIT * pl.col("undocumented_units")
     ).sum()
     working = (
-        days.group_by(NPI, "service_date")
-        .agg(day_minutes.cast(pl.Float64).alias("day_minutes"))
-        .pipe(with_periods)
-        .group_by(NPI, "period")
+        days.group_by(NPI, "service_date", "month_start")
+        .agg(day_minutes.cast(pl.Int64).alias("day_minutes"))
+        .group_by(provider_month)
         .agg(
             pl.len().cast(pl.Int64).alias("working_days"),
-            (pl.col("day_minutes") / 60).mean().alias("timed_hours_per_day_mean"),
-            (pl.col("day_minutes") / 60).max().alias("timed_hours_per_day_max"),
+            pl.col("day_minutes").sum().alias("working_day_minutes"),
+            pl.col("day_minutes").max().alias("longest_day_minutes"),
             (pl.col("day_minutes") > settings.oig_day_minutes).sum().cast(pl.Int64).alias("days_over_8h"),
         )
     )
-    facts = (
-        volume.join(_patients(days), on=[NPI, "period"], how="left")
-        .join(working, on=[NPI, "period"], how="left")
-        .join(_period_bounds(line), on="period", how="left")
+    # distinct rows, then counts: much faster than a string n_unique inside a group_by
+    seen = days.select(NPI, "month_start", "patient_id").unique().collect()
+    patients = seen.lazy().group_by(provider_month).agg(pl.len().cast(pl.Int64).alias("patients"))
+    providers = (
+        volume.join(working, on=provider_month, how="left")
+        .join(patients, on=provider_month, how="left")
+        .select(*provider_month, *ADDITIVE, *LONGEST, "patients")
     )
-    labels = ["provider_name", "discipline", *(key_column(k) for k in settings.peer_keys if k != "discipline")]
-    # one pass over the lines counts every combination of labels; each mode is read from that
-    combinations = line.lazy().group_by(NPI, "month_start", *labels).agg(pl.len().alias("n")).collect()
-    for label in labels:
+    labels = label_columns(settings)
+    return MonthFacts(
+        providers=providers.collect(),
+        patients=seen.select(NPI, "patient_id").unique(),
+        labels=line.lazy().group_by(NPI, "month_start", *labels).agg(pl.len().alias("n")).collect(),
+        dates=line.lazy()
+        .group_by("month_start")
+        .agg(pl.col("service_date").min().alias("first_day"), pl.col("service_date").max().alias("last_day"))
+        .collect(),
+    )
+
+
+def provider_periods(months: list[MonthFacts], settings: ScoreSettings) -> pl.LazyFrame:
+    """One row per provider-period: the counts behind the metrics, period bounds, name and peer keys;
+    the months' own, and the whole window's derived from them."""
+    monthly = pl.concat([m.providers for m in months], how="vertical").lazy()
+    distinct = pl.concat([m.patients for m in months], how="vertical").lazy().unique()
+    patients = pl.concat(
+        [
+            monthly.select(NPI, PERIOD_OF_MONTH, "patients"),
+            distinct.group_by(NPI).agg(pl.len().cast(pl.Int64).alias("patients")).select(NPI, WHOLE, "patients"),
+        ],
+        how="vertical",
+    )
+    facts = (
+        by_period(monthly, [NPI], sums=ADDITIVE, maxima=LONGEST)
+        .join(patients, on=[NPI, "period"], how="left")
+        .join(_period_bounds(pl.concat([m.dates for m in months], how="vertical")), on="period", how="left")
+        .with_columns(
+            (pl.col("working_day_minutes") / (60 * pl.col("working_days"))).alias("timed_hours_per_day_mean"),
+            (pl.col("longest_day_minutes") / 60).alias("timed_hours_per_day_max"),
+        )
+    )
+    combinations = pl.concat([m.labels for m in months], how="vertical")
+    for label in label_columns(settings):
         facts = facts.join(_mode(combinations, label), on=[NPI, "period"], how="left")
     peer_values = [
         pl.col("discipline" if k == "discipline" else key_column(k)).fill_null("(none)") for k in settings.peer_keys
@@ -182,38 +269,29 @@ def provider_facts(line: pl.DataFrame, days: pl.LazyFrame, settings: ScoreSettin
     return facts.with_columns(pl.concat_str(peer_values, separator=" | ").alias("peer_group"))
 
 
-def _patients(days: pl.LazyFrame) -> pl.LazyFrame:
-    """Distinct patients per provider-period (distinct rows, then counts: much faster than a
-    string ``n_unique`` inside a group_by)."""
-    monthly = (
-        days.select(NPI, pl.col("service_date").dt.strftime("%Y-%m").alias("period"), "patient_id")
-        .unique()
-        .collect()
-    )
-    whole = monthly.lazy().select(NPI, "patient_id").unique().group_by(NPI).agg(pl.len().alias("patients"))
+def by_period(
+    monthly: pl.DataFrame | pl.LazyFrame, keys: list[str], sums: tuple[str, ...], maxima: tuple[str, ...] = ()
+) -> pl.LazyFrame:
+    """Rows per ``keys`` and ``month_start`` as rows of their month's period, plus per ``keys`` one
+    row of the whole window ('all'): the sums (and maxima) over its months."""
+    columns = [*keys, "period", *sums, *maxima]
+    months = lazy(monthly)
+    whole = months.group_by(keys).agg(pl.col(list(sums)).sum(), *(pl.col(c).max() for c in maxima))
     return pl.concat(
-        [
-            monthly.lazy().group_by(NPI, "period").agg(pl.len().alias("patients")),
-            whole.select(NPI, pl.lit("all").alias("period"), "patients"),
-        ],
+        [months.with_columns(PERIOD_OF_MONTH).select(columns), whole.with_columns(WHOLE).select(columns)],
         how="vertical",
-    ).with_columns(pl.col("patients").cast(pl.Int64))
-
-
-def _period_bounds(line: pl.DataFrame) -> pl.LazyFrame:
-    months = (
-        line.lazy()
-        .select(pl.col("month_start").unique())
-        .select(
-            pl.col("month_start").dt.strftime("%Y-%m").alias("period"),
-            pl.col("month_start").alias("period_start"),
-            pl.col("month_start").dt.month_end().alias("period_end"),
-        )
     )
-    whole = line.lazy().select(
-        pl.lit("all").alias("period"),
-        pl.col("service_date").min().alias("period_start"),
-        pl.col("service_date").max().alias("period_end"),
+
+
+def _period_bounds(dates: pl.DataFrame) -> pl.LazyFrame:
+    """Each month's first and last calendar day; the whole window's first and last service date."""
+    months = dates.lazy().select(
+        PERIOD_OF_MONTH,
+        pl.col("month_start").alias("period_start"),
+        pl.col("month_start").dt.month_end().alias("period_end"),
+    )
+    whole = dates.lazy().select(
+        WHOLE, pl.col("first_day").min().alias("period_start"), pl.col("last_day").max().alias("period_end")
     )
     return pl.concat([months, whole], how="vertical")
 
@@ -227,8 +305,8 @@ def _mode(combinations: pl.DataFrame, column: str) -> pl.LazyFrame:
         .group_by(NPI, "month_start", column)
         .agg(pl.col("n").sum())
     )
-    monthly = counts.select(NPI, pl.col("month_start").dt.strftime("%Y-%m").alias("period"), column, "n")
-    whole = counts.group_by(NPI, column).agg(pl.col("n").sum()).select(NPI, pl.lit("all").alias("period"), column, "n")
+    monthly = counts.select(NPI, PERIOD_OF_MONTH, column, "n")
+    whole = counts.group_by(NPI, column).agg(pl.col("n").sum()).select(NPI, WHOLE, column, "n")
     return (
         pl.concat([monthly, whole], how="vertical")
         .group_by(NPI, "period")

@@ -20,7 +20,7 @@ larger) never lowers its rank. A low-volume provider keeps its dollars but only 
 statistical evidence.
 
 ``risk_rank``: 1 = review first; 1..n without gaps within each period, ordered by risk_score
-(descending), then amount_at_risk (descending), then rendering_npi (ascending).
+(descending, to 1e-9), then amount_at_risk (descending, to the cent), then rendering_npi (ascending).
 
 ``outlier`` = ``volume_ok`` (patient_days >= min_patient_days) and at least one metric is significant
 in the bad direction with z_m >= outlier_z (default 3). For a proportion metric that means its
@@ -35,6 +35,7 @@ z >= 3. The longest day's hours (timed_hours_per_day_max) are descriptive and ne
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
@@ -45,10 +46,20 @@ from pipelines.scores.attribution import (
     findings_wide,
     flagged_column,
     normalized_findings,
+    present_rule_ids,
     rule_column,
     rule_ids,
 )
-from pipelines.scores.facts import NPI, line_frame, patient_days, provider_facts
+from pipelines.scores.facts import (
+    NPI,
+    MonthFacts,
+    by_period,
+    empty_line_frame,
+    line_frame,
+    month_facts,
+    patient_days,
+    provider_periods,
+)
 from pipelines.scores.peers import metric_specs, long_metrics, peer_statistics
 from pipelines.scores.settings import ScoreSettings
 
@@ -113,20 +124,46 @@ def provider_metrics(
 def compute_scores(
     lines: Frame | None, units: Frame, findings: Frame | None, settings: ScoreSettings | None = None
 ) -> Scores:
-    """Both tables from one pass (what the pipeline asset calls). ``findings`` may be None; so may
-    ``lines`` when ``units`` already carries the claim-line columns scoring reads."""
+    """Both tables, all lines in one piece. ``findings`` may be None; so may ``lines`` when ``units``
+    already carries the claim-line columns scoring reads."""
     settings = settings or ScoreSettings()
-    return scores_of_lines(line_frame(lines, units, settings), findings, settings)
+    return scores_of_lines([(line_frame(lines, units, settings), findings)], settings)
 
 
-def scores_of_lines(line: pl.DataFrame, findings: Frame | None, settings: ScoreSettings) -> Scores:
-    """Both tables from a ``facts.line_frame`` (one row per line unit with what scoring reads),
-    which the pipeline builds batch by batch while reading the warehouse."""
+@dataclass(frozen=True)
+class _Piece:
+    """What scoring keeps of one piece of lines: its facts, and its findings per provider, month and
+    rule (``attribution.attributed``)."""
+
+    facts: MonthFacts
+    counts: pl.DataFrame
+    flagged: pl.DataFrame
+    rules: set[str]
+
+
+def _piece(line: pl.DataFrame, findings: Frame | None, settings: ScoreSettings) -> _Piece:
     days = patient_days(line).collect().lazy()
     found = normalized_findings(findings).collect().lazy()
-    rules = rule_ids(found)
     counts, flagged = attributed(found, line, days)
-    facts = provider_facts(line, days, settings).join(
+    return _Piece(month_facts(line, days, settings), counts.collect(), flagged.collect(), present_rule_ids(found))
+
+
+def scores_of_lines(pieces: Iterable[tuple[pl.DataFrame, Frame | None]], settings: ScoreSettings) -> Scores:
+    """Both tables from ``facts.line_frame``s (one row per line unit with what scoring reads), each
+    with its findings, in pieces of whole service months (the findings dated in them). The pipeline
+    passes one month at a time, so only that month's lines are in memory; each piece leaves small
+    per-month frames, from which the months' and the whole window's facts come."""
+    kept: list[_Piece] = []
+    for line, findings in pieces:
+        kept.append(_piece(line, findings, settings))
+        del line, findings  # not held while the next piece is read
+    if not kept:
+        kept.append(_piece(empty_line_frame(settings), None, settings))
+    rules = rule_ids(set().union(*(p.rules for p in kept)))
+    findings_sums = ("findings", "units_over", "amount_at_risk")
+    counts = by_period(pl.concat([p.counts for p in kept], how="vertical"), [NPI, "rule_id"], findings_sums)
+    flagged = by_period(pl.concat([p.flagged for p in kept], how="vertical"), [NPI, "rule_id"], ("flagged_days",))
+    facts = provider_periods([p.facts for p in kept], settings).join(
         findings_wide(counts, flagged, rules), on=[NPI, "period"], how="left"
     )
     wide = _with_metrics(facts, rules).collect()
@@ -273,6 +310,9 @@ def _rank(wide: pl.DataFrame, settings: ScoreSettings) -> pl.DataFrame:
         .fill_null("")
         .alias("reasons"),
     )
+    # compared at 1e-9 points and whole cents: sums of the same amounts in another order differ in
+    # the last bits, which must not reorder two providers from one review to the next
     return scored.sort(
-        ["period", "risk_score", "amount_at_risk", NPI], descending=[False, True, True, False]
+        ["period", pl.col("risk_score").round(9), pl.col("amount_at_risk").round(2), NPI],
+        descending=[False, True, True, False],
     ).with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("period").alias("risk_rank"))
