@@ -244,6 +244,18 @@ def read_month_lines(con: duckdb.DuckDBPyConnection, columns: list[str], month: 
     return pl.concat([own, others], how="vertical")
 
 
+def stamp_rules_months(con: duckdb.DuckDBPyConnection, months: list[dt.date], everything: bool) -> None:
+    """Record in ``rules_months`` that the rules recomputed these months now (``everything``: these
+    are all the months there are). Call inside the transaction that publishes them."""
+    if everything:
+        con.execute("delete from rules_months")
+    con.execute(
+        "insert or replace into rules_months (service_month, computed_at) "
+        "select unnest($months::date[]), now()",
+        {"months": months},
+    )
+
+
 def set_rules_state(
     con: duckdb.DuckDBPyConnection, computed_through: dt.datetime | None, config_hash: str
 ) -> None:

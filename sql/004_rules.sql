@@ -69,3 +69,10 @@ create table if not exists rule_coverage_months (
     patient_days_not_assessable bigint,
     patient_days_technique_not_assessable bigint
 );
+
+-- When the rules last recomputed each service month: what later stages compare their own per-month
+-- work against (scoring keeps a piece per month and remakes it when this stamp moves).
+create table if not exists rules_months (
+    service_month date primary key,  -- first day of the month
+    computed_at timestamptz not null
+);

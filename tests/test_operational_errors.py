@@ -209,7 +209,7 @@ def test_an_unexpected_error_in_a_stage_is_one_sentence_without_its_literals(ext
     def broken(*args, **kwargs):
         raise ValueError("could not convert 'PHI-ZEBRA-000123' to a number in [PHI-ZEBRA-000124]")
 
-    monkeypatch.setattr(scores, "scores_of_lines", broken)
+    monkeypatch.setattr(scores, "scores_of_pieces", broken)
     result = runner.invoke(app, ["review", "--input", str(extract), "--warehouse", str(tmp_path / "w.duckdb")])
     assert result.exit_code == 1
     assert "review could not complete: review_scores: ValueError: could not convert … to a number in …" in result.output

@@ -115,7 +115,7 @@ def test_logging_at_debug_and_a_failure_message_name_no_patient(extracts, tmp_pa
     def failing(*args, **kwargs):  # a library error that quotes a value, as polars and DuckDB errors do
         raise ValueError(f"conversion failed for '{patient}' in column patient_id: [{patient}, {patient}]")
 
-    monkeypatch.setattr(scores, "scores_of_lines", failing)
+    monkeypatch.setattr(scores, "scores_of_pieces", failing)
     failed = CliRunner().invoke(app, ["review", "--input", str(extracts), "--warehouse", str(tmp_path / "w2.duckdb")])
     assert failed.exit_code == 1 and "review could not complete: review_scores" in failed.output
     captured = capfd.readouterr()

@@ -121,6 +121,11 @@ def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(month
         if e.step_materialization_data.materialization.asset_key.to_user_string() == "line_units"
     )
     assert units_event.step_materialization_data.materialization.metadata["months_recomputed"].value == ["2026-08"]
+    scores_event = next(
+        e for e in result.get_asset_materialization_events()
+        if e.step_materialization_data.materialization.asset_key.to_user_string() == "provider_scores"
+    )
+    assert scores_event.step_materialization_data.materialization.metadata["months_scored"].value == ["2026-08"]
 
     full = tmp_path / "full.duckdb"
     run(build_defs(warehouse_path=str(full), input_path=str(months)))
@@ -129,6 +134,9 @@ def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(month
     assert query(incremental, f"select {columns} from findings {order}").equals(query(full, f"select {columns} from findings {order}"))
     units = "select * from line_units order by claim_id, line_number"
     assert query(incremental, units).equals(query(full, units))
+    # scores of the new month plus the two months' stored pieces: those of scoring all three at once
+    for table, key in (("provider_scores", "period, risk_rank"), ("provider_metrics", "period, rendering_npi, metric")):
+        assert query(incremental, f"select * from {table} order by {key}").equals(query(full, f"select * from {table} order by {key}"))
     # the DOCUMENTATION coverage counts every month's patient-days, also the months not recomputed
     from pipelines.rules.findings.documentation import documentation_coverage_frame
 
@@ -242,3 +250,29 @@ def test_a_month_recomputed_after_a_delivery_still_reads_its_claims_lines_in_oth
     run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
     flagged = query(warehouse, "select claim_id from findings where rule_id = 'DX_SUPPORT' order by 1")["claim_id"].to_list()
     assert flagged == ["NEW-1"]
+
+
+def test_a_change_of_scoring_settings_rescores_every_month_and_nothing_else_changes_none(months, tmp_path):
+    """Scoring pieces are kept per month with the settings they were made with: a review with the
+    same data and settings rescores no month; other [scores] settings rescore them all."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for f in sorted(months.glob("claims_*.csv"))[:2]:
+        shutil.copy(f, landing)
+    warehouse = tmp_path / "w.duckdb"
+
+    def months_scored(config_path: Path | None = None) -> list[str]:
+        defs = build_defs(warehouse_path=str(warehouse), input_path=str(landing), config_path=str(config_path) if config_path else None)
+        event = next(
+            e for e in run(defs).get_asset_materialization_events()
+            if e.step_materialization_data.materialization.asset_key.to_user_string() == "provider_scores"
+        )
+        return event.step_materialization_data.materialization.metadata["months_scored"].value
+
+    assert months_scored() == ["2026-06", "2026-07"]
+    before = query(warehouse, "select * from provider_scores order by period, risk_rank")
+    assert months_scored() == []
+    assert query(warehouse, "select * from provider_scores order by period, risk_rank").equals(before)
+    config = tmp_path / "c.toml"
+    config.write_text("[scores]\nmin_patient_days = 5\n")
+    assert months_scored(config) == ["2026-06", "2026-07"]

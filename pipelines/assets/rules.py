@@ -82,6 +82,7 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
             if months or everything:
                 with warehouse.transaction(con):
                     warehouse.publish_staged(con, staged, None if everything else months)
+                    warehouse.stamp_rules_months(con, months, everything)
                     warehouse.set_rules_state(con, watermark, fingerprint)
                     counts = con.sql("select * from rule_coverage_months where rule_id = ?", params=[DOCUMENTATION]).pl()
                     con.execute("delete from rule_coverage where rule_id = ?", [DOCUMENTATION])

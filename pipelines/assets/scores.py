@@ -1,19 +1,18 @@
 """Scores stage: line_units + findings -> provider_scores and provider_metrics, one service month at a time."""
 
 import datetime as dt
-from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from pipelines import progress, warehouse
+from pipelines import progress, score_pieces, warehouse
 from pipelines.columns import CANONICAL
 from pipelines.resources import ReviewSettings
 from pipelines.scores.attribution import FINDING_COLUMNS
 from pipelines.scores.facts import line_frame
-from pipelines.scores.score import Scores, scores_of_lines
+from pipelines.scores.score import piece_of, scores_of_pieces
 from pipelines.scores.settings import ScoreSettings
 
 UNIT_COLUMNS = [
@@ -39,16 +38,28 @@ UNIT_COLUMNS = [
     group_name="scores",
     pool="warehouse_writes",
 )
-def review_scores(warehouse_db: DuckDBResource, review: ReviewSettings):
-    """Peer comparison of every therapist, ranked so that 1 is the one to review first."""
+def review_scores(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource, review: ReviewSettings):
+    """Peer comparison of every therapist, ranked so that 1 is the one to review first. Scored one
+    service month at a time (every grain scoring uses lies within a month), and only the months the
+    rules recomputed: the other months' pieces are read back from the warehouse."""
     settings = review.config().score_settings()
     with warehouse_db.get_connection() as con:
+        warehouse.ensure_schema(con)
         months = warehouse.scored_months(con)
-        with progress.stage("scores", len(months) + 1) as shown:
-            scores = scores_in_warehouse(con, settings, months, shown)
+        stale = score_pieces.months_to_score(con, months, settings)
+        with progress.stage("scores", len(stale) + 1) as shown:
+            for month in stale:
+                line, found = month_lines(con, month, settings)
+                score_pieces.save_piece(con, month, piece_of(line, found, settings), settings)
+                del line, found  # one month's lines in memory at a time
+                shown.advance("scores", month.isoformat()[:7])
+            stored = score_pieces.load_pieces(con, months)
+            scores = scores_of_pieces([stored] if stored else [], settings)
             # one transaction: the ranking and the metrics behind it are never from different reviews
             warehouse.replace_tables(con, {"provider_scores": scores.scores, "provider_metrics": scores.metrics})
             shown.advance("scores", "provider_scores")
+    if months and not stale:
+        context.log.info("no month recomputed by the rules: every month's scoring piece read back")
     whole = scores.scores.filter(scores.scores["period"] == "all")
     yield dg.MaterializeResult(
         asset_key="provider_scores",
@@ -56,36 +67,21 @@ def review_scores(warehouse_db: DuckDBResource, review: ReviewSettings):
             "table_rows": scores.scores.height,
             "providers": whole.height,
             "outliers": int(whole["outlier"].sum() or 0),
+            "months_scored": dg.MetadataValue.json([m.isoformat()[:7] for m in stale]),
         },
     )
     yield dg.MaterializeResult(asset_key="provider_metrics", metadata={"table_rows": scores.metrics.height})
 
 
-def scores_in_warehouse(
-    con: duckdb.DuckDBPyConnection,
-    settings: ScoreSettings,
-    months: list[dt.date] | None = None,
-    shown: progress.ProgressDisplay | None = None,
-) -> Scores:
-    """Both tables from the warehouse's line units and findings, read one service month at a time:
-    only one month's line frame is in memory (every grain scoring uses lies within a month)."""
+def month_lines(con: duckdb.DuckDBPyConnection, month: dt.date, settings: ScoreSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Scoring's line frame of one service month and the month's findings. Each line unit comes with
+    its claim line's name and peer keys (joined while reading) and is turned into the line frame
+    batch by batch: the read columns of the month are never held at once."""
     unit_columns = UNIT_COLUMNS + [k for k in settings.peer_keys if k not in CANONICAL and k not in UNIT_COLUMNS]
     line_columns = ["provider_name"] + [k for k in settings.peer_keys if k in CANONICAL and k not in UNIT_COLUMNS]
-
-    def month_lines(month: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
-        # each line unit with its claim line's name and peer keys (joined while reading), turned into
-        # scoring's line frame batch by batch: the read columns of the month are never held at once
-        batches = warehouse.month_units_with_line_columns(con, month, unit_columns, line_columns)
-        line = pl.concat([line_frame(None, batch, settings) for batch in batches], how="vertical")
-        return line, warehouse.read_month_columns(con, "findings", list(FINDING_COLUMNS), month)
-
-    def pieces() -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-        for month in warehouse.scored_months(con) if months is None else months:
-            yield month_lines(month)
-            if shown is not None:  # the consumer asks for the next month: this one is scored
-                shown.advance("scores", month.isoformat()[:7])
-
-    return scores_of_lines(pieces(), settings)
+    batches = warehouse.month_units_with_line_columns(con, month, unit_columns, line_columns)
+    line = pl.concat([line_frame(None, batch, settings) for batch in batches], how="vertical")
+    return line, warehouse.read_month_columns(con, "findings", list(FINDING_COLUMNS), month)
 
 
 @dg.asset_check(asset="provider_scores", blocking=True, description="One row per provider and period; ranks 1..n without gaps")

@@ -131,9 +131,9 @@ def compute_scores(
 
 
 @dataclass(frozen=True)
-class _Piece:
-    """What scoring keeps of one piece of lines: its facts, and its findings per provider, month and
-    rule (``attribution.attributed``)."""
+class Piece:
+    """What scoring keeps of some whole service months' lines: their facts, and their findings per
+    provider, month and rule (``attribution.attributed``). Pieces of different months add up."""
 
     facts: MonthFacts
     counts: pl.DataFrame
@@ -141,24 +141,30 @@ class _Piece:
     rules: set[str]
 
 
-def _piece(line: pl.DataFrame, findings: Frame | None, settings: ScoreSettings) -> _Piece:
+def piece_of(line: pl.DataFrame, findings: Frame | None, settings: ScoreSettings) -> Piece:
+    """The piece of a line frame (whole service months) and the findings dated in its months."""
     days = patient_days(line).collect().lazy()
     found = normalized_findings(findings).collect().lazy()
     counts, flagged = attributed(found, line, days)
-    return _Piece(month_facts(line, days, settings), counts.collect(), flagged.collect(), present_rule_ids(found))
+    return Piece(month_facts(line, days, settings), counts.collect(), flagged.collect(), present_rule_ids(found))
 
 
 def scores_of_lines(pieces: Iterable[tuple[pl.DataFrame, Frame | None]], settings: ScoreSettings) -> Scores:
     """Both tables from ``facts.line_frame``s (one row per line unit with what scoring reads), each
-    with its findings, in pieces of whole service months (the findings dated in them). The pipeline
-    passes one month at a time, so only that month's lines are in memory; each piece leaves small
-    per-month frames, from which the months' and the whole window's facts come."""
-    kept: list[_Piece] = []
+    with its findings, in pieces of whole service months (the findings dated in them). Only the small
+    per-month frames of each piece are kept, so a caller passing one month at a time holds one
+    month's lines in memory."""
+    kept: list[Piece] = []
     for line, findings in pieces:
-        kept.append(_piece(line, findings, settings))
+        kept.append(piece_of(line, findings, settings))
         del line, findings  # not held while the next piece is read
+    return scores_of_pieces(kept, settings)
+
+
+def scores_of_pieces(kept: list[Piece], settings: ScoreSettings) -> Scores:
+    """Both tables from the pieces of every month: the months' and the whole window's periods."""
     if not kept:
-        kept.append(_piece(empty_line_frame(settings), None, settings))
+        kept = [piece_of(empty_line_frame(settings), None, settings)]
     rules = rule_ids(set().union(*(p.rules for p in kept)))
     findings_sums = ("findings", "units_over", "amount_at_risk")
     counts = by_period(pl.concat([p.counts for p in kept], how="vertical"), [NPI, "rule_id"], findings_sums)
@@ -223,7 +229,9 @@ def _with_metrics(facts: pl.LazyFrame, rules: list[str]) -> pl.LazyFrame:
     per_day = pl.col("patient_days")
     return facts.with_columns(
         *(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts),
-        pl.col("amount_at_risk").fill_null(0.0).cast(pl.Float64),
+        # dollars to the cent: a sum's last bits depend on the order of its terms (months stored
+        # apart or read together), the figure must not
+        pl.col("amount_at_risk").fill_null(0.0).cast(pl.Float64).round(2),
     ).with_columns(
         (pl.col("timed_units") / per_day).alias("timed_units_per_patient_day"),
         (pl.col("units_97112") / per_day).alias("units_97112_per_patient_day"),
