@@ -73,15 +73,27 @@ def existing_keys(con: duckdb.DuckDBPyConnection):
     return lookup
 
 
+def logged_file_stats(con: duckdb.DuckDBPyConnection) -> dict[str, dict[tuple[int, int], str]]:
+    """Per source file: (size, modification time in ns) -> SHA-256, from the ingest log."""
+    stats: dict[str, dict[tuple[int, int], str]] = {}
+    rows = con.execute(
+        "select source_file, file_bytes, file_mtime_ns, sha256 from ingest_log "
+        "where file_mtime_ns is not null and file_bytes is not null"
+    ).fetchall()
+    for name, size, mtime_ns, sha256 in rows:
+        stats.setdefault(name, {})[(size, mtime_ns)] = sha256
+    return stats
+
+
 def write_file_result(
-    con: duckdb.DuckDBPyConnection, result: FileResult, run_id: str | None
+    con: duckdb.DuckDBPyConnection, result: FileResult, run_id: str | None, file_mtime_ns: int | None = None
 ) -> None:
     """Lines, quarantine and the ingest-log entry of one file, in one transaction: a file is
     marked read only together with its rows."""
     now = dt.datetime.now(dt.UTC)
-    log = pl.DataFrame([{**result.log_row(), "run_id": run_id, "ingested_at": now}]).with_columns(
-        pl.col("ingested_at").cast(pl.Datetime("us", "UTC"))
-    )
+    log = pl.DataFrame(
+        [{**result.log_row(), "run_id": run_id, "ingested_at": now, "file_mtime_ns": file_mtime_ns}]
+    ).with_columns(pl.col("ingested_at").cast(pl.Datetime("us", "UTC")), pl.col("file_mtime_ns").cast(pl.Int64))
     con.execute("begin transaction")
     try:
         if result.lines.height:
@@ -108,13 +120,14 @@ def write_duplicate_delivery(
     file_bytes: int,
     earlier: str,
     run_id: str | None,
+    file_mtime_ns: int | None = None,
 ) -> None:
     """A redelivered file (same SHA-256 as one already loaded) is logged, not loaded twice."""
     con.execute(
         "insert into ingest_log (source_file, sha256, file_format, file_bytes, rows_read, "
-        "rows_loaded, rows_quarantined, status, reason, run_id, ingested_at) "
-        "values (?, ?, ?, ?, 0, 0, 0, 'duplicate', ?, ?, now())",
-        [source_file, sha256, file_format, file_bytes, f"same content as {earlier}, already loaded", run_id],
+        "rows_loaded, rows_quarantined, status, reason, run_id, ingested_at, file_mtime_ns) "
+        "values (?, ?, ?, ?, 0, 0, 0, 'duplicate', ?, ?, now(), ?)",
+        [source_file, sha256, file_format, file_bytes, f"same content as {earlier}, already loaded", run_id, file_mtime_ns],
     )
 
 

@@ -76,6 +76,28 @@ def test_reviewing_the_same_input_twice_changes_no_table(extracts, tmp_path):
     assert "3 already ingested" in second.output
 
 
+def test_a_file_already_ingested_is_not_read_again_until_its_size_or_modification_time_changes(extracts, tmp_path, monkeypatch):
+    import pipelines.assets.ingest as ingest
+
+    warehouse = tmp_path / "w.duckdb"
+    assert review(extracts, warehouse).exit_code == 0
+    hashed: list[str] = []
+    real = ingest.sha256_of
+    monkeypatch.setattr(ingest, "sha256_of", lambda path: hashed.append(path.name) or real(path))
+    second = review(extracts, warehouse)
+    assert second.exit_code == 0 and "3 already ingested" in second.output
+    assert hashed == []  # name, size and modification time as logged: not read
+    stat = (extracts / "good.csv").stat()
+    os.utime(extracts / "good.csv", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # touched
+    write_csv(extracts / "mixed.csv", [row(claim_id="M-1"), row(claim_id="M-3")])  # rewritten: new content
+    third = review(extracts, warehouse)
+    assert third.exit_code == 0, third.output
+    assert sorted(hashed) == ["good.csv", "mixed.csv"]
+    assert ("good.csv", "loaded", 5, 5, 0) in log(warehouse) and log(warehouse).count(("good.csv", "loaded", 5, 5, 0)) == 1
+    # read again as a new delivery: M-3 loaded, M-1 (already loaded) quarantined
+    assert [entry for entry in log(warehouse) if entry[0] == "mixed.csv"] == [("mixed.csv", "loaded", 2, 1, 1)] * 2
+
+
 def test_a_redelivered_file_with_the_same_content_is_logged_not_loaded(extracts, tmp_path):
     warehouse = tmp_path / "w.duckdb"
     assert review(extracts, warehouse).exit_code == 0

@@ -26,12 +26,17 @@ def source_name(path: Path, root: Path) -> str:
     return path.name if root.is_file() else path.relative_to(root).as_posix()
 
 
-def _digest(path: Path) -> tuple[str, str | None]:
-    """(SHA-256, None), or (UNREADABLE, why) when the file cannot be read (e.g. permission denied)."""
+def _digest(path: Path, logged: dict[tuple[int, int], str]) -> tuple[str, str | None, int | None]:
+    """(SHA-256, None, modification time in ns), or (UNREADABLE, why, None) when the file cannot be
+    read (e.g. permission denied). A file whose (size, modification time) is in ``logged`` (its
+    name's entries in the ingest log) is not read: its logged SHA-256 is taken, as git's index
+    does; any write to the file changes its modification time, and it is then read and hashed."""
     try:
-        return sha256_of(path), None
+        stat = path.stat()
+        known = logged.get((stat.st_size, stat.st_mtime_ns))
+        return known or sha256_of(path), None, stat.st_mtime_ns
     except OSError as exc:  # this file is rejected, the others go on
-        return UNREADABLE, f"cannot be read: {exc.strerror or type(exc).__name__}"
+        return UNREADABLE, f"cannot be read: {exc.strerror or type(exc).__name__}", None
 
 
 def _drop(work: Future | None) -> None:
@@ -89,18 +94,19 @@ def ingest_extracts(
             """File i's (sha256, unreadable reason), the two files after it hashed meanwhile."""
             for j in range(i, min(i + 3, len(files))):
                 if j not in digests:
-                    digests[j] = hasher.submit(_digest, files[j])
+                    digests[j] = hasher.submit(_digest, files[j], logged.get(names[j], {}))
             return digests[i]
 
         with warehouse_db.get_connection() as con, progress.stage("ingest", len(files)) as shown:
             warehouse.ensure_schema(con)
             lookup = warehouse.existing_keys(con)
+            logged = warehouse.logged_file_stats(con)
 
             def read_ahead(i: int) -> None:
                 """Start preparing file i if, as the warehouse is now, it is a file to load."""
                 if i >= len(files) or i in ahead or digest_of(i).exception() is not None:
                     return
-                digest, unreadable = digest_of(i).result()
+                digest, unreadable, _ = digest_of(i).result()
                 if unreadable or warehouse.known_file(con, names[i], digest):
                     return
                 if warehouse.loaded_as(con, digest) is None:
@@ -108,7 +114,7 @@ def ingest_extracts(
 
             for i, path in enumerate(files):
                 name = names[i]
-                digest, unreadable = digest_of(i).result()
+                digest, unreadable, mtime_ns = digest_of(i).result()
                 if warehouse.known_file(con, name, digest):
                     _drop(ahead.pop(i, None))
                     outcomes.append({"source_file": name, "status": "unchanged"})
@@ -118,7 +124,7 @@ def ingest_extracts(
                 if earlier is not None:
                     _drop(ahead.pop(i, None))
                     warehouse.write_duplicate_delivery(
-                        con, name, digest, extract_format(path), path.stat().st_size, earlier, context.run.run_id
+                        con, name, digest, extract_format(path), path.stat().st_size, earlier, context.run.run_id, mtime_ns
                     )
                     outcomes.append({"source_file": name, "status": "duplicate", "reason": f"same content as {earlier}"})
                     shown.advance("ingest", f"{name}: duplicate of {earlier}")
@@ -133,7 +139,7 @@ def ingest_extracts(
                     prepared: PreparedFile | FileResult = future.result()
                     result = prepared if isinstance(prepared, FileResult) else finish_file(prepared, lookup)
                     del prepared
-                warehouse.write_file_result(con, result, context.run.run_id)
+                warehouse.write_file_result(con, result, context.run.run_id, mtime_ns)
                 outcomes.append({**result.log_row(), "sha256": None})
                 if result.status == "rejected":
                     context.log.warning(f"rejected {name}: {result.reason}")
