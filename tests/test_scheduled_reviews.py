@@ -13,6 +13,7 @@ import pytest
 
 from pipelines.definitions import build_defs
 from pipelines.generate import generate_extract
+from tests.extracts import row, write_csv
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"
 
@@ -198,13 +199,15 @@ def test_the_report_and_overview_say_what_is_new_and_what_was_resolved(months, t
     assert f"{changes['new']:,} new findings, {changes['resolved']:,} resolved" in html
 
 
+def visit_on(day: str) -> dict[str, str]:
+    """A line's service date with a 45-minute visit that morning."""
+    return {"service_date": day, "visit_start": f"{day}T09:00", "visit_end": f"{day}T09:45"}
+
+
 def test_a_claim_spanning_two_months_is_judged_on_all_its_lines_in_a_review(tmp_path):
     """DX_SUPPORT reads a claim's diagnoses across all its lines, also when the lines fall in two
     service months (each month is computed on its own)."""
-    from tests.extracts import row, write_csv
-
-    june = dict(service_date="2026-06-30", visit_start="2026-06-30T09:00", visit_end="2026-06-30T09:45")
-    july = dict(service_date="2026-07-01", visit_start="2026-07-01T09:00", visit_end="2026-07-01T09:45")
+    june, july = visit_on("2026-06-30"), visit_on("2026-07-01")
     landing = tmp_path / "landing"
     landing.mkdir()
     write_csv(
@@ -226,10 +229,7 @@ def test_a_claim_spanning_two_months_is_judged_on_all_its_lines_in_a_review(tmp_
 def test_a_month_recomputed_after_a_delivery_still_reads_its_claims_lines_in_other_months(tmp_path):
     """A new June claim makes the next review recompute June; a June claim whose other line lies in
     May (outside the months recomputed) is still judged on both lines."""
-    from tests.extracts import row, write_csv
-
-    may = dict(service_date="2026-05-29", visit_start="2026-05-29T09:00", visit_end="2026-05-29T09:45")
-    june = dict(service_date="2026-06-02", visit_start="2026-06-02T09:00", visit_end="2026-06-02T09:45")
+    may, june = visit_on("2026-05-29"), visit_on("2026-06-02")
     landing = tmp_path / "landing"
     landing.mkdir()
     write_csv(
