@@ -51,7 +51,8 @@ def months_to_score(con: duckdb.DuckDBPyConnection, months: list[dt.date], setti
         return list(months)
     stored = dict(con.execute(f"select {MONTH}, rules_computed_at from score_pieces").fetchall())
     stamps = dict(con.execute(f"select {MONTH}, computed_at from rules_months").fetchall())
-    gone = [m for m in stored if m not in set(months)]
+    scored = set(months)
+    gone = [m for m in stored if m not in scored]
     if gone:
         _delete(con, gone)
     return [m for m in months if m not in stored or stored[m] != stamps.get(m)]
