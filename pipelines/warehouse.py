@@ -85,6 +85,15 @@ def logged_file_stats(con: duckdb.DuckDBPyConnection) -> dict[str, dict[tuple[in
     return stats
 
 
+def note_file_stat(con: duckdb.DuckDBPyConnection, source_file: str, sha256: str, file_bytes: int, file_mtime_ns: int) -> None:
+    """Keep the size and modification time a logged file was last seen with, with this content: the
+    next review then need not read it (``logged_file_stats``)."""
+    con.execute(
+        "update ingest_log set file_mtime_ns = ? where source_file = ? and sha256 = ? and file_bytes = ?",
+        [file_mtime_ns, source_file, sha256, file_bytes],
+    )
+
+
 def write_file_result(
     con: duckdb.DuckDBPyConnection, result: FileResult, run_id: str | None, file_mtime_ns: int | None = None
 ) -> None:

@@ -57,6 +57,6 @@ create table if not exists ingest_log (
     run_id varchar,            -- the Dagster run that read the file
     ingested_at timestamptz not null
 );
--- The file's modification time (ns) when it was hashed: a later review does not read a file again
--- whose name, size and modification time are those logged (git's index does the same).
+-- The file's modification time (ns) when it was last hashed with this content: a later review does
+-- not read a file again whose name, size and modification time are those logged (as git's index).
 alter table ingest_log add column if not exists file_mtime_ns bigint;

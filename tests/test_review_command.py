@@ -96,6 +96,26 @@ def test_a_file_already_ingested_is_not_read_again_until_its_size_or_modificatio
     assert ("good.csv", "loaded", 5, 5, 0) in log(warehouse) and log(warehouse).count(("good.csv", "loaded", 5, 5, 0)) == 1
     # read again as a new delivery: M-3 loaded, M-1 (already loaded) quarantined
     assert [entry for entry in log(warehouse) if entry[0] == "mixed.csv"] == [("mixed.csv", "loaded", 2, 1, 1)] * 2
+    hashed.clear()
+    assert review(extracts, warehouse).exit_code == 0
+    assert hashed == []  # the touched file's new modification time was kept: not read a third time
+
+
+def test_a_file_logged_before_its_modification_time_was_kept_is_read_once_more_then_not(extracts, tmp_path, monkeypatch):
+    import pipelines.assets.ingest as ingest
+
+    warehouse = tmp_path / "w.duckdb"
+    assert review(extracts, warehouse).exit_code == 0
+    with duckdb.connect(str(warehouse)) as con:  # as a warehouse from before file_mtime_ns
+        con.execute("update ingest_log set file_mtime_ns = null")
+    hashed: list[str] = []
+    real = ingest.sha256_of
+    monkeypatch.setattr(ingest, "sha256_of", lambda path: hashed.append(path.name) or real(path))
+    assert "3 already ingested" in review(extracts, warehouse).output
+    assert len(hashed) == 3
+    hashed.clear()
+    assert "3 already ingested" in review(extracts, warehouse).output
+    assert hashed == []
 
 
 def test_a_redelivered_file_with_the_same_content_is_logged_not_loaded(extracts, tmp_path):

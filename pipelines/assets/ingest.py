@@ -117,6 +117,9 @@ def ingest_extracts(
                 digest, unreadable, mtime_ns = digest_of(i).result()
                 if warehouse.known_file(con, name, digest):
                     _drop(ahead.pop(i, None))
+                    if mtime_ns is not None and logged.get(name, {}).get((path.stat().st_size, mtime_ns)) != digest:
+                        # read again (touched, or logged before the stat was kept): not next time
+                        warehouse.note_file_stat(con, name, digest, path.stat().st_size, mtime_ns)
                     outcomes.append({"source_file": name, "status": "unchanged"})
                     shown.advance("ingest", f"{name}: already ingested")
                     continue
