@@ -26,15 +26,18 @@ def source_name(path: Path, root: Path) -> str:
     return path.name if root.is_file() else path.relative_to(root).as_posix()
 
 
-def _digest(path: Path, logged: dict[tuple[int, int], str]) -> tuple[str, str | None, int | None]:
-    """(SHA-256, None, modification time in ns), or (UNREADABLE, why, None) when the file cannot be
-    read (e.g. permission denied). A file whose (size, modification time) is in ``logged`` (its
-    name's entries in the ingest log) is not read: its logged SHA-256 is taken, as git's index
-    does; any write to the file changes its modification time, and it is then read and hashed."""
+def _digest(path: Path, logged: dict[tuple[int, int], str]) -> tuple[str, str | None, tuple[int, int] | None]:
+    """(SHA-256, None, read) where ``read`` is the (size, modification time in ns) of a file read and
+    hashed now, None for one not read; or (UNREADABLE, why, None) when the file cannot be read (e.g.
+    permission denied). A file whose (size, modification time) is in ``logged`` (its name's entries
+    in the ingest log) is not read: its logged SHA-256 is taken, as git's index does; any write to
+    the file changes its modification time, and it is then read and hashed."""
     try:
         stat = path.stat()
-        known = logged.get((stat.st_size, stat.st_mtime_ns))
-        return known or sha256_of(path), None, stat.st_mtime_ns
+        seen = (stat.st_size, stat.st_mtime_ns)
+        if seen in logged:
+            return logged[seen], None, None
+        return sha256_of(path), None, seen
     except OSError as exc:  # this file is rejected, the others go on
         return UNREADABLE, f"cannot be read: {exc.strerror or type(exc).__name__}", None
 
@@ -114,12 +117,12 @@ def ingest_extracts(
 
             for i, path in enumerate(files):
                 name = names[i]
-                digest, unreadable, mtime_ns = digest_of(i).result()
+                digest, unreadable, read = digest_of(i).result()
+                mtime_ns = read[1] if read else None
                 if warehouse.known_file(con, name, digest):
                     _drop(ahead.pop(i, None))
-                    if mtime_ns is not None and logged.get(name, {}).get((path.stat().st_size, mtime_ns)) != digest:
-                        # read again (touched, or logged before the stat was kept): not next time
-                        warehouse.note_file_stat(con, name, digest, path.stat().st_size, mtime_ns)
+                    if read:  # read again (touched, or logged before the stat was kept): not next time
+                        warehouse.note_file_stat(con, name, digest, *read)
                     outcomes.append({"source_file": name, "status": "unchanged"})
                     shown.advance("ingest", f"{name}: already ingested")
                     continue
