@@ -219,7 +219,9 @@ def publish_staged(con: duckdb.DuckDBPyConnection, names: dict[str, str], months
             con.execute(f"alter table {quote_identifier(name)} rename to {quote_identifier(table)}")
             continue
         if months:
-            month_of = "service_month" if table == "rule_coverage_months" else "date_trunc('month', service_date)::date"
+            # a table kept per month says so in its service_month column; else its rows' service_date
+            keyed = "service_month" in table_columns(con, table)
+            month_of = "service_month" if keyed else "date_trunc('month', service_date)::date"
             con.execute(
                 f"delete from {quote_identifier(table)} where {month_of} in (select unnest($months::date[]))",
                 {"months": months},
@@ -248,13 +250,18 @@ def mark_claims_across_months(con: duckdb.DuckDBPyConnection, months: list[dt.da
     )
 
 
+def _in_month(alias: str) -> str:
+    """The rows of alias' table in the service month ``$month`` (a range of dates, for zone maps)."""
+    return f"{alias}.service_date >= $month and {alias}.service_date < $month + interval 1 month"
+
+
 def read_month_lines(con: duckdb.DuckDBPyConnection, columns: list[str], month: dt.date) -> pl.DataFrame:
     """A service month's lines, with every other line of their claims (a claim's diagnoses are
     read across all its lines); the caller keeps only the month's results. Call
     ``mark_claims_across_months`` first on the same connection: the month's own lines are then one range
     of service dates, and the other months are read only for the claims that span them."""
     selected = ", ".join(quote_identifier(c) for c in columns)
-    in_month = "service_date >= $month and service_date < $month + interval 1 month"
+    in_month = _in_month("claim_lines")
     own = con.sql(f"select {selected} from claim_lines where {in_month}", params={"month": month}).pl()
     if not con.execute("select count(*) from months_of_spanning_claims where month = ?", [month]).fetchall()[0][0]:
         return own
@@ -327,11 +334,6 @@ def scored_months(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
         " union select date_trunc('month', service_date)::date from findings order by 1"
     ).fetchall()
     return [r[0] for r in rows]
-
-
-def _in_month(alias: str) -> str:
-    """The rows of alias' table in the service month ``$month`` (a range of dates, for zone maps)."""
-    return f"{alias}.service_date >= $month and {alias}.service_date < $month + interval 1 month"
 
 
 def month_units_with_line_columns(
