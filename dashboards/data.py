@@ -289,10 +289,14 @@ def _days_97112_sql(snap: Snapshot) -> str:
     ) + " and l.cpt_code = '97112' group by all"
 
 
-def _claim_line_cells_sql(snap: Snapshot) -> str:
+def _billing_and_payer(snap: Snapshot) -> tuple[str, str]:
+    """claim_lines' billing NPI and payer type as ``l.`` expressions (null where the column is absent)."""
     _require_lines(snap)
-    billing = snap.col("claim_lines", "l", "billing_npi")
-    payer = snap.col("claim_lines", "l", "payer_type")
+    return snap.col("claim_lines", "l", "billing_npi"), snap.col("claim_lines", "l", "payer_type")
+
+
+def _claim_line_cells_sql(snap: Snapshot) -> str:
+    billing, payer = _billing_and_payer(snap)
     return (
         f"select date_trunc('month', l.service_date)::date as month, {billing} as billing_npi, {payer} as payer_type, "
         "l.rendering_npi, count(*)::bigint as lines from claim_lines l group by all"
@@ -300,9 +304,7 @@ def _claim_line_cells_sql(snap: Snapshot) -> str:
 
 
 def _claim_days_97112_sql(snap: Snapshot) -> str:
-    _require_lines(snap)
-    billing = snap.col("claim_lines", "l", "billing_npi")
-    payer = snap.col("claim_lines", "l", "payer_type")
+    billing, payer = _billing_and_payer(snap)
     return (
         f"select l.patient_id, l.service_date, {billing} as billing_npi, {payer} as payer_type, "
         "sum(l.units_billed) as units from claim_lines l where l.cpt_code = '97112' group by all"
