@@ -65,6 +65,13 @@ def test_a_line_without_its_units_row_or_with_two_fails_the_check(reviewed, tmp_
     assert not result.passed and result.metadata["lines_without_exactly_one_row"].value == 2
 
 
+def test_a_units_row_moved_to_another_key_fails_though_the_row_counts_agree(reviewed, tmp_path):
+    # as many units rows as lines, but one line has none and one row belongs to no line
+    moved = damaged(reviewed, tmp_path, "update line_units set line_number = 999 where rowid = (select min(rowid) from line_units)")
+    result = one_units_row_per_line(warehouse_db=moved)
+    assert not result.passed and result.metadata["lines_without_exactly_one_row"].value == 2
+
+
 def test_negative_expected_units_fail_the_check(reviewed, tmp_path):
     negative = damaged(reviewed, tmp_path, "update line_units set expected_units = -1 where rowid = (select min(rowid) from line_units)")
     result = no_negative_expected_units(warehouse_db=negative)
