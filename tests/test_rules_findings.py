@@ -1,11 +1,14 @@
 """The patient-day and line findings: UNITS_OVER_MINUTES, ALLOCATION, MINUTES_MISSING, DAILY_LIMIT,
 DX_SUPPORT and DUPLICATE, each raised where the rule says and silent where it does not."""
 
+import itertools
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pipelines.rules import Reference, RuleSettings, findings, line_units
+from pipelines.rules.findings._common import unit_price
 from pipelines.rules.testing import NPI_A, NPI_B, claim_lines
 
 REF = Reference.load()
@@ -291,3 +294,15 @@ def test_a_duplicate_is_reported_once_not_again_by_the_other_rules() -> None:
     units = line_units(lines, REF, settings).collect().lazy()
     rules = findings(lines, units, REF, settings).collect()["rule_id"].to_list()
     assert rules == ["DUPLICATE"]
+
+
+# --- prices ----------------------------------------------------------------------------------------
+
+
+def test_a_price_per_unit_sums_the_amounts_exactly_in_any_order() -> None:
+    # as floats, 0.1 + 0.2 + 0.3 is 0.6000000000000001 in this order and 0.6 in the reverse one: once
+    # rounded to the cent, a finding's amount at risk could change with the order the lines came in
+    amounts = [0.1, 0.2, 0.3]
+    for order in itertools.permutations(amounts):
+        lines = pl.DataFrame({"day": [1, 1, 1], "price_per_unit": list(order), "units_billed": [1, 1, 1]})
+        assert lines.group_by("day").agg(unit_price().alias("price"))["price"].to_list() == [0.2], order

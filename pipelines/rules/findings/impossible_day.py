@@ -19,7 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.chart import units_for_minutes
-from pipelines.rules.findings._common import THERAPIST_DAY, as_findings, at_risk
+from pipelines.rules.findings._common import THERAPIST_DAY, amount_micros, as_findings, at_risk, per_unit
 from pipelines.rules.groups import GROUP_KEY
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
@@ -39,7 +39,7 @@ def impossible_day(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, set
         .then(pl.col("total_timed_minutes").max())
         .otherwise(pl.col("minutes_used").sum())
         .alias("minutes"),
-        (pl.col("price_per_unit") * pl.col("units_billed")).sum().alias("amount"),
+        amount_micros().sum().alias("amount"),
         pl.col("units_billed").filter(pl.col("price_per_unit").is_not_null()).sum().alias("priced_units"),
     )
     days = (
@@ -55,7 +55,7 @@ def impossible_day(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, set
     result = days.with_columns(units_for_minutes(pl.col("minutes") - ceiling).alias("units_over")).with_columns(
         at_risk(
             pl.col("units_over"),
-            pl.when(pl.col("priced_units") > 0).then(pl.col("amount") / pl.col("priced_units")).otherwise(0.0),
+            per_unit(pl.col("amount"), pl.col("priced_units")),
         ),
         pl.format(
             "NPI {} documented {} timed one-on-one minutes ({} h) over {} visits this day, above the ceiling of {} "

@@ -29,7 +29,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.chart import units_for_minutes
-from pipelines.rules.findings._common import THERAPIST_DAY, as_findings, at_risk, plural
+from pipelines.rules.findings._common import THERAPIST_DAY, amount_micros, as_findings, at_risk, per_unit, plural
 from pipelines.rules.frame import canonical, line_price
 from pipelines.rules.reference import Reference, normalize_code
 from pipelines.rules.settings import RuleSettings
@@ -72,7 +72,7 @@ def overlap(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: 
             pl.col("visit_start").min().alias("start"),
             pl.col("visit_end").max().alias("end"),
             pl.col("_timed").any().alias("_timed_visit"),
-            (pl.col("price_per_unit") * pl.col("units_billed")).filter(pl.col("_timed")).sum().alias("amount"),
+            amount_micros().filter(pl.col("_timed")).sum().alias("amount"),
             pl.col("units_billed").filter(pl.col("_timed") & pl.col("price_per_unit").is_not_null()).sum().alias("priced_units"),
         )
         .filter(pl.col("_timed_visit") & (pl.col("end") > pl.col("start")))
@@ -114,7 +114,7 @@ def overlap(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: 
         .filter(pl.col("n_patients") > 1)
     )
     units_over = units_for_minutes(pl.col("minutes"))
-    price = pl.when(pl.col("priced_units") > 0).then(pl.col("amount") / pl.col("priced_units")).otherwise(0.0)
+    price = per_unit(pl.col("amount"), pl.col("priced_units"))
     result = days.with_columns(units_over.alias("units_over")).with_columns(
         at_risk(pl.col("units_over"), price),
         pl.format(
