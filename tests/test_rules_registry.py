@@ -97,6 +97,16 @@ def test_findings_are_sorted_and_repeatable() -> None:
                                      "billing_provider", "discipline", "detail"], nulls_last=True))
 
 
+def test_findings_do_not_depend_on_the_order_of_lines_or_units() -> None:
+    settings = RuleSettings()
+    for seed in range(5):
+        lines = EVERYTHING.collect().sample(fraction=1.0, shuffle=True, seed=seed).lazy()
+        units = line_units(lines, REF, settings, ordered=False).collect()
+        assert units.sort("claim_id", "line_number").equals(line_units(EVERYTHING, REF, settings).collect())
+        units = units.sample(fraction=1.0, shuffle=True, seed=seed + 100).lazy()
+        assert findings(lines, units, REF, settings).collect().equals(all_findings()), seed
+
+
 def test_an_unknown_rule_id_is_refused() -> None:
     with pytest.raises(KeyError, match="NOPE"):
         findings(EVERYTHING, line_units(EVERYTHING, REF, RuleSettings()), REF, RuleSettings(), rules=["NOPE"])
