@@ -218,15 +218,21 @@ def publish_staged(con: duckdb.DuckDBPyConnection, names: dict[str, str], months
             con.execute(f"drop table {quote_identifier(table)}")
             con.execute(f"alter table {quote_identifier(name)} rename to {quote_identifier(table)}")
             continue
-        if months:
-            # a table kept per month says so in its service_month column; else its rows' service_date
-            keyed = "service_month" in table_columns(con, table)
-            month_of = "service_month" if keyed else "date_trunc('month', service_date)::date"
-            con.execute(
-                f"delete from {quote_identifier(table)} where {month_of} in (select unnest($months::date[]))",
-                {"months": months},
-            )
+        delete_months(con, table, months)
         con.execute(f"insert into {quote_identifier(table)} by name select * from {quote_identifier(name)}")
+
+
+def delete_months(con: duckdb.DuckDBPyConnection, table: str, months: list[dt.date]) -> None:
+    """Delete a derived table's rows of these service months."""
+    if not months:
+        return
+    # a table kept per month says so in its service_month column; else its rows' service_date
+    keyed = "service_month" in table_columns(con, table)
+    month_of = "service_month" if keyed else "date_trunc('month', service_date)::date"
+    con.execute(
+        f"delete from {quote_identifier(table)} where {month_of} in (select unnest($months::date[]))",
+        {"months": months},
+    )
 
 
 def mark_claims_across_months(con: duckdb.DuckDBPyConnection, months: list[dt.date] | None = None) -> None:

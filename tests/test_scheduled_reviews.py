@@ -106,7 +106,10 @@ def test_run_metadata_carries_counts_but_no_patient_identifier(tmp_path):
     assert not [p for p in patients if p in text]
 
 
-def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(months, tmp_path):
+# a monthly review writes its month in place; more months go through staged tables: both must match
+@pytest.mark.parametrize("in_place_months", [1, 0], ids=["in place", "staged"])
+def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(months, tmp_path, monkeypatch, in_place_months):
+    monkeypatch.setattr("pipelines.assets.rules.IN_PLACE_MONTHS", in_place_months)
     landing = tmp_path / "landing"
     landing.mkdir()
     files = sorted(months.glob("claims_*.csv"))

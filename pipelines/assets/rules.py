@@ -2,11 +2,13 @@
 
 Incremental by service month: every rule's grain (line, patient-day, therapist-day) lies within one
 month, so only the months that newly ingested lines touch are recomputed; a change of configuration
-or reference data recomputes everything. Months are written to staged copies of the tables, each
-committed on its own (memory stays at one month), and moved in together in one transaction.
+or reference data recomputes everything. Many months are written to staged copies of the tables,
+each committed on its own (memory stays at one month), and moved in together in one transaction; a
+single month (a monthly review's) is written in place, in one transaction. Readers see all old or
+all new months either way.
 """
 
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 
 import dagster as dg
 import polars as pl
@@ -23,6 +25,12 @@ from pipelines.rules.findings.documentation import (
 )
 from pipelines.rules.registry import RULES, findings
 from pipelines.rules.units import line_units
+
+DERIVED = ["line_units", "findings", "rule_coverage_months"]
+# Up to this many recomputed months are written in place, in one transaction that holds their rows
+# in memory until it commits (about 300 MB for an 860k-line month); more go through staged tables.
+# In place saves copying the staged rows in (0.75 s for a 10M-line warehouse's new month).
+IN_PLACE_MONTHS = 1
 
 
 @dg.multi_asset(
@@ -58,9 +66,16 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
         else:
             months, everything = warehouse.months_to_recompute(con, covered), False
         units_rows = found_rows = 0
+        in_place = not everything and len(months) <= IN_PLACE_MONTHS
         with progress.stage("rules", len(months)) as shown, ExitStack() as stack:
+            if months and in_place:
+                stack.enter_context(warehouse.transaction(con))  # commits after the publishing below
+                for table in DERIVED:
+                    warehouse.delete_months(con, table, months)
+                target = {table: table for table in DERIVED}
+            elif months or everything:
+                target = stack.enter_context(warehouse.staged(con, DERIVED))
             if months or everything:
-                staged = stack.enter_context(warehouse.staged(con, ["line_units", "findings", "rule_coverage_months"]))
                 warehouse.mark_claims_across_months(con, None if everything else months)
             for month in months:
                 lines = warehouse.read_month_lines(con, list(CANONICAL), month).lazy()
@@ -70,18 +85,19 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
                 units = line_units(lines, ref, settings, ordered=False).collect(engine="in-memory")
                 found = findings(lines, units.lazy(), ref, settings).filter(in_month).collect(engine="in-memory")
                 units = units.filter(in_month)
-                # each month commits to the staged tables on its own: an open transaction holds its
-                # rows in memory (a 10M-line rebuild in one transaction peaked 2.5 GB higher)
-                warehouse.insert_rows(con, staged["line_units"], units)
-                warehouse.insert_rows(con, staged["findings"], found)
+                # staged, each month commits on its own: an open transaction holds its rows in
+                # memory (a 10M-line rebuild in one transaction peaked 2.5 GB higher)
+                warehouse.insert_rows(con, target["line_units"], units)
+                warehouse.insert_rows(con, target["findings"], found)
                 coverage = month_coverage_counts(lines, month).with_columns(rule_id=pl.lit(DOCUMENTATION))
-                warehouse.insert_rows(con, staged["rule_coverage_months"], coverage)
+                warehouse.insert_rows(con, target["rule_coverage_months"], coverage)
                 units_rows, found_rows = units_rows + units.height, found_rows + found.height
                 shown.advance("rules", month.isoformat()[:7])
             # readers see the old months or the new ones, never a mix: one transaction moves them in
             if months or everything:
-                with warehouse.transaction(con):
-                    warehouse.publish_staged(con, staged, None if everything else months)
+                with nullcontext() if in_place else warehouse.transaction(con):
+                    if not in_place:
+                        warehouse.publish_staged(con, target, None if everything else months)
                     warehouse.stamp_rules_months(con, months, everything)
                     warehouse.set_rules_state(con, watermark, fingerprint)
                     counts = con.sql("select * from rule_coverage_months where rule_id = ?", params=[DOCUMENTATION]).pl()
