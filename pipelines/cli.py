@@ -192,6 +192,7 @@ def review(
         _fail(str(exc), 2)
     except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not UTF-8 text
         _fail(f"configuration file {config} cannot be read ({getattr(exc, 'strerror', None) or 'not UTF-8 text'})", 2)
+    _check_reference(settings)
     _prepare_warehouse_path(warehouse)
     try:
         with review_lock(warehouse, wait):
@@ -243,6 +244,20 @@ def _check_warehouse_opens(warehouse: Path) -> None:
         duckdb.connect(str(warehouse)).close()
     except duckdb.Error as exc:
         _fail(explain(str(exc), warehouse) or f"the warehouse {warehouse} cannot be opened: {redacted(str(exc))}", 2)
+
+
+def _check_reference(settings) -> None:
+    """The configured reference files (seed replacements, MUE table, note vocabulary) read before
+    anything is ingested: a broken one stops the review at once, saying which file and why."""
+    from pipelines.notes import VocabularyError
+    from pipelines.rules.reference import ReferenceError
+
+    try:
+        settings.reference()
+    except (ReferenceError, VocabularyError) as exc:
+        _fail(f"[rules] reference files: {exc}", 2)
+    except OSError as exc:
+        _fail(f"[rules] reference files: {getattr(exc, 'filename', None) or 'a file'} cannot be read ({exc.strerror})", 2)
 
 
 def _run_review(input: Path, warehouse: Path, config_path: Path | None, settings) -> tuple[str, dict]:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+from pathlib import Path
+
 import polars as pl
 import pytest
 
+from pipelines.config import load_config
 from pipelines.evaluate import documentation_by_element
 from pipelines.rules import Reference, RuleSettings, findings, line_units
 from pipelines.rules.findings.documentation import (
@@ -435,13 +438,30 @@ def test_a_users_vocabulary_replaces_the_seed(tmp_path):
     note = without(T) + " Zig-zag drills x5."
     assert missing_of(run(day(note))) == [[T]]
 
-    class WithVocabulary:  # what a Reference carrying the user's file looks like to the rule
-        def __getattr__(self, name):
-            return path if name == "documentation_vocabulary" else getattr(REF, name)
-
+    # as the configuration gives it: [rules] reference_files = { documentation_vocabulary = "..." }
+    config = tmp_path / "c.toml"
+    config.write_text(f'[rules]\nreference_files = {{ documentation_vocabulary = "{path}" }}\n')
+    ref = load_config(config).reference()
     lines = claim_lines(day(note))
-    units = line_units(lines, REF, SETTINGS).collect().lazy()
-    assert documentation(lines, units, WithVocabulary(), SETTINGS).collect().height == 0
+    units = line_units(lines, ref, SETTINGS).collect().lazy()
+    assert documentation(lines, units, ref, SETTINGS).collect().height == 0
+
+
+def test_a_broken_vocabulary_file_stops_the_review_before_anything_is_read(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    broken = tmp_path / "vocab.toml"
+    broken.write_text('version = "clinic-1"\n')
+    config = tmp_path / "c.toml"
+    config.write_text(f'[rules]\nreference_files = {{ documentation_vocabulary = "{broken}" }}\n')
+    warehouse = tmp_path / "w.duckdb"
+    samples = Path(__file__).resolve().parent.parent / "data_samples"
+    result = CliRunner().invoke(app, ["review", "--input", str(samples), "--warehouse", str(warehouse), "--config", str(config)])
+    assert result.exit_code == 2
+    assert "reference files" in result.output and "vocab.toml" in result.output and "[elements.deficit]" in result.output
+    assert not warehouse.exists()
 
 
 def test_highlight_segments_mark_each_detected_span_in_place():

@@ -108,6 +108,9 @@ def _prepare(name: str, frame: pl.DataFrame) -> pl.DataFrame:
     raise KeyError(name)
 
 
+VOCABULARY = "documentation_vocabulary"
+
+
 @dataclass(frozen=True, eq=False)
 class Reference:
     """The seed tables as Polars frames (columns after loading):
@@ -128,23 +131,31 @@ class Reference:
     daily_limits: pl.DataFrame
     dx_97112_supportive: pl.DataFrame
     limits: pl.DataFrame
+    documentation_vocabulary: Path | None = None  # a user's vocabulary TOML; None: the shipped seed
 
     @classmethod
     def load(cls, overrides: dict[str, Path] | None = None) -> Reference:
         """Read every seed CSV, replacing any table named in ``overrides`` by the user's file.
 
         Keys are the table names (``cpt_codes``, ``payer_methods``, ``payer_name_methods``,
-        ``daily_limits``, ``dx_97112_supportive``, ``limits``) plus ``mue`` for a CMS MUE file.
+        ``daily_limits``, ``dx_97112_supportive``, ``limits``) plus ``mue`` for a CMS MUE file and
+        ``documentation_vocabulary`` for a note vocabulary TOML of the seed's structure (read here,
+        so that a broken file is refused before any month is recomputed).
         """
         overrides = dict(overrides or {})
-        unknown = set(overrides) - set(TABLES) - {"mue"}
+        unknown = set(overrides) - set(TABLES) - {"mue", VOCABULARY}
         if unknown:
             raise ReferenceError(f"unknown reference table(s): {', '.join(sorted(unknown))}")
         tables = {
             name: _prepare(name, _read_table(name, Path(overrides.get(name, SEED_DIR / seed))))
             for name, (seed, _) in TABLES.items()
         }
-        ref = cls(**tables)
+        vocabulary = overrides.get(VOCABULARY)
+        if vocabulary is not None:
+            from pipelines.notes import load_vocabulary
+
+            load_vocabulary(Path(vocabulary))  # raises VocabularyError with the file and the reason
+        ref = cls(**tables, documentation_vocabulary=Path(vocabulary) if vocabulary is not None else None)
         if overrides.get("mue") is not None:
             ref = ref.with_mue(load_mue_table(Path(overrides["mue"])))
         return ref
