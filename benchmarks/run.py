@@ -3,20 +3,20 @@
 For each size (default 1M and 10M lines) it generates the extract once under bench_data/ (reused
 when present), then measures in separate processes, each with its own wall time, CPU time and peak
 memory (RSS, from wait4):
-- plain load: `create table ... as select * from read_csv(...)` of the same files into a new DuckDB file,
-  run three times: its wall time on this VM varies up to 3x between idle runs, so the median is the
-  reference and the three are printed;
+- plain load: `create table ... as select * from read_csv(...)` of the same files into a new DuckDB file;
 - review: `unitreview review` into a fresh warehouse (ingest, rules, scores, history, snapshot, report);
 - incremental: a 12-month warehouse (a 13-month extract of the same size per month, reviewed
   without its last month), then the 13th month added and reviewed again, against a full rebuild
-  of all 13 months into a fresh warehouse.
+  of all 13 months into a fresh warehouse (each incremental run on a fresh copy of the 12-month one).
+Each case runs three times (--repeat) and the median run by wall time is shown, with every run's
+wall time: on this 2-core VM the same run varies by 10% and more (the plain load once by 3x).
 Before each measured run the input files are read once, so that every case starts with them in
 the page cache (the first would otherwise pay for the disk and the others not). It prints a table
 with lines per second and the ratio review / plain load (by wall time, and by CPU time), the seconds
 of each review step (the review's own "time by step" line), and writes it all as JSON to
 bench_data/results.json. Speed is measured here, never in the tests.
 
-    python benchmarks/run.py [--sizes 1000000 10000000] [--data bench_data] [--no-incremental]
+    python benchmarks/run.py [--sizes 1000000 10000000] [--data bench_data] [--no-incremental] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -100,9 +100,6 @@ con.close()
 """
 
 
-PLAIN_RUNS = 3
-
-
 def warm(folder: Path) -> None:
     """Read every input file once, so that the measured run finds them in the page cache."""
     for path in sorted(folder.glob("claims_*")):
@@ -111,45 +108,64 @@ def warm(folder: Path) -> None:
                 pass
 
 
+def repeated(runs: int, label: str, run) -> dict:
+    """``run()`` (one measurement) ``runs`` times: the median run by wall time, labelled, with
+    every run's wall time."""
+    results = [run() for _ in range(runs)]
+    median = sorted(results, key=lambda r: r["wall_s"])[len(results) // 2]
+    suffix = f" (median of {runs})" if runs > 1 else ""
+    return {**median, "case": label + suffix, "runs_wall_s": [r["wall_s"] for r in results]}
+
+
 def plain_load(folder: Path, work: Path) -> dict:
-    """The median (by wall time) of PLAIN_RUNS plain loads, with every run's wall time."""
     target = work / "plain.duckdb"
+    target.unlink(missing_ok=True)
     files = sorted(str(p) for p in folder.glob("claims_*.csv"))
-    runs = []
-    for _ in range(PLAIN_RUNS):
-        target.unlink(missing_ok=True)
-        warm(folder)
-        runs.append(measure([sys.executable, "-c", PLAIN_LOAD, str(target), *files], "plain DuckDB load"))
-    median = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
-    return {**median, "case": f"plain DuckDB load (median of {PLAIN_RUNS})", "runs_wall_s": [r["wall_s"] for r in runs]}
+    warm(folder)
+    return measure([sys.executable, "-c", PLAIN_LOAD, str(target), *files], "plain DuckDB load")
 
 
 def review(folder: Path, warehouse: Path, label: str) -> dict:
-    for stale in warehouse.parent.glob(warehouse.stem + "*"):
-        stale.unlink()
+    """A review of ``folder`` into a fresh warehouse."""
+    remove_warehouse(warehouse)
     warm(folder)
     return measure(
         [str(BIN / "unitreview"), "review", "--input", str(folder), "--warehouse", str(warehouse)], label
     )
 
 
-def incremental(folder: Path, work: Path) -> tuple[dict, dict]:
-    """A 12-month warehouse, then the 13th month added: its review against a full rebuild of all 13."""
+def remove_warehouse(warehouse: Path) -> None:
+    for stale in warehouse.parent.glob(warehouse.stem + "*"):
+        stale.unlink()
+
+
+def incremental(folder: Path, work: Path, runs: int) -> tuple[dict, dict]:
+    """A 12-month warehouse, then the 13th month added: its review (each run on a fresh copy of the
+    12-month warehouse) against a full rebuild of all 13 into a fresh warehouse."""
     months = sorted(folder.glob("claims_*.csv"))
-    landing = work / "landing"
+    landing, twelve = work / "landing", work / "twelve_months.duckdb"
     shutil.rmtree(landing, ignore_errors=True)
     landing.mkdir()
     for path in months[:-1]:
         (landing / path.name).symlink_to(path)
-    warehouse = work / "incremental.duckdb"
-    review(landing, warehouse, f"review of {len(months) - 1} months")
+    review(landing, twelve, f"review of {len(months) - 1} months")
     (landing / months[-1].name).symlink_to(months[-1])
-    warm(folder)
-    added = measure(
-        [str(BIN / "unitreview"), "review", "--input", str(landing), "--warehouse", str(warehouse)],
-        f"incremental: month {len(months)} added",
+    warehouse = work / "incremental.duckdb"
+
+    def added() -> dict:
+        remove_warehouse(warehouse)
+        shutil.copyfile(twelve, warehouse)
+        warm(folder)
+        return measure(
+            [str(BIN / "unitreview"), "review", "--input", str(landing), "--warehouse", str(warehouse)],
+            f"incremental: month {len(months)} added",
+        )
+
+    rebuild = f"full rebuild of {len(months)} months"
+    return (
+        repeated(runs, f"incremental: month {len(months)} added", added),
+        repeated(runs, rebuild, lambda: review(folder, work / "rebuild.duckdb", rebuild)),
     )
-    return added, review(folder, work / "rebuild.duckdb", f"full rebuild of {len(months)} months")
 
 
 def main() -> None:
@@ -157,6 +173,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--data", type=Path, default=ROOT / "bench_data")
     parser.add_argument("--no-incremental", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each case; the median is shown (default 3)")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -165,14 +182,14 @@ def main() -> None:
         folder = extract(args.data, lines)
         work = args.data / f"work_{lines}"
         work.mkdir(exist_ok=True)
-        plain = plain_load(folder, work)
-        full = review(folder, work / "review.duckdb", "review")
+        plain = repeated(args.repeat, "plain DuckDB load", lambda: plain_load(folder, work))
+        full = repeated(args.repeat, "review", lambda: review(folder, work / "review.duckdb", "review"))
         rows = [plain, full]
         for row in rows:
             row["lines"] = lines
         if not args.no_incremental:
             # one month more than the 12 above, at the same lines per month
-            added, rebuild = incremental(extract(args.data, lines * 13 // 12, months=13), work)
+            added, rebuild = incremental(extract(args.data, lines * 13 // 12, months=13), work, args.repeat)
             added["lines"] = lines // 12
             rebuild["lines"] = lines * 13 // 12
             added["ratio_to_full_rebuild"] = round(added["wall_s"] / rebuild["wall_s"], 2)
@@ -188,7 +205,7 @@ def main() -> None:
 
 def print_table(rows: list[dict]) -> None:
     header = (
-        f"{'case':36} {'lines':>11} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'lines/s':>10} {'x plain':>8}"
+        f"{'case':44} {'lines':>11} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'lines/s':>10} {'x plain':>8}"
         f" {'x plain CPU':>12}"
     )
     print(header)
@@ -198,7 +215,7 @@ def print_table(rows: list[dict]) -> None:
             print(f"({r['case']}: runs of {', '.join(f'{w} s' for w in r['runs_wall_s'])})")
     for r in rows:
         print(
-            f"{r['case']:36} {r['lines']:>11,} {r['wall_s']:>8} {r['cpu_s']:>8} {r['peak_rss_mb']:>8} "
+            f"{r['case']:44} {r['lines']:>11,} {r['wall_s']:>8} {r['cpu_s']:>8} {r['peak_rss_mb']:>8} "
             f"{r['lines_per_s']:>10,} {r['ratio_to_plain_load']:>8} {r['cpu_ratio_to_plain_load']:>12}"
             + (f"   ({r['ratio_to_full_rebuild']} x full rebuild)" if "ratio_to_full_rebuild" in r else "")
         )
