@@ -85,8 +85,9 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
                 units = line_units(lines, ref, settings, ordered=False).collect(engine="in-memory")
                 found = findings(lines, units.lazy(), ref, settings).filter(in_month).collect(engine="in-memory")
                 units = units.filter(in_month)
-                # staged, each month commits on its own: an open transaction holds its rows in
-                # memory (a 10M-line rebuild in one transaction peaked 2.5 GB higher)
+                # staged, each month commits on its own (an open transaction holds its rows in
+                # memory: a 10M-line rebuild in one transaction peaked 2.5 GB higher); in place,
+                # the one month waits for the transaction's commit below
                 warehouse.insert_rows(con, target["line_units"], units)
                 warehouse.insert_rows(con, target["findings"], found)
                 coverage = month_coverage_counts(lines, month).with_columns(rule_id=pl.lit(DOCUMENTATION))
