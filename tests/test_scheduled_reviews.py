@@ -207,6 +207,11 @@ def visit_on(day: str) -> dict[str, str]:
     return {"service_date": day, "visit_start": f"{day}T09:00", "visit_end": f"{day}T09:45"}
 
 
+def dx_support_claims(warehouse: Path) -> list[str]:
+    """The claims DX_SUPPORT flags, in order."""
+    return query(warehouse, "select claim_id from findings where rule_id = 'DX_SUPPORT' order by 1")["claim_id"].to_list()
+
+
 def test_a_claim_spanning_two_months_is_judged_on_all_its_lines_in_a_review(tmp_path):
     """DX_SUPPORT reads a claim's diagnoses across all its lines, also when the lines fall in two
     service months (each month is computed on its own)."""
@@ -225,8 +230,7 @@ def test_a_claim_spanning_two_months_is_judged_on_all_its_lines_in_a_review(tmp_
     )
     warehouse = tmp_path / "w.duckdb"
     run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
-    flagged = query(warehouse, "select claim_id from findings where rule_id = 'DX_SUPPORT' order by 1")["claim_id"].to_list()
-    assert flagged == ["ALONE-1"]
+    assert dx_support_claims(warehouse) == ["ALONE-1"]
 
 
 def test_a_month_recomputed_after_a_delivery_still_reads_its_claims_lines_in_other_months(tmp_path):
@@ -245,14 +249,13 @@ def test_a_month_recomputed_after_a_delivery_still_reads_its_claims_lines_in_oth
     )
     warehouse = tmp_path / "w.duckdb"
     run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
-    assert query(warehouse, "select count(*) n from findings where rule_id = 'DX_SUPPORT'")["n"][0] == 0
+    assert dx_support_claims(warehouse) == []
     write_csv(
         landing / "claims_2.csv",
         [row(claim_id="NEW-1", line_number="1", cpt_code="97112", diagnosis_codes="M62.81", patient_id="PAT-0003", **june)],
     )
     run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
-    flagged = query(warehouse, "select claim_id from findings where rule_id = 'DX_SUPPORT' order by 1")["claim_id"].to_list()
-    assert flagged == ["NEW-1"]
+    assert dx_support_claims(warehouse) == ["NEW-1"]
 
 
 def test_a_change_of_scoring_settings_rescores_every_month_and_nothing_else_changes_none(months, tmp_path):
