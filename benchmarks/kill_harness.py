@@ -66,8 +66,7 @@ STEP_STAGES = {
     "findings_keys_exist": "rules",
     "review_scores": "scores", "ranks_without_gaps": "scores",
     "review_runs": "history",
-    "review_snapshot": "publish",
-    "review_report": "report",
+    "review_publish": "publish",  # the snapshot, then the report ("report" below: its file old or new)
 }
 
 
@@ -160,7 +159,7 @@ def stage_hit(markers: list[tuple[float, str, str]]) -> str:
         return stage_of(running[-1])
     if any(kind == "PROCESS_END" for _, kind, _ in markers):
         return "finished"
-    if any(kind == "STEP_SUCCESS" and stage_of(step) == "report" for _, kind, step in markers):
+    if any(kind == "STEP_SUCCESS" and stage_of(step) == "publish" for _, kind, step in markers):
         return "summary"
     if any(kind == "STEP_SUCCESS" for _, kind, _ in markers):
         return "between steps"
@@ -568,7 +567,7 @@ def run_trial(i: int, mode: str, rng: random.Random, work: Path, base_dir: Path,
 
 def plan(trials: int, rng: random.Random) -> list[str]:
     """A third at uniformly random moments, the rest a random moment into each stage in turn."""
-    targeted = ["ingest", "rules", "publish", "scores", "history", "report", "ingest", "rules"]
+    targeted = ["ingest", "rules", "publish", "scores", "history", "publish", "ingest", "rules"]
     modes = []
     for i in range(trials):
         modes.append("uniform" if i % 3 == 2 else targeted[(i - i // 3) % len(targeted)])

@@ -21,7 +21,7 @@ from plotly.offline import get_plotlyjs
 from dashboards import data, figures
 from dashboards.coverage import coverage_notices
 from dashboards.privacy import Viewer, id_index, protect
-from dashboards.snapshot import MissingData, Snapshot, reading
+from dashboards.snapshot import MissingData, Snapshot, SnapshotInfo, reading
 
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
 MIN_CHECKED_ID_LENGTH = 6  # shorter ids could match digits in figure data by chance
@@ -46,15 +46,21 @@ footer{color:#666;font-size:12px;padding:8px 32px 24px}
 def write_report(warehouse_or_snapshot: Path, out: Path) -> Path:
     """Write the HTML report of a published snapshot (or of a warehouse no process is writing) to
     ``out`` and return its path. The file embeds plotly.js and needs no network."""
-    out = Path(out)
+    return save_report(render_report(Path(warehouse_or_snapshot)), out)
+
+
+def render_report(warehouse_or_snapshot: Path, info: SnapshotInfo | None = None) -> str:
+    """The report's HTML document. ``info`` stands for the file's own snapshot_info: the publish step
+    renders the report from the warehouse while its bytes are copied into the snapshot, and the
+    snapshot_info added to the copy is not in the warehouse. Refuses a document naming a patient."""
     with reading(Path(warehouse_or_snapshot)) as snap:
         snap.identity = None  # one pass: whatever is derived is built in this connection and closed with it
         known = _patient_ids(snap)  # read once: scrubbing the reasons and the check below share it
-        body = _body(snap, known)
+        body = _body(snap, known, info)
     leaked = _named_in(known, body, MIN_CHECKED_ID_LENGTH)
     if leaked:
         raise ValueError(f"refusing to write a report that names {len(leaked)} patient identifier(s)")
-    document = (
+    return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         "<title>unitreview report</title>"
@@ -62,6 +68,11 @@ def write_report(warehouse_or_snapshot: Path, out: Path) -> Path:
         f"<script type=\"text/javascript\">{get_plotlyjs()}</script>"
         f"</head><body>{body}</body></html>\n"
     )
+
+
+def save_report(document: str, out: Path) -> Path:
+    """Write a rendered report to ``out`` whole or not at all (a temporary file swapped in)."""
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
     tmp.write_text(document, encoding="utf-8")
@@ -104,11 +115,11 @@ def _money(x) -> str:
     return f"${(x or 0):,.2f}"
 
 
-def _body(snap: Snapshot, known: list[str] | None = None) -> str:
+def _body(snap: Snapshot, known: list[str] | None = None, info: SnapshotInfo | None = None) -> str:
     # Aggregates only; free text (reasons) passes the manager view so that no patient id slips in.
     manager = Viewer(role="manager", key=secrets.token_bytes(32))
     known = _patient_ids(snap) if known is None else known
-    info = snap.info()
+    info = info or snap.info()
     filters = data.Filters(period="all")
     parts: list[str] = [
         "<header><h1>unitreview: timed therapy units review</h1>"

@@ -27,8 +27,7 @@ ASSETS = [
     rules.review_rules,
     scores.review_scores,
     history.review_runs,
-    publish.review_snapshot,
-    publish.review_report,
+    publish.review_publish,
 ]
 CHECKS = [
     ingest.rows_reconcile,

@@ -35,13 +35,44 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dic
     Call it outside an open transaction. Returns ``{"snapshot_path", "taken_at", "source_warehouse",
     "tables": {table: rows}}``.
     """
+    snapshot = _snapshot_of(con, snapshot_path)
+    if snapshot["source_warehouse"] and Path(snapshot["source_warehouse"]).is_file():
+        con.execute("force checkpoint")
+        return copy_snapshot(Path(snapshot["source_warehouse"]), snapshot)
+    tmp = _tmp_beside(snapshot)
+    _copy_database(con, snapshot["source_db"], tmp)  # an in-memory warehouse: copy table by table
+    return _finish(tmp, snapshot)
+
+
+def take_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dict:
+    """The first half of publishing a file warehouse with ``copy_snapshot``: what the snapshot will
+    hold (tables, row counts, taken_at), after a checkpoint that leaves the whole database in the
+    file. Close ``con`` (and open no writer) before the copy; readers may read the file meanwhile."""
+    snapshot = _snapshot_of(con, snapshot_path)
+    if not (snapshot["source_warehouse"] and Path(snapshot["source_warehouse"]).is_file()):
+        raise ValueError("take_snapshot needs a warehouse file; publish_snapshot copies an in-memory one")
+    con.execute("force checkpoint")
+    return snapshot
+
+
+def copy_snapshot(source: Path, snapshot: dict) -> dict:
+    """The byte copy of a checkpointed warehouse file that no one writes (``take_snapshot``), with
+    its snapshot_info, swapped in atomically. Returns what ``publish_snapshot`` returns."""
+    tmp = _tmp_beside(snapshot)
+    try:
+        shutil.copyfile(source, tmp)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return _finish(tmp, snapshot)
+
+
+def _snapshot_of(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dict:
     snapshot_path = Path(snapshot_path).resolve()
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = snapshot_path.with_name(f".{snapshot_path.name}.{uuid.uuid4().hex}.tmp")
     source_db, source_path = con.execute(
         "select database_name, path from duckdb_databases() where database_name = current_database()"
     ).fetchone()
-    taken_at = dt.datetime.now(dt.UTC)
     tables = [
         r[0]
         for r in con.execute(
@@ -49,12 +80,23 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dic
             "and schema_name = 'main' and table_name <> 'snapshot_info' order by table_name"
         ).fetchall()
     ]
-    counts = {t: con.execute(f"select count(*) from {_quote(t)}").fetchone()[0] for t in tables}
+    return {
+        "snapshot_path": str(snapshot_path),
+        "taken_at": dt.datetime.now(dt.UTC),
+        "source_warehouse": source_path,
+        "tables": {t: con.execute(f"select count(*) from {_quote(t)}").fetchone()[0] for t in tables},
+        "source_db": source_db,
+    }
 
-    if source_path and Path(source_path).is_file():
-        _copy_file(con, Path(source_path), tmp)
-    else:  # an in-memory warehouse: copy table by table
-        _copy_database(con, source_db, tmp)
+
+def _tmp_beside(snapshot: dict) -> Path:
+    target = Path(snapshot["snapshot_path"])
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+
+
+def _finish(tmp: Path, snapshot: dict) -> dict:
+    """Add snapshot_info to the copy, checkpoint, fsync and swap it in."""
+    taken_at, source_path, counts = snapshot["taken_at"], snapshot["source_warehouse"], snapshot["tables"]
     try:
         with duckdb.connect(str(tmp)) as snap:
             snap.execute("drop table if exists snapshot_info")
@@ -73,29 +115,13 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dic
 
     try:
         _fsync(tmp)
-        os.replace(tmp, snapshot_path)
+        os.replace(tmp, snapshot["snapshot_path"])
     except BaseException:
         _remove(tmp)
         raise
     finally:
         _remove(Path(str(tmp) + ".wal"))
-    return {
-        "snapshot_path": str(snapshot_path),
-        "taken_at": taken_at,
-        "source_warehouse": source_path,
-        "tables": counts,
-    }
-
-
-def _copy_file(con: duckdb.DuckDBPyConnection, source: Path, tmp: Path) -> None:
-    """A byte copy of the warehouse file: after a checkpoint, with this connection the only writer
-    and no transaction open, the file holds the whole database (the fast path: no re-encoding)."""
-    con.execute("force checkpoint")
-    try:
-        shutil.copyfile(source, tmp)
-    except BaseException:
-        _remove(tmp)
-        raise
+    return {k: v for k, v in snapshot.items() if k != "source_db"}
 
 
 def _copy_database(con: duckdb.DuckDBPyConnection, source_db: str, tmp: Path) -> None:

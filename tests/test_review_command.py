@@ -62,7 +62,7 @@ def test_the_summary_says_how_long_each_step_took(extracts, tmp_path):
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if x.startswith("time by step (s): "))
     steps = dict(part.rsplit(" ", 1) for part in line.removeprefix("time by step (s): ").split(", "))
-    assert {"ingest_extracts", "review_rules", "review_scores", "review_snapshot", "review_report"} <= set(steps)
+    assert {"ingest_extracts", "review_rules", "review_scores", "review_runs", "review_publish"} <= set(steps)
     assert all(float(seconds) >= 0 for seconds in steps.values())
 
 
@@ -206,3 +206,24 @@ def test_a_file_that_cannot_be_opened_is_rejected_and_the_others_still_load(extr
     assert ("good.csv", "rejected", 0, 0, 0) in log(tmp_path / "w.duckdb")
     assert ("mixed.csv", "loaded", 2, 1, 1) in log(tmp_path / "w.duckdb")
     assert "cannot be read: Permission denied" in result.output
+
+
+def test_the_report_a_review_publishes_is_the_report_of_the_snapshot_it_published(extracts, tmp_path):
+    # the publish step renders the report from the warehouse while its bytes are copied into the
+    # snapshot: the same document as one rendered from the snapshot afterwards, snapshot time included
+    import re
+
+    from dashboards.report import write_report
+
+    warehouse = tmp_path / "w.duckdb"
+    assert review(extracts, warehouse).exit_code == 0
+    again = write_report(tmp_path / "w.snapshot.duckdb", tmp_path / "again.html")
+
+    def normalized(path: Path) -> str:  # plotly's random div ids and the per-render patient tokens
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "ID", text)
+        return re.sub(r"pt-[0-9a-f]{16}", "pt-TOKEN", text)
+
+    published = normalized(tmp_path / "w_report.html")
+    assert "Snapshot taken at " in published and "unknown (no snapshot_info table)" not in published
+    assert published == normalized(again)
