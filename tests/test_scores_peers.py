@@ -230,3 +230,26 @@ def test_settings_reject_nonsense():
         ScoreSettings(peer_keys=("discipline", "discipline"))
     assert ScoreSettings(peer_keys=["discipline", "billing_provider"]).peer_keys == ("discipline", "billing_provider")
     assert ScoreSettings().peer_keys == ("discipline",)
+
+
+def test_proportion_test_in_the_low_direction_takes_the_lower_tail():
+    # minutes per unit are bad when low: the p-value is P(X <= a), exact or by the normal approximation
+    frame = pl.DataFrame(
+        {
+            "successes": [1, 10],
+            "trials": [40, 100],
+            "_group_successes": [301, 130],
+            "_group_trials": [1040, 1100],
+            "direction_bad": ["low", "low"],
+        }
+    )
+    p = _proportion_p_values(frame, ScoreSettings(min_expected_count=12))
+    # with min_expected_count 12 both are exact: the smallest expected counts are 40 * 301/1040 = 11.6
+    # and 100 * 130/1100 = 11.8
+    pooled = 301 / 1040
+    assert p[0] == pytest.approx(sum(math.comb(40, k) * pooled**k * (1 - pooled) ** (40 - k) for k in range(2)))
+    pooled = 130 / 1100
+    assert p[1] == pytest.approx(sum(math.comb(100, k) * pooled**k * (1 - pooled) ** (100 - k) for k in range(11)))
+    z = (0.1 - 0.12) / math.sqrt(pooled * (1 - pooled) * (1 / 100 + 1 / 1000))
+    loose = _proportion_p_values(frame, ScoreSettings(min_expected_count=5))  # 11.8 >= 5: the normal
+    assert loose[1] == pytest.approx(0.5 * math.erfc(-z / math.sqrt(2)))  # its lower tail

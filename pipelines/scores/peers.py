@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy import special
 
 from pipelines.scores.attribution import THERAPIST_DAY_RULES, flagged_column, rule_column
 from pipelines.scores.facts import NPI
@@ -193,12 +193,17 @@ def _proportion_p_values(frame: pl.DataFrame, settings: ScoreSettings) -> np.nda
         )
         se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
         z = np.where(se > 0, (a / n1 - b / n2) / se, 0.0)
-    chi_square = np.where(low, stats.norm.cdf(z), stats.norm.sf(z))
+    # the standard normal's cdf and survival function: scipy.special.ndtr, what scipy.stats.norm
+    # calls (scipy.special alone imports in 0.25 s, scipy.stats in 0.7 s of every review's start)
+    chi_square = np.where(low, special.ndtr(z), special.ndtr(-z))
     chi_square = np.where(se > 0, chi_square, 1.0)
     # The exact test: the provider's count against Binomial(trials, pooled peer proportion), the
     # with-replacement form of Fisher's exact test (a little conservative: the binomial tail is
     # heavier than the hypergeometric one). scipy's binomial tail is a true ufunc; its
     # hypergeometric tail costs ~100 microseconds an element.
-    exact = np.where(low, stats.binom.cdf(a, n1, pooled), stats.binom.sf(a - 1, n1, pooled))
+    # P(X <= a) and P(X >= a): scipy.special's binomial cdf (bdtr) and survival function (bdtrc),
+    # equal to scipy.stats.binom's to ~1e-11 (a test compares them); a >= 0 here
+    trials = n1.astype(np.int64)
+    exact = np.where(low, special.bdtr(a, trials, pooled), special.bdtrc(a - 1, trials, pooled))
     p = np.where(expected >= settings.min_expected_count, chi_square, exact)
     return np.where(valid, np.clip(p, 0.0, 1.0), np.nan)
