@@ -520,7 +520,8 @@ def main() -> None:
     and its output is written; what remains is Python's interpreter teardown, which frees every
     module and object one by one: about 1 s after a 10M-line review (docs/performance.md). The
     output is flushed and ``os._exit`` ends the process without it. An exception the command did not
-    handle takes the ordinary exit, traceback and all.
+    handle takes the ordinary exit, traceback and all, and so does a run under a profiler or a
+    coverage tool (they write their results at exit).
     """
     try:
         app()
@@ -529,6 +530,8 @@ def main() -> None:
         if exc.code is not None and not isinstance(exc.code, int):
             raise  # a message as the status: Python prints it and exits 1
         code = exc.code or 0
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        sys.exit(code)  # a profiler or coverage tool is watching: it writes its results at exit
     logging.shutdown()
     try:
         sys.stdout.flush()
