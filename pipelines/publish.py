@@ -35,39 +35,17 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dic
     Call it outside an open transaction. Returns ``{"snapshot_path", "taken_at", "source_warehouse",
     "tables": {table: rows}}``.
     """
-    snapshot = _snapshot_of(con, snapshot_path)
-    if snapshot["source_warehouse"] and Path(snapshot["source_warehouse"]).is_file():
-        con.execute("force checkpoint")
-        return copy_snapshot(Path(snapshot["source_warehouse"]), snapshot)
-    tmp = _tmp_beside(snapshot)
-    _copy_database(con, snapshot["source_db"], tmp)  # an in-memory warehouse: copy table by table
-    return _finish(tmp, snapshot)
+    snapshot = take_snapshot(con, snapshot_path)
+    if snapshot["source_file"] is not None:
+        return copy_snapshot(snapshot)
+    return copy_database_snapshot(con, snapshot)
 
 
 def take_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dict:
-    """The first half of publishing a file warehouse with ``copy_snapshot``: what the snapshot will
-    hold (tables, row counts, taken_at), after a checkpoint that leaves the whole database in the
-    file. Close ``con`` (and open no writer) before the copy; readers may read the file meanwhile."""
-    snapshot = _snapshot_of(con, snapshot_path)
-    if not (snapshot["source_warehouse"] and Path(snapshot["source_warehouse"]).is_file()):
-        raise ValueError("take_snapshot needs a warehouse file; publish_snapshot copies an in-memory one")
-    con.execute("force checkpoint")
-    return snapshot
-
-
-def copy_snapshot(source: Path, snapshot: dict) -> dict:
-    """The byte copy of a checkpointed warehouse file that no one writes (``take_snapshot``), with
-    its snapshot_info, swapped in atomically. Returns what ``publish_snapshot`` returns."""
-    tmp = _tmp_beside(snapshot)
-    try:
-        shutil.copyfile(source, tmp)
-    except BaseException:
-        _remove(tmp)
-        raise
-    return _finish(tmp, snapshot)
-
-
-def _snapshot_of(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dict:
+    """What the snapshot will hold: its tables and row counts, taken_at, and ``source_file``, the
+    warehouse file (None for an in-memory warehouse). For a file, after a checkpoint that leaves the
+    whole database in it: close ``con`` (and open no writer) and ``copy_snapshot``; readers may read
+    the file meanwhile. For an in-memory warehouse, ``copy_database_snapshot`` with ``con``."""
     snapshot_path = Path(snapshot_path).resolve()
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     source_db, source_path = con.execute(
@@ -80,13 +58,36 @@ def _snapshot_of(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dict:
             "and schema_name = 'main' and table_name <> 'snapshot_info' order by table_name"
         ).fetchall()
     ]
+    source_file = Path(source_path) if source_path and Path(source_path).is_file() else None
+    if source_file is not None:
+        con.execute("force checkpoint")
     return {
         "snapshot_path": str(snapshot_path),
         "taken_at": dt.datetime.now(dt.UTC),
         "source_warehouse": source_path,
         "tables": {t: con.execute(f"select count(*) from {_quote(t)}").fetchone()[0] for t in tables},
         "source_db": source_db,
+        "source_file": source_file,
     }
+
+
+def copy_snapshot(snapshot: dict) -> dict:
+    """The byte copy of a checkpointed warehouse file that no one writes (``take_snapshot``), with
+    its snapshot_info, swapped in atomically. Returns what ``publish_snapshot`` returns."""
+    tmp = _tmp_beside(snapshot)
+    try:
+        shutil.copyfile(snapshot["source_file"], tmp)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return _finish(tmp, snapshot)
+
+
+def copy_database_snapshot(con: duckdb.DuckDBPyConnection, snapshot: dict) -> dict:
+    """An in-memory warehouse's snapshot, copied table by table through ``con``."""
+    tmp = _tmp_beside(snapshot)
+    _copy_database(con, snapshot["source_db"], tmp)
+    return _finish(tmp, snapshot)
 
 
 def _tmp_beside(snapshot: dict) -> Path:
@@ -121,7 +122,7 @@ def _finish(tmp: Path, snapshot: dict) -> dict:
         raise
     finally:
         _remove(Path(str(tmp) + ".wal"))
-    return {k: v for k, v in snapshot.items() if k != "source_db"}
+    return {k: v for k, v in snapshot.items() if k not in ("source_db", "source_file")}
 
 
 def _copy_database(con: duckdb.DuckDBPyConnection, source_db: str, tmp: Path) -> None:

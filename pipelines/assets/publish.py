@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines import progress
-from pipelines.publish import copy_snapshot, publish_snapshot, take_snapshot
+from pipelines.publish import copy_database_snapshot, copy_snapshot, take_snapshot
 
 
 def snapshot_path(warehouse_path: str) -> Path:
@@ -50,17 +50,16 @@ def review_publish(warehouse_db: DuckDBResource):
     target, report = snapshot_path(warehouse_db.database), report_path(warehouse_db.database)
     with progress.stage("publish", 1) as shown:
         with warehouse_db.get_connection() as con:
-            source = con.execute(
-                "select path from duckdb_databases() where database_name = current_database()"
-            ).fetchone()[0]
-            in_file = bool(source) and Path(source).is_file()
-            snapshot = take_snapshot(con, target) if in_file else publish_snapshot(con, target)
-        if in_file:  # the connection is closed: the copy and the report only read the file
+            snapshot = take_snapshot(con, target)
+            source = snapshot["source_file"]
+            if source is None:  # an in-memory warehouse: copied through the connection, then read
+                snapshot = copy_database_snapshot(con, snapshot)
+        if source is not None:  # the connection is closed: the copy and the report only read the file
             info = SnapshotInfo(snapshot["taken_at"], snapshot["source_warehouse"], snapshot["tables"])
             with ThreadPoolExecutor(1, thread_name_prefix="snapshot-copy") as copier:
-                copying = copier.submit(copy_snapshot, Path(source), snapshot)
+                copying = copier.submit(copy_snapshot, snapshot)
                 try:
-                    document = render_report(Path(source), info)
+                    document = render_report(source, info)
                 finally:
                     snapshot = copying.result()  # swapped in (or its error raised) before the report
         else:
