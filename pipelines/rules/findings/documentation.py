@@ -226,11 +226,13 @@ COVERAGE_COUNTS = (
 )
 
 
-def documentation_coverage_counts(lines: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+def coverage_counts_plan(lines: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """Per service month (``service_month``, its first day) the patient-days billing 97112 and how
     they could be checked (``COVERAGE_COUNTS``): by flags (at least one flag filled), by notes (no
     flag, a note), neither (not assessable), flags but no note (the technique cannot be read).
-    A patient-day lies in one month, so months add up; the pipeline keeps them per month."""
+    A patient-day lies in one month, so months add up; the pipeline keeps them per month. Lazy, so
+    that it can be collected with the findings (``pl.collect_all``), whose DOCUMENTATION rule reads
+    the same ``documentation_sources``."""
     src = documentation_sources(lines.lazy())
     any_flag = pl.any_horizontal(pl.col(f).is_not_null() for f in FLAGS.values())
     has_note = pl.col("note").is_not_null()
@@ -245,14 +247,18 @@ def documentation_coverage_counts(lines: pl.LazyFrame | pl.DataFrame) -> pl.Data
         )
         .with_columns(pl.col(c).cast(pl.Int64) for c in COVERAGE_COUNTS)
         .sort("service_month")
-        .collect()
     )
 
 
-def month_coverage_counts(lines: pl.LazyFrame | pl.DataFrame, month) -> pl.DataFrame:
-    """``documentation_coverage_counts`` of one service month (its first day): one row, zeros
-    when no patient-day of the month bills 97112."""
-    counts = documentation_coverage_counts(lines).filter(pl.col("service_month") == month)
+def documentation_coverage_counts(lines: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """``coverage_counts_plan`` collected."""
+    return coverage_counts_plan(lines).collect()
+
+
+def month_of_counts(counts: pl.DataFrame, month) -> pl.DataFrame:
+    """One service month's row (``month``: its first day) of ``documentation_coverage_counts``;
+    zeros when no patient-day of the month bills 97112."""
+    counts = counts.filter(pl.col("service_month") == month)
     if counts.height:
         return counts
     return pl.DataFrame([{"service_month": month, **dict.fromkeys(COVERAGE_COUNTS, 0)}], schema=counts.schema)
