@@ -106,10 +106,19 @@ def test_run_metadata_carries_counts_but_no_patient_identifier(tmp_path):
     assert not [p for p in patients if p in text]
 
 
-# a monthly review writes its month in place; more months go through staged tables: both must match
-@pytest.mark.parametrize("in_place_months", [1, 0], ids=["in place", "staged"])
-def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(months, tmp_path, monkeypatch, in_place_months):
+# a monthly review writes its month in place; more months go through staged tables, small months
+# written together (FLUSH_ROWS) or, when large, one at a time: every way must match
+@pytest.mark.parametrize(
+    ("in_place_months", "flush_rows"),
+    [(1, None), (0, None), (0, 1)],
+    ids=["in place", "staged, months written together", "staged, a month a write"],
+)
+def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(
+    months, tmp_path, monkeypatch, in_place_months, flush_rows
+):
     monkeypatch.setattr("pipelines.assets.rules.IN_PLACE_MONTHS", in_place_months)
+    if flush_rows is not None:
+        monkeypatch.setattr("pipelines.assets.rules.FLUSH_ROWS", flush_rows)
     landing = tmp_path / "landing"
     landing.mkdir()
     files = sorted(months.glob("claims_*.csv"))
