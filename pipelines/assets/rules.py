@@ -3,9 +3,9 @@
 Incremental by service month: every rule's grain (line, patient-day, therapist-day) lies within one
 month, so only the months that newly ingested lines touch are recomputed; a change of configuration
 or reference data recomputes everything. Many months are written to staged copies of the tables,
-each committed on its own (memory stays at one month), and moved in together in one transaction; a
-single month (a monthly review's) is written in place, in one transaction. Readers see all old or
-all new months either way.
+each write committed on its own (memory stays at one month, or at the small months written
+together: FLUSH_ROWS), and moved in together in one transaction; a single month (a monthly
+review's) is written in place, in one transaction. Readers see all old or all new months either way.
 """
 
 from contextlib import ExitStack, nullcontext
