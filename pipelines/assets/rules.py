@@ -109,9 +109,9 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
                     waiting[table].append(frame)
                 # staged, the months are written as they come, small ones together (FLUSH_ROWS), each
                 # write committed on its own (an open transaction holds its rows in memory: a 10M-line
-                # rebuild in one transaction peaked 2.5 GB higher); in place, the one month waits for
-                # the transaction's commit below
-                if in_place or sum(frame.height for frame in waiting["line_units"]) >= FLUSH_ROWS:
+                # rebuild in one transaction peaked 2.5 GB higher); in place, the one month is written
+                # after the loop and waits for the transaction's commit below
+                if sum(frame.height for frame in waiting["line_units"]) >= FLUSH_ROWS:
                     write_waiting()
                 units_rows, found_rows = units_rows + units.height, found_rows + found.height
                 shown.advance("rules", month.isoformat()[:7])
