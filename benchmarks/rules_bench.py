@@ -99,9 +99,9 @@ def main() -> None:
     lines = synthetic(args.lines)
     t1, c1 = time.perf_counter(), cpu()
     ref, settings = Reference.load(), RuleSettings()
-    units = line_units(lines.lazy(), ref, settings).collect()
+    units = line_units(lines.lazy(), ref, settings).collect(engine="in-memory")  # as the review does
     t2, c2 = time.perf_counter(), cpu()
-    found = findings(lines.lazy(), units.lazy(), ref, settings).collect()
+    found = findings(lines.lazy(), units.lazy(), ref, settings).collect(engine="in-memory")
     t3, c3 = time.perf_counter(), cpu()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"lines: {lines.height:,}  (built in {t1 - t0:.1f} s)   load average: {os.getloadavg()[0]:.1f}")
