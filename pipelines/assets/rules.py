@@ -94,8 +94,8 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
             for month in months:
                 lines = warehouse.read_month_lines(con, list(CANONICAL), month).lazy()
                 in_month = pl.col("service_date").dt.truncate("1mo") == month
-                # the in-memory engine: same speed on a month, and polars 2.1's streaming engine panics
-                # on the findings of a large month's line units ("assertion failed: i < self.len()",
+                # the in-memory engine: same speed on a month, and polars 2.1's streaming engine, used
+                # for both, panicked on a large month's findings ("assertion failed: i < self.len()",
                 # see pipelines/rules/__init__.py)
                 units = line_units(lines, ref, settings, ordered=False).collect(engine="in-memory")
                 # collected together: DOCUMENTATION and the coverage counts share the month's 97112
