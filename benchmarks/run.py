@@ -147,9 +147,9 @@ def incremental(folder: Path, work: Path, runs: int) -> tuple[dict, dict]:
     shutil.rmtree(landing, ignore_errors=True)
     landing.mkdir()
     for path in months[:-1]:
-        (landing / path.name).symlink_to(path)
+        (landing / path.name).symlink_to(path.resolve())
     review(landing, twelve, f"review of {len(months) - 1} months")
-    (landing / months[-1].name).symlink_to(months[-1])
+    (landing / months[-1].name).symlink_to(months[-1].resolve())
     warehouse = work / "incremental.duckdb"
 
     def added() -> dict:
