@@ -1,11 +1,15 @@
 """The registry (one hop from a rule id to its code) and the FINDINGS frame every rule returns."""
 
+import datetime as dt
 import sys
 
 import polars as pl
 import pytest
 
+from pipelines.columns import CANONICAL
 from pipelines.rules import FINDINGS_SCHEMA, RULES, Reference, RuleSettings, findings, line_units
+from pipelines.rules.findings.documentation import coverage_counts_plan
+from pipelines.rules.frame import NOT_READ, RULE_COLUMNS
 from pipelines.rules.testing import NPI_B, at, claim_lines
 
 REF = Reference.load()
@@ -105,6 +109,28 @@ def test_findings_do_not_depend_on_the_order_of_lines_or_units() -> None:
         assert units.sort("claim_id", "line_number").equals(line_units(EVERYTHING, REF, settings).collect())
         units = units.sample(fraction=1.0, shuffle=True, seed=seed + 100).lazy()
         assert findings(lines, units, REF, settings).collect().equals(all_findings()), seed
+
+
+def test_the_rules_read_no_column_the_review_leaves_unread() -> None:
+    """The review reads a month's lines with ``RULE_COLUMNS`` only: on a generated month with every
+    column filled, the line units, findings and coverage counts are the same without the others."""
+    from pipelines.generate.extract import generate_months
+
+    gen = generate_months(20_000, 11, start_month="2025-03", months=1, today=dt.date(2026, 1, 1))
+    lines = next(iter(gen.months)).lines
+    assert set(RULE_COLUMNS) | set(NOT_READ) == set(CANONICAL) and not set(RULE_COLUMNS) & set(NOT_READ)
+    assert lines.select(NOT_READ).null_count().sum_horizontal().item() == 0  # the dropped columns carry values
+    settings = RuleSettings()
+
+    def review(frame: pl.DataFrame) -> list[pl.DataFrame]:
+        units = line_units(frame.lazy(), REF, settings).collect()
+        found = findings(frame.lazy(), units.lazy(), REF, settings).collect()
+        return [units, found, coverage_counts_plan(frame).collect()]
+
+    full, narrow = review(lines), review(lines.select(RULE_COLUMNS))
+    assert full[1].height > 1000 and set(full[1]["rule_id"]) == set(RULES)
+    for whole, read in zip(full, narrow, strict=True):
+        assert read.equals(whole)
 
 
 def test_an_unknown_rule_id_is_refused() -> None:

@@ -15,7 +15,6 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from pipelines import progress, warehouse
-from pipelines.columns import CANONICAL
 from pipelines.resources import ReviewSettings
 from pipelines.rules.findings.documentation import (
     RULE_ID as DOCUMENTATION,
@@ -24,6 +23,7 @@ from pipelines.rules.findings.documentation import (
     coverage_row,
     month_of_counts,
 )
+from pipelines.rules.frame import RULE_COLUMNS
 from pipelines.rules.registry import RULES, findings
 from pipelines.rules.units import line_units
 
@@ -92,7 +92,7 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
                         frames.clear()
 
             for month in months:
-                lines = warehouse.read_month_lines(con, list(CANONICAL), month).lazy()
+                lines = warehouse.read_month_lines(con, RULE_COLUMNS, month).lazy()
                 in_month = pl.col("service_date").dt.truncate("1mo") == month
                 # the in-memory engine: same speed on a month, and polars 2.1's streaming engine, used
                 # for both, panicked on a large month's findings ("assertion failed: i < self.len()",
