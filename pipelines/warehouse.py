@@ -145,10 +145,11 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame)
     _insert(con, table, frame)
 
 
-def rules_state(con: duckdb.DuckDBPyConnection) -> tuple[dt.datetime | None, str | None]:
-    """(claim lines ingested up to here are covered, the configuration they were computed with)."""
-    rows = con.execute("select computed_through, config_hash from rules_state where id = 1").fetchall()
-    return rows[0] if rows else (None, None)
+def rules_state(con: duckdb.DuckDBPyConnection) -> tuple[dt.datetime | None, str | None, str | None]:
+    """(claim lines ingested up to here are covered, the configuration they were computed with, the
+    fingerprint of what their line units read of it; None where not recorded)."""
+    rows = con.execute("select computed_through, config_hash, units_hash from rules_state where id = 1").fetchall()
+    return rows[0] if rows else (None, None, None)
 
 
 def months_to_recompute(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> list[dt.date]:
@@ -275,18 +276,22 @@ def _in_month(alias: str) -> str:
     return f"{alias}.service_date >= $month and {alias}.service_date < $month + interval 1 month"
 
 
-def read_month_lines(con: duckdb.DuckDBPyConnection, columns: list[str], month: dt.date) -> pl.DataFrame:
+def read_month_lines(
+    con: duckdb.DuckDBPyConnection, columns: list[str], month: dt.date, table: str = "claim_lines"
+) -> pl.DataFrame:
     """A service month's lines, with every other line of their claims (a claim's diagnoses are
     read across all its lines); the caller keeps only the month's results. Call
     ``mark_claims_across_months`` first on the same connection: the month's own lines are then one range
-    of service dates, and the other months are read only for the claims that span them."""
+    of service dates, and the other months are read only for the claims that span them. ``table``:
+    ``line_units`` reads the stored units of the same lines."""
     selected = ", ".join(quote_identifier(c) for c in columns)
-    in_month = _in_month("claim_lines")
-    own = con.sql(f"select {selected} from claim_lines where {in_month}", params={"month": month}).pl()
+    source = quote_identifier(table)
+    in_month = _in_month(source)
+    own = con.sql(f"select {selected} from {source} where {in_month}", params={"month": month}).pl()
     if not con.execute("select count(*) from months_of_spanning_claims where month = ?", [month]).fetchall()[0][0]:
         return own
     others = con.sql(
-        f"select {selected} from claim_lines where not ({in_month}) and claim_id in"
+        f"select {selected} from {source} where not ({in_month}) and claim_id in"
         " (select claim_id from months_of_spanning_claims where month = $month)",
         params={"month": month},
     ).pl()
@@ -306,11 +311,11 @@ def stamp_rules_months(con: duckdb.DuckDBPyConnection, months: list[dt.date], ev
 
 
 def set_rules_state(
-    con: duckdb.DuckDBPyConnection, computed_through: dt.datetime | None, config_hash: str
+    con: duckdb.DuckDBPyConnection, computed_through: dt.datetime | None, config_hash: str, units_hash: str
 ) -> None:
     con.execute(
-        "insert or replace into rules_state (id, computed_through, config_hash) values (1, ?, ?)",
-        [computed_through, config_hash],
+        "insert or replace into rules_state (id, computed_through, config_hash, units_hash) values (1, ?, ?, ?)",
+        [computed_through, config_hash, units_hash],
     )
 
 

@@ -33,5 +33,7 @@ create table if not exists finding_history (
 create table if not exists rules_state (
     id integer primary key,           -- always 1
     computed_through timestamptz,     -- claim lines ingested up to here are in line_units/findings
-    config_hash varchar
+    config_hash varchar,              -- the [rules] section and reference files (rules_fingerprint)
+    units_hash varchar                -- what line_units read of them (units_fingerprint)
 );
+alter table rules_state add column if not exists units_hash varchar;

@@ -186,3 +186,55 @@ def test_price_per_unit_prefers_allowed_over_charge() -> None:
         {"cpt_code": "97140", "minutes": 0, "units_billed": 0},
     )
     assert frame["price_per_unit"].to_list() == [30.0, 40.0, None]
+
+
+# --- what line units depend on: a [rules] change elsewhere leaves them standing ------------------------
+
+
+class Reads:
+    """A stand-in for a Reference or RuleSettings that records the names read from it."""
+
+    def __init__(self, wrapped: object) -> None:
+        object.__setattr__(self, "_wrapped", wrapped)
+        object.__setattr__(self, "names", set())
+
+    def __getattr__(self, name: str):
+        self.names.add(name)
+        return getattr(self._wrapped, name)
+
+
+def test_line_units_read_nothing_of_the_reference_or_settings_but_their_inputs() -> None:
+    from pipelines.rules.units import units_inputs
+
+    lines = claim_lines(
+        {"cpt_code": "97112", "minutes": 24, "units_billed": 2, "payer_name": "Acme"},
+        {"cpt_code": "97110", "minutes": 23, "payer_type": "commercial"},
+        {"cpt_code": "97165", "units_billed": 1},
+    )
+    ref, settings = Reads(REF), Reads(RuleSettings(payer_name_methods={"acme": "cms"}))
+    line_units(lines, ref, settings).collect()
+    inputs_ref, inputs_settings = Reads(REF), Reads(RuleSettings())
+    units_inputs(inputs_ref, inputs_settings)
+    assert ref.names and settings.names  # the recording works
+    assert ref.names <= inputs_ref.names and settings.names <= inputs_settings.names
+
+
+def test_the_units_fingerprint_moves_with_the_payer_methods_and_timed_codes_only() -> None:
+    from dataclasses import replace
+
+    from pipelines.rules.units import units_fingerprint
+
+    base = units_fingerprint(REF, RuleSettings())
+    elsewhere = RuleSettings(
+        daily_limit_default=8, daily_limit_overrides={"97112": 6}, impossible_day_ceiling_minutes=600,
+        oig_reference_minutes=400, dx_support_codes=("97112", "97110"), severity_overrides={"OVERLAP": "low"},
+        daily_limit_justified_severity="medium",
+    )
+    assert units_fingerprint(REF, elsewhere) == base
+    assert units_fingerprint(replace(REF, dx_97112_supportive=REF.dx_97112_supportive.head(1)), RuleSettings()) == base
+    assert units_fingerprint(REF, RuleSettings(payer_type_methods={"commercial": "cms"})) != base
+    assert units_fingerprint(REF, RuleSettings(payer_name_methods={"acme": "cms"})) != base
+    untimed_97112 = REF.cpt_codes.with_columns(
+        pl.when(pl.col("cpt_code") == "97112").then(False).otherwise(pl.col("timed")).alias("timed")
+    )
+    assert units_fingerprint(replace(REF, cpt_codes=untimed_97112), RuleSettings()) != base

@@ -291,3 +291,59 @@ def test_a_change_of_scoring_settings_rescores_every_month_and_nothing_else_chan
     config = tmp_path / "c.toml"
     config.write_text("[scores]\nmin_patient_days = 5\n")
     assert months_scored(config) == ["2026-06", "2026-07"]
+
+
+def test_a_rules_change_line_units_do_not_read_recomputes_the_findings_from_the_stored_units(months, tmp_path):
+    """A [rules] change that no line unit depends on (a daily limit, the impossible-day ceiling), with
+    no new lines: the stored line units stand and every month's findings are recomputed from them,
+    equal to a new review with that configuration; a change of a payer's method recomputes the units."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for f in sorted(months.glob("claims_*.csv"))[:2]:
+        shutil.copy(f, landing)
+    june, july = visit_on("2026-06-30"), visit_on("2026-07-01")
+    write_csv(  # a claim spanning the two months: its June 97112 line is supported by its July diagnosis
+        landing / "claims_span.csv",
+        [
+            row(claim_id="SPAN-1", line_number="1", cpt_code="97112", diagnosis_codes="M62.81", **june),
+            row(claim_id="SPAN-1", line_number="2", cpt_code="97110", diagnosis_codes="G81.91", **july),
+        ],
+    )
+
+    def review(warehouse: Path, rules: str = "") -> dict[str, list[str]]:
+        config = tmp_path / f"{warehouse.stem}.toml"
+        config.write_text(f"[rules]\n{rules}")
+        result = run(build_defs(warehouse_path=str(warehouse), input_path=str(landing), config_path=str(config)))
+        return {
+            key: e.step_materialization_data.materialization.metadata["months_recomputed"].value
+            for e in result.get_asset_materialization_events()
+            if (key := e.step_materialization_data.materialization.asset_key.to_user_string()) in ("line_units", "findings")
+        }
+
+    both = ["2026-06", "2026-07"]
+    units = "select * from line_units order by claim_id, line_number"
+    found = "select * exclude (first_seen, last_seen) from findings order by all"
+    scores = "select * from provider_scores order by period, risk_rank"
+    coverage = "select * from rule_coverage order by all"
+    warehouse = tmp_path / "w.duckdb"
+    assert review(warehouse) == {"line_units": both, "findings": both}
+    units_before = query(warehouse, units)
+    limits_before = query(warehouse, "select count(*) n from findings where rule_id in ('DAILY_LIMIT', 'IMPOSSIBLE_DAY')")["n"][0]
+
+    findings_only = 'daily_limits = { "97112" = 2 }\nimpossible_day_minutes = 300\n'
+    assert review(warehouse, findings_only) == {"line_units": [], "findings": both}
+    fresh = tmp_path / "fresh.duckdb"
+    assert review(fresh, findings_only) == {"line_units": both, "findings": both}
+    assert query(warehouse, units).equals(units_before) and query(fresh, units).equals(units_before)
+    for sql in (found, scores, coverage):
+        assert query(warehouse, sql).equals(query(fresh, sql)), sql
+    assert query(warehouse, "select count(*) n from findings where rule_id in ('DAILY_LIMIT', 'IMPOSSIBLE_DAY')")["n"][0] > limits_before
+    assert "SPAN-1" not in dx_support_claims(warehouse)
+
+    payer = findings_only + 'payer_type_methods = { commercial = "cms" }\n'
+    assert review(warehouse, payer) == {"line_units": both, "findings": both}
+    fresh_payer = tmp_path / "fresh_payer.duckdb"
+    review(fresh_payer, payer)
+    assert not query(warehouse, units).equals(units_before)
+    for sql in (units, found, scores, coverage):
+        assert query(warehouse, sql).equals(query(fresh_payer, sql)), sql

@@ -46,6 +46,9 @@ binds a day that mixes payers), else AMA. A payer_type not in the mapping counts
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import polars as pl
 
 from pipelines.rules.chart import units_for_minutes
@@ -91,13 +94,33 @@ LINE_UNITS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def payer_method(ref: Reference, settings: RuleSettings) -> pl.Expr:
-    """'cms' or 'ama' for a line: its payer_name's override (settings, then payer_name_methods.csv),
-    else its payer_type's method (settings, then payer_methods.csv), else 'ama'."""
+def units_inputs(ref: Reference, settings: RuleSettings) -> dict:
+    """Everything ``line_units`` reads from the reference data and the settings: the timed codes and
+    the payer methods by payer_type and payer_name (seed tables, then the settings' overrides). A
+    change to anything else in [rules] (a finding rule's limit, ceiling or severity, the diagnosis
+    table) leaves every line's units as they are (``units_fingerprint``); tests/test_rules_units.py
+    checks that ``line_units`` reads nothing of ``ref`` or ``settings`` but this."""
     by_type = dict(zip(ref.payer_methods["payer_type"], ref.payer_methods["method"], strict=True))
     by_type.update(settings.payer_type_methods)
     by_name = dict(zip(ref.payer_name_methods["payer_name"], ref.payer_name_methods["method"], strict=True))
     by_name.update(settings.payer_name_methods)
+    return {"timed_codes": sorted(ref.timed_codes()), "payer_type_methods": by_type, "payer_name_methods": by_name}
+
+
+def units_fingerprint(ref: Reference, settings: RuleSettings) -> str:
+    """A short hash of ``units_inputs`` and the package version: while it holds, stored line units
+    stand and a change of [rules] recomputes only the findings."""
+    from pipelines import __version__
+
+    body = json.dumps({"version": __version__, **units_inputs(ref, settings)}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def payer_method(ref: Reference, settings: RuleSettings) -> pl.Expr:
+    """'cms' or 'ama' for a line: its payer_name's override (settings, then payer_name_methods.csv),
+    else its payer_type's method (settings, then payer_methods.csv), else 'ama'."""
+    inputs = units_inputs(ref, settings)
+    by_type, by_name = inputs["payer_type_methods"], inputs["payer_name_methods"]
     from_type = pl.col("payer_type").str.strip_chars().str.to_lowercase().replace_strict(
         by_type, default=None, return_dtype=pl.String
     )
@@ -131,7 +154,7 @@ def prepared_lines(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) 
     # repeats (a hash collision merely adds a candidate); every other line is no duplicate.
     billed = pl.col("units_billed") > 0
     base = base.with_columns(
-        pl.col("cpt_code").is_in(ref.timed_codes()).alias("is_timed"),
+        pl.col("cpt_code").is_in(units_inputs(ref, settings)["timed_codes"]).alias("is_timed"),
         (billed & pl.struct(DUPLICATE_KEY).hash().is_duplicated()).fill_null(False).alias("_maybe_duplicate"),
     ).cache()
     first_claim = pl.col("claim_id").min().over(DUPLICATE_KEY)
