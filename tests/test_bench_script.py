@@ -1,6 +1,6 @@
 """`make bench` (benchmarks/run.py): the incremental case's landing folder reads the extract's files
 whichever way the data folder is named (`--data bench_data` is relative to the working directory,
-the landing folder's links live two folders below it)."""
+the landing folder's links live two folders below it); the [rules] change reads the 12 months only."""
 
 from __future__ import annotations
 
@@ -23,10 +23,13 @@ def test_the_incremental_landing_folder_reads_every_month(tmp_path, monkeypatch,
     work.mkdir()
     landings: list[list[str]] = []
 
+    configs: list[str | None] = []
+
     def measure(command: list[str], label: str) -> dict:
         landing = Path(command[command.index("--input") + 1])
         landings.append(sorted(p.read_text() for p in landing.iterdir()))  # follows each link
         Path(command[command.index("--warehouse") + 1]).touch()  # the warehouse a review leaves
+        configs.append(Path(command[command.index("--config") + 1]).read_text() if "--config" in command else None)
         return {"case": label, "wall_s": 1.0}
 
     monkeypatch.setattr(run, "measure", measure)
@@ -34,7 +37,9 @@ def test_the_incremental_landing_folder_reads_every_month(tmp_path, monkeypatch,
     run.incremental(extract, work, runs=1)
 
     months = [f"month {m}\n" for m in range(1, 14)]
-    twelve, added, rebuild = landings
+    twelve, changed, added, rebuild = landings
     assert twelve == sorted(months[:12])
+    assert changed == sorted(months[:12])  # the [rules] change: no new lines
     assert added == sorted(months)
     assert rebuild == sorted(months)
+    assert configs == [None, "[rules]\nimpossible_day_minutes = 721\n", None, None]
