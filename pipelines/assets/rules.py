@@ -2,12 +2,13 @@
 
 Incremental by service month: every rule's grain (line, patient-day, therapist-day) lies within one
 month, so only the months that newly ingested lines touch are recomputed; a change of configuration
-or reference data recomputes everything, and when it leaves what line units read as it was
+or reference data recomputes everything; when it leaves what line units read as it was
 (``units_fingerprint``: the timed codes and payer methods) and no lines came in since, the stored
-line units stand and only the findings are recomputed from them. Many months are written to staged copies of the tables,
-each write committed on its own (memory stays at one month, or at the small months written
-together: FLUSH_ROWS), and moved in together in one transaction; a single month (a monthly
-review's) is written in place, in one transaction. Readers see all old or all new months either way.
+line units stand and only the findings are recomputed from them. Many months are written to staged
+copies of the tables, each write committed on its own (memory stays at one month, or at the small
+months written together: FLUSH_ROWS), and moved in together in one transaction; a single month (a
+monthly review's) is written in place, in one transaction. Readers see all old or all new months
+either way.
 """
 
 from contextlib import ExitStack, nullcontext
@@ -124,6 +125,7 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
                 # write committed on its own (an open transaction holds its rows in memory: a 10M-line
                 # rebuild in one transaction peaked 2.5 GB higher); in place, the one month is written
                 # after the loop and waits for the transaction's commit below
+                # (the findings' rows are counted when the line units are kept)
                 if sum(frame.height for frame in waiting.get("line_units", waiting["findings"])) >= FLUSH_ROWS:
                     write_waiting()
                 units_rows, found_rows = units_rows + (0 if keep_units else units.height), found_rows + found.height

@@ -119,7 +119,10 @@ def units_fingerprint(ref: Reference, settings: RuleSettings) -> str:
 def payer_method(ref: Reference, settings: RuleSettings) -> pl.Expr:
     """'cms' or 'ama' for a line: its payer_name's override (settings, then payer_name_methods.csv),
     else its payer_type's method (settings, then payer_methods.csv), else 'ama'."""
-    inputs = units_inputs(ref, settings)
+    return _payer_method(units_inputs(ref, settings))
+
+
+def _payer_method(inputs: dict) -> pl.Expr:
     by_type, by_name = inputs["payer_type_methods"], inputs["payer_name_methods"]
     from_type = pl.col("payer_type").str.strip_chars().str.to_lowercase().replace_strict(
         by_type, default=None, return_dtype=pl.String
@@ -135,6 +138,7 @@ def payer_method(ref: Reference, settings: RuleSettings) -> pl.Expr:
 def prepared_lines(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) -> pl.LazyFrame:
     """Per line: the group key, normalized code, timed flag, payer method, duplicate flag, and
     whether the line counts toward the group's timed minutes (``counts``) and lacks minutes."""
+    inputs = units_inputs(ref, settings)
     base = canonical(lines).select(
         "claim_id",
         "line_number",
@@ -147,14 +151,14 @@ def prepared_lines(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) 
         "units_billed",
         "minutes",
         "total_timed_minutes",
-        payer_method(ref, settings).alias("line_method"),
+        _payer_method(inputs).alias("line_method"),
         line_price(),
     )
     # Duplicate extras: the exact window over the five key columns runs only on lines whose key hash
     # repeats (a hash collision merely adds a candidate); every other line is no duplicate.
     billed = pl.col("units_billed") > 0
     base = base.with_columns(
-        pl.col("cpt_code").is_in(units_inputs(ref, settings)["timed_codes"]).alias("is_timed"),
+        pl.col("cpt_code").is_in(inputs["timed_codes"]).alias("is_timed"),
         (billed & pl.struct(DUPLICATE_KEY).hash().is_duplicated()).fill_null(False).alias("_maybe_duplicate"),
     ).cache()
     first_claim = pl.col("claim_id").min().over(DUPLICATE_KEY)
