@@ -137,6 +137,17 @@ def review(folder: Path, warehouse: Path, label: str) -> dict:
     )
 
 
+def review_of_copy(folder: Path, landing: Path, source: Path, warehouse: Path, label: str, *options: str) -> dict:
+    """A review of ``landing`` into a fresh copy of the warehouse ``source`` (``folder``: the files to
+    warm)."""
+    remove_warehouse(warehouse)
+    shutil.copyfile(source, warehouse)
+    warm(folder)
+    return measure(
+        [str(BIN / "unitreview"), "review", "--input", str(landing), "--warehouse", str(warehouse), *options], label
+    )
+
+
 def remove_warehouse(warehouse: Path) -> None:
     for stale in warehouse.parent.glob(warehouse.stem + "*"):
         stale.unlink()
@@ -156,20 +167,10 @@ def incremental(folder: Path, work: Path, runs: int) -> tuple[dict, dict, dict]:
     changed = rules_change(folder, landing, twelve, work, runs)
     changed["ratio_to_review"] = round(changed["wall_s"] / base["wall_s"], 2)
     (landing / months[-1].name).symlink_to(months[-1].resolve())
-    warehouse = work / "incremental.duckdb"
-
-    def added() -> dict:
-        remove_warehouse(warehouse)
-        shutil.copyfile(twelve, warehouse)
-        warm(folder)
-        return measure(
-            [str(BIN / "unitreview"), "review", "--input", str(landing), "--warehouse", str(warehouse)],
-            f"incremental: month {len(months)} added",
-        )
-
+    added = f"incremental: month {len(months)} added"
     rebuild = f"full rebuild of {len(months)} months"
     return (
-        repeated(runs, f"incremental: month {len(months)} added", added),
+        repeated(runs, added, lambda: review_of_copy(folder, landing, twelve, work / "incremental.duckdb", added)),
         repeated(runs, rebuild, lambda: review(folder, work / "rebuild.duckdb", rebuild)),
         changed,
     )
@@ -181,18 +182,11 @@ def rules_change(folder: Path, landing: Path, reviewed: Path, work: Path, runs: 
     stand, every month's findings are recomputed."""
     config = work / "impossible_day_721.toml"
     config.write_text("[rules]\nimpossible_day_minutes = 721\n")
-    warehouse, label = work / "rules_change.duckdb", "[rules] change, findings only"
-
-    def changed() -> dict:
-        remove_warehouse(warehouse)
-        shutil.copyfile(reviewed, warehouse)
-        warm(folder)
-        return measure(
-            [str(BIN / "unitreview"), "review", "--input", str(landing), "--warehouse", str(warehouse), "--config", str(config)],
-            label,
-        )
-
-    return repeated(runs, label, changed)
+    label = "[rules] change, findings only"
+    return repeated(
+        runs, label,
+        lambda: review_of_copy(folder, landing, reviewed, work / "rules_change.duckdb", label, "--config", str(config)),
+    )
 
 
 def main() -> None:
