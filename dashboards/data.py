@@ -25,20 +25,35 @@ from dataclasses import dataclass
 import polars as pl
 
 from dashboards import summaries
+from dashboards.privacy import resolve_token
 from dashboards.snapshot import MissingData, Snapshot
 
 DEFAULT_DAILY_LIMIT_97112 = 4
 TOP_PROVIDERS = 10
 
 
+def _any_of(values) -> tuple[str, ...] | None:
+    """A filter's chosen values as a tuple (one value or several); None when nothing is chosen."""
+    if values is None or values == "":
+        return None
+    chosen = (values,) if isinstance(values, str) else tuple(v for v in values if v not in (None, ""))
+    return chosen or None
+
+
 @dataclass(frozen=True)
 class Filters:
-    """The overview's filters. ``period`` is ``all`` or a month ``YYYY-MM``; ``clinic`` a billing NPI."""
+    """The overview's filters. ``period``: ``all``, a month ``YYYY-MM`` or a range of months
+    ``YYYY-MM..YYYY-MM`` (either end may be left open, ``YYYY-MM..``); ``clinic``: a billing NPI or
+    several; ``payer_type``: one or several (a line matches when it has any of them)."""
 
     period: str = "all"
-    clinic: str | None = None
+    clinic: tuple[str, ...] | str | None = None
     discipline: str | None = None
-    payer_type: str | None = None
+    payer_type: tuple[str, ...] | str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "clinic", _any_of(self.clinic))
+        object.__setattr__(self, "payer_type", _any_of(self.payer_type))
 
     def bounds(self) -> tuple[dt.date | None, dt.date | None]:
         return period_bounds(self.period)
@@ -48,19 +63,51 @@ class Filters:
         return {
             "start": start,
             "end": end,
-            "clinic": self.clinic or None,
+            "clinic": list(self.clinic) if self.clinic else None,
             "discipline": self.discipline or None,
-            "payer": self.payer_type or None,
+            "payer": list(self.payer_type) if self.payer_type else None,
         }
 
 
+def _month_start(month: str) -> dt.date:
+    year, number = (int(x) for x in month.split("-")[:2])
+    return dt.date(year, number, 1)
+
+
+def _month_end(month: str) -> dt.date:
+    start = _month_start(month)
+    return dt.date(start.year + (start.month == 12), start.month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
 def period_bounds(period: str | None) -> tuple[dt.date | None, dt.date | None]:
+    """First and last service date of a period (None: open)."""
     if not period or period == "all":
         return None, None
-    year, month = (int(x) for x in period.split("-")[:2])
-    start = dt.date(year, month, 1)
-    end = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
-    return start, end
+    if ".." in period:
+        first, last = period.split("..", 1)
+        return (_month_start(first) if first else None), (_month_end(last) if last else None)
+    return _month_start(period), _month_end(period)
+
+
+def scores_period(period: str | None) -> str:
+    """The ``provider_scores`` period that answers a period: its month when it is one month, else
+    ``all`` (scores are computed per calendar month and over the whole review only)."""
+    if not period or period == "all":
+        return "all"
+    if ".." in period:
+        first, last = period.split("..", 1)
+        return first if first and first == last else "all"
+    return period
+
+
+def _in_period(column: str) -> str:
+    """SQL: ``column`` (a date) within ``$start`` .. ``$end``, either of which may be null (open)."""
+    return f"($start is null or {column} >= $start) and ($end is null or {column} <= $end)"
+
+
+def _one_of(param: str, column: str) -> str:
+    """SQL: no value chosen for ``$param`` (a list), or ``column`` is one of them."""
+    return f"(${param} is null or list_contains(${param}, {column}))"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,9 +149,8 @@ def _lines_sql(snap: Snapshot, select: str, filtered: bool = True) -> str:
     if not filtered:
         return sql
     return sql + (
-        " and ($start is null or l.service_date between $start and $end) "
-        "and ($clinic is null or l.billing_npi_ = $clinic) and ($payer is null or l.payer_type_ = $payer) "
-        "and ($discipline is null or l.discipline_ = $discipline)"
+        f" and {_in_period('l.service_date')} and {_one_of('clinic', 'l.billing_npi_')} "
+        f"and {_one_of('payer', 'l.payer_type_')} and ($discipline is null or l.discipline_ = $discipline)"
     )
 
 
@@ -116,8 +162,8 @@ def _direct_lines_sql(snap: Snapshot, select: str) -> str:
     billing = snap.col("claim_lines", "l", "billing_npi")
     payer = snap.col("claim_lines", "l", "payer_type")
     return (
-        f"select {select} from claim_lines l where ($start is null or l.service_date between $start and $end) "
-        f"and ($clinic is null or {billing} = $clinic) and ($payer is null or {payer} = $payer)"
+        f"select {select} from claim_lines l where {_in_period('l.service_date')} "
+        f"and {_one_of('clinic', billing)} and {_one_of('payer', payer)}"
     )
 
 
@@ -165,7 +211,7 @@ def _findings_direct(snap: Snapshot) -> bool:
 def _whole_months(filters: Filters) -> bool:
     """The period runs from a first to a last day of a month: monthly line counts answer it."""
     start, end = filters.bounds()
-    return start is None or (start.day == 1 and end is not None and (end + dt.timedelta(days=1)).day == 1)
+    return (start is None or start.day == 1) and (end is None or (end + dt.timedelta(days=1)).day == 1)
 
 
 def _enriched_findings_sql(snap: Snapshot) -> str:
@@ -251,8 +297,8 @@ def _enriched_findings_sql(snap: Snapshot) -> str:
 
 def _finding_filter() -> str:
     return (
-        "($start is null or service_date between $start and $end) and ($clinic is null or billing_npi = $clinic) "
-        "and ($payer is null or payer_type = $payer) and ($discipline is null or discipline = $discipline)"
+        f"{_in_period('service_date')} and {_one_of('clinic', 'billing_npi')} "
+        f"and {_one_of('payer', 'payer_type')} and ($discipline is null or discipline = $discipline)"
     )
 
 
@@ -332,8 +378,8 @@ summaries.register(DAYS_97112, _days_97112_sql)
 def _line_cells_filter(discipline: bool = True) -> str:
     """The filters on a table of monthly cells (periods of whole months only, ``_whole_months``)."""
     return (
-        "($start is null or month between $start and $end) and ($clinic is null or billing_npi = $clinic) "
-        "and ($payer is null or payer_type = $payer)" + (" and ($discipline is null or discipline = $discipline)" if discipline else "")
+        f"{_in_period('month')} and {_one_of('clinic', 'billing_npi')} and {_one_of('payer', 'payer_type')}"
+        + (" and ($discipline is null or discipline = $discipline)" if discipline else "")
     )
 
 
@@ -477,11 +523,15 @@ def scores_for_period(snap: Snapshot, period: str) -> pl.DataFrame:
 
 def provider_map(snap: Snapshot, filters: Filters) -> pl.DataFrame:
     """Provider scores of the period for the providers the filters select. Scores are computed over
-    each provider's lines; the clinic and payer filters choose which providers are shown."""
-    scores = scores_for_period(snap, filters.period)
+    each provider's lines, per month and for the whole review: a range of months shows the whole
+    review's scores (``scores_period``) of the providers with lines in the range; the clinic and payer
+    filters choose which providers are shown."""
+    scored = scores_period(filters.period)
+    scores = scores_for_period(snap, scored)
     if filters.discipline and "discipline" in scores.columns:
         scores = scores.filter(pl.col("discipline") == filters.discipline)
-    if (filters.clinic or filters.payer_type) and snap.has("claim_lines", "rendering_npi"):
+    a_range = filters.period != "all" and scored == "all"
+    if (filters.clinic or filters.payer_type or a_range) and snap.has("claim_lines", "rendering_npi"):
         npis = _selected_npis(snap, filters)
         scores = scores.filter(pl.col("rendering_npi").is_in(npis.to_list()))
     for column, dtype in [
@@ -509,6 +559,19 @@ def _selected_npis(snap: Snapshot, filters: Filters) -> pl.Series:
     return snap.frame(_lines_sql(snap, "distinct l.rendering_npi"), filters.params())["rendering_npi"]
 
 
+def search_providers(frame: pl.DataFrame, text: str | None) -> pl.DataFrame:
+    """The providers whose NPI starts with ``text`` or whose name contains it (any case); every
+    provider when ``text`` is empty."""
+    text = (text or "").strip()
+    if not text:
+        return frame
+    npi = pl.col("rendering_npi").cast(pl.String).str.starts_with(text)
+    if "provider_name" not in frame.columns:
+        return frame.filter(npi)
+    name = pl.col("provider_name").str.to_lowercase().str.contains(text.lower(), literal=True).fill_null(False)
+    return frame.filter(npi | name)
+
+
 def top_providers(snap: Snapshot, filters: Filters, n: int = TOP_PROVIDERS) -> pl.DataFrame:
     cols = ["risk_rank", "rendering_npi", "provider_name", "discipline", "patient_days",
             "units_97112_per_patient_day", "findings", "units_over", "amount_at_risk", "outlier", "reasons"]
@@ -523,8 +586,8 @@ def units_97112_per_patient_day(snap: Snapshot, filters: Filters) -> pl.DataFram
         return _summary(
             snap, (DAYS_97112,),
             "select units::bigint as units, count(*)::bigint as patient_days from (select sum(units) as units "
-            f"from {summaries.table(DAYS_97112)} where ($start is null or service_date between $start and $end) "
-            "and ($clinic is null or billing_npi = $clinic) and ($payer is null or payer_type = $payer) "
+            f"from {summaries.table(DAYS_97112)} where {_in_period('service_date')} "
+            f"and {_one_of('clinic', 'billing_npi')} and {_one_of('payer', 'payer_type')} "
             "and ($discipline is null or discipline = $discipline) group by patient_id, service_date) "
             "group by units order by units",
             filters.params(),
@@ -534,7 +597,7 @@ def units_97112_per_patient_day(snap: Snapshot, filters: Filters) -> pl.DataFram
         return _summary(
             snap, (HIST_97112,),
             "select units, sum(patient_days)::bigint as patient_days from "
-            f"{summaries.table(HIST_97112)} where ($start is null or month between $start and $end) "
+            f"{summaries.table(HIST_97112)} where {_in_period('month')} "
             "group by units order by units",
             _period_params(filters),
         )
@@ -542,8 +605,8 @@ def units_97112_per_patient_day(snap: Snapshot, filters: Filters) -> pl.DataFram
         return _summary(
             snap, (CLAIM_DAYS_97112,),
             "select units::bigint as units, count(*)::bigint as patient_days from (select sum(units) as units "
-            f"from {summaries.table(CLAIM_DAYS_97112)} where ($start is null or service_date between $start and $end) "
-            "and ($clinic is null or billing_npi = $clinic) and ($payer is null or payer_type = $payer) "
+            f"from {summaries.table(CLAIM_DAYS_97112)} where {_in_period('service_date')} "
+            f"and {_one_of('clinic', 'billing_npi')} and {_one_of('payer', 'payer_type')} "
             "group by patient_id, service_date) group by units order by units",
             _direct_params(filters),
         )
@@ -678,7 +741,7 @@ def provider_findings(snap: Snapshot, npi: str, period: str = "all") -> pl.DataF
         f"""
         select * from {_enriched_findings_with_detail(snap)}
         where (rendering_npi = $npi{shared})
-          and ($start is null or service_date between $start and $end)
+          and {_in_period('service_date')}
         order by service_date, rule_id, finding_id
         """,
         {"npi": npi, "start": start, "end": end},
@@ -688,6 +751,75 @@ def provider_findings(snap: Snapshot, npi: str, period: str = "all") -> pl.DataF
                      "units_over", "amount_at_risk", "detail", "payer_type", "clinic_name", "finding_id"]
          if c in frame.columns]
     )
+
+
+def finding_claim_ids(snap: Snapshot, finding_ids) -> pl.DataFrame:
+    """``finding_id``, ``claim_ids`` (sorted list) for the given findings (numbered as
+    ``provider_findings`` numbers them): every claim with a line in the finding's scope, by its grain
+    (``pipelines.rules.findings._common``):
+
+    * a line (``claim_id`` filled): that claim;
+    * a patient-day (``patient_id`` filled): the claims of the patient's lines that day; of the
+      finding's 8-minute-rule group (billing provider and discipline) when it names one, else of the
+      finding's therapist when it names one (an 8-minute-rule group spans its therapists);
+    * a therapist-day (neither): the claims of the therapist's lines that day.
+    """
+    ids = [int(i) for i in finding_ids]
+    empty = pl.DataFrame(schema={"finding_id": pl.Int64, "claim_ids": pl.List(pl.String)})
+    if not ids:
+        return empty
+    snap.require("findings", "rule_id")
+    f = lambda c, t="varchar": snap.col("findings", "f", c, t)  # noqa: E731
+    have_lines = snap.has("claim_lines", "claim_id", "line_number", "patient_id", "service_date", "rendering_npi")
+    billing = snap.col("claim_lines", "cl", "billing_npi")
+    units = snap.has("line_units", "claim_id", "line_number", "discipline")
+    discipline = "lu.discipline" if units else "cast(null as varchar)"
+    units_join = " left join line_units lu on lu.claim_id = pd.claim_id and lu.line_number = pd.line_number" if units else ""
+    scoped = "select finding_id, claim_id from f where claim_id is not null"
+    if have_lines:
+        scoped += f"""
+        union all
+        select finding_id, claim_id from (
+          select pd.*, {discipline} as line_discipline from (
+            select f.finding_id, f.rendering_npi as f_npi, f.billing_provider as f_billing,
+                   f.discipline as f_discipline, cl.claim_id, cl.line_number, cl.rendering_npi, {billing} as billing_npi
+            from f join claim_lines cl on cl.patient_id = f.patient_id and cl.service_date = f.service_date
+            where f.claim_id is null) pd {units_join})
+        where case when f_billing is not null or f_discipline is not null
+                   then (f_billing is null or billing_npi = f_billing)
+                        and (f_discipline is null or line_discipline is null or line_discipline = f_discipline)
+                   else f_npi is null or rendering_npi = f_npi end
+        union all
+        select f.finding_id, cl.claim_id from f join claim_lines cl
+          on cl.rendering_npi = f.rendering_npi and cl.service_date = f.service_date
+        where f.claim_id is null and f.patient_id is null"""
+    frame = snap.frame(
+        f"""
+        with f as materialized (
+          select * from (
+            select row_number() over () as finding_id, {f('claim_id')} as claim_id, {f('patient_id')} as patient_id,
+                   {f('service_date', 'date')} as service_date, {f('rendering_npi')} as rendering_npi,
+                   {f('billing_provider')} as billing_provider, {f('discipline')} as discipline
+            from findings f)
+          where list_contains($ids, finding_id)),
+        scoped as ({scoped})
+        select f.finding_id, list(distinct s.claim_id order by s.claim_id) filter (where s.claim_id is not null) as claim_ids
+        from f left join scoped s using (finding_id) group by f.finding_id order by f.finding_id
+        """,
+        {"ids": ids},
+    )
+    return frame.with_columns(pl.col("finding_id").cast(pl.Int64), pl.col("claim_ids").fill_null([]))
+
+
+def with_claim_ids(snap: Snapshot, findings: pl.DataFrame) -> pl.DataFrame:
+    """``findings`` (with ``finding_id``) and a ``claim_ids`` column after ``claim_id``."""
+    if "finding_id" not in findings.columns:
+        raise ValueError("findings without finding_id: their claims cannot be looked up")
+    claims = finding_claim_ids(snap, findings["finding_id"].drop_nulls().to_list())
+    out = findings.with_columns(pl.col("finding_id").cast(pl.Int64)).join(claims, on="finding_id", how="left")
+    order = [c for c in findings.columns]
+    order.insert(order.index("claim_id") + 1 if "claim_id" in order else len(order), "claim_ids")
+    return out.select(order)
 
 
 def _line_detail_sql(snap: Snapshot, where: str) -> str:
@@ -721,7 +853,7 @@ def provider_lines(snap: Snapshot, npi: str, period: str = "all") -> pl.DataFram
     snap.require("claim_lines", "claim_id", "line_number", "rendering_npi", "service_date")
     start, end = period_bounds(period)
     return snap.frame(
-        _line_detail_sql(snap, "cl.rendering_npi = $npi and ($start is null or cl.service_date between $start and $end)"),
+        _line_detail_sql(snap, f"cl.rendering_npi = $npi and {_in_period('cl.service_date')}"),
         {"npi": npi, "start": start, "end": end},
     )
 
@@ -738,6 +870,16 @@ def patient_ids_on(snap: Snapshot, service_date: dt.date, npi: str | None = None
         [service_date, npi, npi],
     )
     return [r[0] for r in rows]
+
+
+def patient_of_token(snap: Snapshot, key: bytes, npi: str | None, token: str | None, service_date: dt.date) -> str | None:
+    """The patient a patient-day link names by its token (``privacy.patient_token`` under ``key``),
+    among the patients seen that day: the therapist's first, then anyone's."""
+    for candidates in (patient_ids_on(snap, service_date, npi), patient_ids_on(snap, service_date, None)):
+        pid = resolve_token(key, token, candidates)
+        if pid is not None:
+            return pid
+    return None
 
 
 def all_patient_ids(snap: Snapshot) -> list[str]:
@@ -774,7 +916,7 @@ def patient_day_findings(snap: Snapshot, patient_id: str, service_date: dt.date)
     )
     return frame.select(
         [c for c in ["rule_id", "severity", "rendering_npi", "patient_id", "claim_id", "line_number",
-                     "units_over", "amount_at_risk", "detail"] if c in frame.columns]
+                     "units_over", "amount_at_risk", "detail", "finding_id"] if c in frame.columns]
     )
 
 

@@ -48,6 +48,16 @@ def patient_token(key: bytes, patient_id: str) -> str:
     return TOKEN_PREFIX + digest[:16]
 
 
+def resolve_token(key: bytes, token: str | None, candidates) -> str | None:
+    """The patient id among ``candidates`` whose token is ``token`` (None when none is)."""
+    if not token:
+        return None
+    for patient_id in candidates:
+        if patient_id is not None and hmac.compare_digest(patient_token(key, patient_id), token):
+            return patient_id
+    return None
+
+
 def token_map(key: bytes, patient_ids) -> dict[str, str]:
     return {p: patient_token(key, p) for p in patient_ids if p is not None}
 
