@@ -21,8 +21,8 @@ import dash
 import flask
 from dash import dcc, html
 
-from dashboards import auth, context, exports
-from dashboards.pages import overview, patient_day, provider, providers
+from dashboards import auth, context, exports, not_found
+from dashboards.pages import help_page, not_found_404, overview, patient_day, provider, providers
 from dashboards.users import load_users
 
 TITLE = "unitreview"
@@ -32,6 +32,8 @@ PAGES = [
     (providers, "/providers", None, "Providers"),
     (provider, None, provider.PATH_TEMPLATE, "Provider"),
     (patient_day, None, patient_day.PATH_TEMPLATE, "Patient-day"),
+    (help_page, help_page.PATH, None, "Help"),
+    (not_found_404, not_found_404.PATH, None, "Page not found"),
 ]
 
 
@@ -53,6 +55,7 @@ def _shell():
             html.Span("unitreview", className="brand"),
             dcc.Link("Overview", href="/", id="nav-overview"),
             dcc.Link("Providers", href="/providers", id="nav-providers"),
+            dcc.Link("Help", href="/help", id="nav-help"),
             html.Span(who, id="who", className="who"),
             sign_out,
         ], className="topbar"),
@@ -88,6 +91,7 @@ def create_app(snapshot: Path, users_file: Path | None = None, *, secret_key: st
     )
     auth.install(server)
     exports.install(server)
+    not_found.install(server)
     server.teardown_appcontext(context.close_snapshot)
 
     for module, path, template, name in PAGES:

@@ -1,4 +1,5 @@
-"""Small UI pieces the pages share: the snapshot line, notices, cards and grids."""
+"""Small UI pieces the pages share: the snapshot line, breadcrumbs, notices, cards and grids (their
+headers in plain words, ``dashboards.glossary``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import math
 
 import dash_ag_grid as dag
 import polars as pl
-from dash import html
+from dash import dcc, html
 
+from dashboards import glossary
 from dashboards.snapshot import Snapshot
+from dashboards.view_state import ViewState
 
 AUTO_HEIGHT_ROWS = 30
 NUMBER_FORMATS = {
@@ -23,6 +26,21 @@ def snapshot_line(snap: Snapshot | None, problem: str | None = None) -> html.Div
         return html.Div(problem or "no snapshot", className="snapshot-line", id="snapshot-line")
     info = snap.info()
     return html.Div(f"Snapshot taken at {info.taken_at_text()}", className="snapshot-line", id="snapshot-line")
+
+
+def breadcrumbs(state: ViewState, *trail: tuple[str, str | None]) -> html.Nav:
+    """Overview > Providers > ... : each step a link to that page with the same filters (``state``);
+    the last step (path None) is the page itself."""
+    items = []
+    for n, (text, path) in enumerate([("Overview", "/" if trail else None), *trail]):
+        if n:
+            items.append(html.Span("›", className="crumb-sep", **{"aria-hidden": "true"}))
+        if path is None:
+            items.append(html.Span(text, className="crumb-here", **{"aria-current": "page"}))
+        else:
+            href = state.href(path, with_search=path.startswith("/providers"))
+            items.append(dcc.Link(text, href=href, className="crumb", id=f"crumb-{n}"))
+    return html.Nav(items, className="breadcrumbs", id="breadcrumbs", **{"aria-label": "breadcrumb"})
 
 
 def notice(text: str, id: str | None = None) -> html.Div:
@@ -57,7 +75,9 @@ def rows(frame: pl.DataFrame) -> list[dict]:
 def column_defs(frame: pl.DataFrame, hidden=(), wide=(), pinned=()) -> list[dict]:
     defs = []
     for name, dtype in frame.schema.items():
-        d: dict = {"field": name, "headerName": name.replace("_", " ")}
+        d: dict = {"field": name, "headerName": glossary.label(name)}
+        if glossary.meaning(name):
+            d["headerTooltip"] = glossary.meaning(name)
         if name in hidden:
             d["hide"] = True
         if dtype.is_numeric():

@@ -108,7 +108,7 @@ def test_figures_build_from_the_frames(snap, fixture_info):  # noqa: F811
     assert all(len(fig.data) >= 1 for fig in built)
     risk = built[2]
     assert any(tr.name.endswith("outlier") for tr in risk.data)
-    assert any("peer median" in (a.text or "") for a in risk.layout.annotations)
+    assert any("peer median" in (tr.name or "") for tr in risk.data)  # each peer group's median, in the legend
     dist = built[3]
     assert any(shape.x0 == 4.5 for shape in dist.layout.shapes)
     empty = figures.findings_over_time(pl.DataFrame(schema={"month": pl.String, "rule_id": pl.String, "findings": pl.Int64}))
