@@ -55,6 +55,12 @@ def open_overview(page, base):
     page.wait_for_selector("#ov-top .ag-row")
 
 
+def choose(page, dropdown: str, value: str) -> None:
+    """Pick the option of ``value`` in a dcc.Dropdown (the page then shows the view of the new URL)."""
+    page.click(dropdown)
+    page.click(f'[role="option"]:has(input[value="{value}"])')
+
+
 def open_flagged_provider(page, base, npi):
     open_overview(page, base)
     page.click(f'#ov-top .ag-row[row-id="{npi}"] .ag-cell[col-id="provider_name"]')
@@ -80,8 +86,10 @@ def test_overview_loads_with_figures_and_filters(page, local_url, snapshot):
     assert page.inner_text("#card-findings").endswith(f"{head['findings']:,}")
     assert "peer median" in page.inner_text("#ov-map")
     assert "daily limit 4" in page.inner_text("#ov-dist")
-    page.click("#f-period")
-    page.click('[role="option"]:has-text("2026-01")')
+    choose(page, "#f-from", "2026-01")
+    page.wait_for_url(re.compile(r"\?from=2026-01$"))
+    choose(page, "#f-to", "2026-01")
+    page.wait_for_url(re.compile(r"\?from=2026-01&to=2026-01$"))
     page.wait_for_function(
         "n => document.querySelector('#card-findings').innerText.endsWith(n)", arg=f"{january['findings']:,}"
     )

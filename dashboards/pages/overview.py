@@ -1,25 +1,22 @@
-"""Overview (for managers): the report's figures, interactive, filtered by period, clinic,
-discipline and payer type. Clicking a provider (grid row or map point) opens its page."""
+"""Overview (for managers): the report's figures, filtered by months (from / to), clinics, payer
+types and discipline, the filters kept in the URL (``dashboards.view_state``). Clicking a provider
+(grid row or map point) opens its page with the same filters."""
 
 from __future__ import annotations
 
 import dash_ag_grid as dag
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import components, context, data, figures
+from dashboards import components, context, data, figures, filter_bar, navigation
 from dashboards.coverage import coverage_notices
 from dashboards.pages import guarded
 from dashboards.privacy import protect
-from dashboards.snapshot import MissingData, SnapshotUnavailable
+from dashboards.snapshot import MissingData
+from dashboards.view_state import ViewState, period_text
 
 PATH = "/"
 TOP_COLUMNS = ["risk_rank", "provider_name", "reasons", "units_97112_per_patient_day", "findings", "units_over",
                "amount_at_risk", "outlier", "discipline", "rendering_npi", "patient_days"]
-
-
-def _filters(period, clinic, discipline, payer) -> data.Filters:
-    return data.Filters(period=period or "all", clinic=clinic or None, discipline=discipline or None,
-                        payer_type=payer or None)
 
 
 def content(snap, viewer, filters: data.Filters) -> dict:
@@ -50,6 +47,8 @@ def content(snap, viewer, filters: data.Filters) -> dict:
         top = providers.select([c for c in TOP_COLUMNS if c in providers.columns]).head(data.TOP_PROVIDERS)
         out["top"] = components.rows(top)
         out["top_columns"] = components.column_defs(top, wide=("reasons",), pinned=("risk_rank",))
+        if filters.period != "all" and data.scores_period(filters.period) == "all":
+            out["notices"].append(range_scores_notice(filters.period))
         if filters.clinic or filters.payer_type:
             out["notices"].append(
                 "Provider scores cover each provider's whole practice; the clinic and payer filters choose "
@@ -77,29 +76,25 @@ def content(snap, viewer, filters: data.Filters) -> dict:
     return out
 
 
-def _dropdown(id, options, value, placeholder, clearable=True):
-    return html.Div(
-        [html.Label(placeholder, htmlFor=id),
-         dcc.Dropdown(id=id, options=options, value=value, clearable=clearable, placeholder=f"all {placeholder.lower()}s")],
-        className="filter",
-    )
+def range_scores_notice(period: str) -> str:
+    return (f"Provider scores are computed per month and over the whole review: for {period_text(period)} the "
+            "ranking shows the whole review's scores of the providers with lines in those months.")
 
 
-def layout(**_):
+def layout(**query):
+    state = ViewState.from_params(query)
+
     def build(snap, viewer):
         data.prefetch(snap)  # what the filters read, built in the background while the page is read
         opts = data.filter_options(snap)
-        filters = data.Filters()
-        c = content(snap, viewer, filters)
+        known = [] if viewer.sees_patients else context.known_patient_ids(snap)
+        c = content(snap, viewer, state.filters())
         return html.Div([
+            navigation.page_location("ov-go"),
+            dcc.Store(id="ov-state", data=state.query()),
+            components.breadcrumbs(state),
             html.H2("Overview"),
-            html.Div([
-                _dropdown("f-period", [{"label": "whole review", "value": "all"}]
-                          + [{"label": p, "value": p} for p in opts["periods"]], "all", "Period", clearable=False),
-                _dropdown("f-clinic", [{"label": label, "value": v} for v, label in opts["clinics"]], None, "Clinic"),
-                _dropdown("f-discipline", [{"label": d, "value": d} for d in opts["disciplines"]], None, "Discipline"),
-                _dropdown("f-payer", [{"label": p, "value": p} for p in opts["payer_types"]], None, "Payer type"),
-            ], className="filters"),
+            filter_bar.filter_bar("f", opts, state, filter_bar.clinic_options(opts, viewer, known)),
             html.Div(c["cards"], className="cards", id="ov-cards"),
             html.Div([components.notice(n) for n in c["notices"]], id="ov-notices"),
             html.Div([
@@ -129,37 +124,28 @@ def _top_grid(c):
 
 def register_callbacks(app) -> None:
     @app.callback(
-        Output("ov-cards", "children"), Output("ov-notices", "children"), Output("ov-by-rule", "figure"),
-        Output("ov-monthly", "figure"), Output("ov-map", "figure"), Output("ov-dist", "figure"),
-        Output("ov-top", "rowData"), Output("ov-top", "columnDefs"), Output("ov-status", "children"),
-        Input("f-period", "value"), Input("f-clinic", "value"), Input("f-discipline", "value"),
-        Input("f-payer", "value"),
+        Output("ov-go", "href"),
+        *filter_bar.inputs("f"), Input("ov-top", "cellClicked"), Input("ov-map", "clickData"),
+        State("ov-state", "data"), State("ov-go", "href"),
         prevent_initial_call=True,
     )
-    def refilter(period, clinic, discipline, payer):
-        try:
-            snap = context.snapshot()
-        except SnapshotUnavailable:
-            return (no_update,) * 9
-        c = content(snap, context.viewer(), _filters(period, clinic, discipline, payer))
-        return (c["cards"], [components.notice(n) for n in c["notices"]], c["by_rule"], c["monthly"], c["map"],
-                c["dist"], c["top"], c["top_columns"], c["status"])
-
-    @app.callback(Output("nav", "href", allow_duplicate=True), Input("ov-top", "cellClicked"),
-                  State("f-period", "value"), prevent_initial_call=True)
-    def open_from_grid(cell, period):
-        if not cell or not cell.get("rowId"):
+    def go(first, last, clinics, payers, discipline, cell, click, shown, current):
+        """The one way out of the overview: a filter changed (the same page, new URL), a provider
+        row or a map point clicked (its page, with the filters)."""
+        state = filter_bar.state_of(first, last, clinics, payers, discipline)
+        trigger = ctx.triggered_id
+        if trigger == "ov-top":
+            npi = (cell or {}).get("rowId")
+            return navigation.target(current, provider_href(npi, state)) if npi else no_update
+        if trigger == "ov-map":
+            points = (click or {}).get("points") or [{}]
+            custom = points[0].get("customdata")
+            return navigation.target(current, provider_href(custom[0], state)) if custom else no_update
+        if state.query() == (shown or ""):
             return no_update
-        return provider_href(cell["rowId"], period)
-
-    @app.callback(Output("nav", "href", allow_duplicate=True), Input("ov-map", "clickData"),
-                  State("f-period", "value"), prevent_initial_call=True)
-    def open_from_map(click, period):
-        if not click or not click.get("points"):
-            return no_update
-        custom = click["points"][0].get("customdata")
-        return provider_href(custom[0], period) if custom else no_update
+        return navigation.target(current, state.href("/"))
 
 
-def provider_href(npi: str, period: str | None = None) -> str:
-    return f"/providers/{npi}" + (f"?period={period}" if period and period != "all" else "")
+def provider_href(npi: str, state: ViewState | None = None) -> str:
+    """The provider's page, keeping the filters of the page it is opened from."""
+    return (state or ViewState()).href(f"/providers/{npi}")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from dash import dcc, html
+from dash import html
 
-from dashboards import components, context, data
+from dashboards import components, context, data, glossary
 from dashboards.pages import guarded
-from dashboards.privacy import patient_token, protect
+from dashboards.privacy import protect
+from dashboards.view_state import ViewState
 from pipelines.notes import ELEMENTS, LABELS, highlight_segments
 
 PATH_TEMPLATE = "/patient-day/<npi>/<token>/<date>"
@@ -58,12 +59,17 @@ def _notes(lines: pl.DataFrame, viewer) -> list:
     return [html.Div([legend, *items], id="patient-day-notes")]
 
 
-def _resolve(snap, key: bytes, npi: str, token: str, day: dt.date) -> str | None:
-    for candidates in (data.patient_ids_on(snap, day, npi), data.patient_ids_on(snap, day, None)):
-        for pid in candidates:
-            if patient_token(key, pid) == token:
-                return pid
-    return None
+def export_links(npi: str, token: str, day: dt.date, state: ViewState) -> html.Div:
+    base = f"/export/patient-day/{npi}/{token}/{day.isoformat()}"
+    q = state.query()
+    return html.Div([
+        html.Span("Export this patient-day: "),
+        html.A("lines (CSV)", href=f"{base}/lines.csv{q}", id="export-day-lines-csv", download=""),
+        html.Span(" · "),
+        html.A("findings (CSV)", href=f"{base}/findings.csv{q}", id="export-day-findings-csv", download=""),
+        html.Span(" · "),
+        html.A("lines and findings (Excel)", href=f"{base}/day.xlsx{q}", id="export-day-xlsx", download=""),
+    ], className="exports")
 
 
 def _arithmetic(lines: pl.DataFrame) -> list:
@@ -89,13 +95,15 @@ def _arithmetic(lines: pl.DataFrame) -> list:
     return out
 
 
-def layout(npi: str | None = None, token: str | None = None, date: str | None = None, **_):
+def layout(npi: str | None = None, token: str | None = None, date: str | None = None, **query):
+    state = ViewState.from_params(query)
+
     def build(snap, viewer):
         try:
             day = dt.date.fromisoformat(str(date))
         except ValueError:
             return components.notice(f"Not a date: {date}", id="page-problem")
-        pid = _resolve(snap, viewer.key, npi, token, day)
+        pid = data.patient_of_token(snap, viewer.key, npi, token, day)
         if pid is None:
             return components.notice("No patient-day matches this link in the current snapshot "
                                      "(links change when the app's key changes).", id="page-problem")
@@ -109,7 +117,7 @@ def layout(npi: str | None = None, token: str | None = None, date: str | None = 
         therapist = data.provider_name(snap, npi) or npi
         finding_items = [
             html.Li([
-                html.Strong(f"{r['rule_id']} ({r.get('severity') or '-'})"),
+                html.Strong(f"{r['rule_id']} ({r.get('severity') or '-'})", title=glossary.rule_label(r["rule_id"])),
                 html.Span(f": {r.get('detail') or ''}"),
                 html.Span(f"  [units over {r.get('units_over') or 0:,.0f}, at risk {components.money(r.get('amount_at_risk'))}"
                           + (f", claim {r['claim_id']} line {r['line_number']}" if r.get("claim_id") else "") + "]",
@@ -118,10 +126,12 @@ def layout(npi: str | None = None, token: str | None = None, date: str | None = 
             for r in shown_findings.iter_rows(named=True)
         ] or [html.Li("No findings for this patient-day.")]
         return html.Div([
+            components.breadcrumbs(state, ("Providers", "/providers"), (therapist, f"/providers/{npi}"),
+                                   (f"Patient-day {day.isoformat()}", None)),
             html.H2(f"Patient-day {day.isoformat()}", id="patient-day-title"),
             html.P(f"{who} · seen by {therapist} (NPI {npi}) and any other therapist billing that day",
                    id="patient-day-who"),
-            dcc.Link(f"back to {therapist}", href=f"/providers/{npi}"),
+            export_links(npi, token, day, state),
             html.H3("Findings: the rule's arithmetic"),
             html.Ul(finding_items, id="patient-day-findings"),
             html.H3("Treatment notes (documentation of 97112)"),

@@ -1,31 +1,35 @@
 """One provider: metrics against peers, the monthly trend, its findings (a row opens the
 patient-day) and the exports of its findings and lines; for auditors, the audit sample controls
-(``dashboards.audit``: draw, download the worksheet, upload it back, see the appraisal)."""
+(``dashboards.audit``: draw, download the worksheet, upload it back, see the appraisal).
+
+The period and the filters come from the URL (``dashboards.view_state``) and stay in every link:
+breadcrumbs, exports, the patient-days it opens."""
 
 from __future__ import annotations
 
 import dash_ag_grid as dag
 import polars as pl
-from dash import Input, Output, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import audit, components, context, data, figures
+from dashboards import audit, components, context, data, figures, navigation
 from dashboards.pages import guarded
 from dashboards.privacy import protect
 from dashboards.snapshot import MissingData
+from dashboards.view_state import ViewState, period_text
 
 PATH_TEMPLATE = "/providers/<npi>"
 FINDING_COLUMNS = ["service_date", "rule_id", "detail", "units_over", "amount_at_risk", "severity", "patient_ref",
                    "patient_id", "claim_id", "line_number", "payer_type"]
 
 
-def patient_day_href(npi: str, token: str | None, day) -> str | None:
+def patient_day_href(npi: str, token: str | None, day, state: ViewState | None = None) -> str | None:
     if not token or day is None:
         return None
-    return f"/patient-day/{npi}/{token}/{day}"
+    return (state or ViewState()).href(f"/patient-day/{npi}/{token}/{day}")
 
 
-def export_links(npi: str, period: str) -> html.Div:
-    q = f"?period={period}" if period and period != "all" else ""
+def export_links(npi: str, state: ViewState) -> html.Div:
+    q = state.query()
     return html.Div([
         html.Span("Export: "),
         html.A("findings (CSV)", href=f"/export/providers/{npi}/findings.csv{q}", id="export-findings-csv", download=""),
@@ -36,10 +40,10 @@ def export_links(npi: str, period: str) -> html.Div:
     ], className="exports")
 
 
-def findings_frame(snap, viewer, npi: str, period: str) -> pl.DataFrame:
+def findings_frame(snap, viewer, npi: str, period: str, state: ViewState | None = None) -> pl.DataFrame:
     known = [] if viewer.sees_patients else context.known_patient_ids(snap)
     frame = protect(data.provider_findings(snap, npi, period), viewer, known)
-    hrefs = [patient_day_href(npi, t, d) for t, d in zip(
+    hrefs = [patient_day_href(npi, t, d, state) for t, d in zip(
         frame["patient_ref"].to_list() if "patient_ref" in frame.columns else [None] * frame.height,
         frame["service_date"].to_list())]
     frame = frame.with_columns(
@@ -48,14 +52,29 @@ def findings_frame(snap, viewer, npi: str, period: str) -> pl.DataFrame:
     return frame.select([c for c in FINDING_COLUMNS if c in frame.columns] + ["row_id"])
 
 
-def layout(npi: str | None = None, period: str = "all", **_):
+def layout(npi: str | None = None, **query):
+    state = ViewState.from_params(query)
+
     def build(snap, viewer):
         periods = data.provider_periods(snap)
-        chosen = period if period in periods else ("all" if not periods else periods[0])
-        profile = data.provider_profile(snap, npi, chosen) if periods else None
+        chosen = state.period  # the findings' period; the scores are its month's or the whole review's
+        scored = data.scores_period(chosen)
+        if scored not in periods:
+            chosen = scored = "all" if (not periods or "all" in periods) else periods[0]
+        profile = data.provider_profile(snap, npi, scored) if periods else None
         name = (profile or {}).get("provider_name") or data.provider_name(snap, npi) or "unknown provider"
         known = [] if viewer.sees_patients else context.known_patient_ids(snap)
-        parts = [html.H2(f"{name} (NPI {npi})", id="provider-title")]
+        shown = state.with_period(chosen)
+        parts = [
+            navigation.page_location("pv-go"),
+            dcc.Store(id="pv-state", data=shown.query()),
+            components.breadcrumbs(shown, ("Providers", "/providers"), (name, None)),
+            html.H2(f"{name} (NPI {npi})", id="provider-title"),
+        ]
+        if scored != chosen:
+            parts.append(components.notice(
+                f"Scores are computed per month and over the whole review: the scores shown are the whole "
+                f"review's; the findings and exports cover {period_text(chosen)}."))
         if profile:
             reasons = protect(pl.DataFrame({"reasons": [str(profile.get("reasons") or "")]}), viewer, known)["reasons"][0]
             parts += [
@@ -74,15 +93,16 @@ def layout(npi: str | None = None, period: str = "all", **_):
                 ], className="cards"),
             ]
         else:
-            parts.append(components.notice(f"No provider score for NPI {npi} in period {chosen}."))
+            parts.append(components.notice(f"No provider score for NPI {npi} in period {scored}."))
+        choices = periods + ([chosen] if chosen not in periods else [])
         parts.append(html.Div([
             html.Label("Period", htmlFor="pv-period"),
-            dcc.Dropdown(id="pv-period", options=[{"label": "whole review" if p == "all" else p, "value": p}
-                                                  for p in periods], value=chosen, clearable=False),
+            dcc.Dropdown(id="pv-period", options=[{"label": period_text(p), "value": p} for p in choices],
+                         value=chosen, clearable=False),
             dcc.Store(id="pv-npi", data=npi),
         ], className="filter", style={"width": "260px"}))
         try:
-            metrics = data.provider_metrics(snap, npi, chosen)
+            metrics = data.provider_metrics(snap, npi, scored)
             parts += [html.Div([
                 html.Div(dcc.Graph(id="pv-peers", figure=figures.provider_vs_peers(metrics)), className="panel"),
                 html.Div(dcc.Graph(id="pv-trend", figure=figures.provider_trend(data.provider_trend(snap, npi))),
@@ -91,8 +111,8 @@ def layout(npi: str | None = None, period: str = "all", **_):
             parts.append(components.grid("pv-metrics", metrics.drop("peer_group")))
         except MissingData as exc:
             parts.append(components.notice(f"Peer metrics unavailable: {exc}"))
-        parts.append(export_links(npi, chosen))
-        findings = findings_frame(snap, viewer, npi, chosen)
+        parts.append(export_links(npi, shown))
+        findings = findings_frame(snap, viewer, npi, chosen, shown)
         parts += [
             html.H3(f"Findings ({findings.height}); click a row to open the patient-day"),
             dag.AgGrid(
@@ -114,17 +134,15 @@ def layout(npi: str | None = None, period: str = "all", **_):
 def register_callbacks(app) -> None:
     audit.register_callbacks(app)
 
-    @app.callback(Output("nav", "href", allow_duplicate=True), Input("pv-findings", "cellClicked"),
+    @app.callback(Output("pv-go", "href"), Input("pv-findings", "cellClicked"), Input("pv-period", "value"),
+                  State("pv-npi", "data"), State("pv-state", "data"), State("pv-go", "href"),
                   prevent_initial_call=True)
-    def open_patient_day(cell):
-        if not cell or not cell.get("rowId"):
+    def go(cell, period, npi, shown, current):
+        """A findings row opens its patient-day; another period shows this provider over it."""
+        if ctx.triggered_id == "pv-findings":
+            href = str((cell or {}).get("rowId") or "").split("|", 1)[-1]
+            return navigation.target(current, href) if href else no_update
+        state = ViewState.from_search(shown).with_period(period)
+        if not npi or state.query() == (shown or ""):
             return no_update
-        href = str(cell["rowId"]).split("|", 1)[-1]
-        return href or no_update
-
-    @app.callback(Output("nav", "href", allow_duplicate=True), Input("pv-period", "value"),
-                  Input("pv-npi", "data"), prevent_initial_call=True)
-    def change_period(period, npi):
-        if not npi:
-            return no_update
-        return f"/providers/{npi}" + (f"?period={period}" if period and period != "all" else "")
+        return navigation.target(current, state.href(f"/providers/{npi}"))

@@ -1,77 +1,87 @@
-"""Providers, ranked by risk_rank with their reasons; clicking a row opens the provider's page."""
+"""Providers, ranked by risk_rank with their reasons, filtered like the overview (months, clinics,
+payer types, discipline) and searchable by NPI or name, the filters kept in the URL; the ranking
+exports as CSV and Excel; clicking a row opens the provider's page."""
 
 from __future__ import annotations
 
 import dash_ag_grid as dag
-from dash import Input, Output, State, dcc, html, no_update
+import polars as pl
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import components, context, data
+from dashboards import components, context, data, filter_bar, navigation, ranking
 from dashboards.pages import guarded
-from dashboards.pages.overview import provider_href
-from dashboards.privacy import protect
-from dashboards.snapshot import MissingData, SnapshotUnavailable
+from dashboards.pages.overview import provider_href, range_scores_notice
+from dashboards.snapshot import MissingData
+from dashboards.view_state import ViewState
 
 PATH = "/providers"
-COLUMNS = ["risk_rank", "provider_name", "reasons", "units_97112_per_patient_day", "share_days_97112_at_limit",
-           "findings", "units_over", "amount_at_risk", "risk_score", "outlier", "volume_ok", "discipline", "peer_group",
-           "rendering_npi", "patient_days", "patients"]
 
 
-def _ranked(snap, viewer, period, discipline):
-    known = [] if viewer.sees_patients else context.known_patient_ids(snap)
-    frame = protect(data.providers_ranked(snap, period, discipline), viewer, known)
-    return frame.select([c for c in COLUMNS if c in frame.columns])
+def export_links(state: ViewState) -> html.Div:
+    q = state.query()
+    return html.Div([
+        html.Span("Export the ranking: "),
+        html.A("CSV", href=f"/export/ranking.csv{q}", id="export-ranking-csv", download=""),
+        html.Span(" · "),
+        html.A("Excel", href=f"/export/ranking.xlsx{q}", id="export-ranking-xlsx", download=""),
+    ], className="exports")
 
 
-def layout(period: str = "all", **_):
+def layout(**query):
+    state = ViewState.from_params(query)
+
     def build(snap, viewer):
-        periods = data.provider_periods(snap)
-        if not periods:
+        if not data.provider_periods(snap):
             raise MissingData("table provider_scores is not in this snapshot")
-        chosen = period if period in periods else periods[0]
         opts = data.filter_options(snap)
-        frame = _ranked(snap, viewer, chosen, None)
+        known = [] if viewer.sees_patients else context.known_patient_ids(snap)
+        notices = []
+        if state.period != "all" and data.scores_period(state.period) == "all":
+            notices.append(components.notice(range_scores_notice(state.period)))
+        try:
+            frame = ranking.ranking(snap, viewer, state)
+        except MissingData as exc:  # e.g. no scores for the chosen month
+            notices.append(components.notice(str(exc), id="providers-problem"))
+            frame = pl.DataFrame(schema={c: pl.String for c in ("risk_rank", "provider_name", "rendering_npi")})
+        found = (f"{frame.height} provider{'s' if frame.height != 1 else ''}"
+                 + (f" matching “{state.search}”" if state.search else ""))
         return html.Div([
+            navigation.page_location("p-go"),
+            dcc.Store(id="p-state", data=state.query()),
+            components.breadcrumbs(state, ("Providers", None)),
             html.H2("Providers by risk rank"),
             html.P("Rank 1 is reviewed first. Outliers are highlighted; click a row to open the provider."),
-            html.Div([
-                html.Div([html.Label("Period", htmlFor="p-period"),
-                          dcc.Dropdown(id="p-period", options=[{"label": "whole review" if p == "all" else p, "value": p}
-                                                               for p in periods], value=chosen, clearable=False)],
-                         className="filter"),
-                html.Div([html.Label("Discipline", htmlFor="p-discipline"),
-                          dcc.Dropdown(id="p-discipline", options=opts["disciplines"], value=None,
-                                       placeholder="all disciplines")], className="filter"),
-            ], className="filters"),
+            filter_bar.filter_bar("p", opts, state, filter_bar.clinic_options(opts, viewer, known), search=True),
+            *notices,
+            html.P(found, id="providers-count", className="status"),
+            export_links(state),
             dag.AgGrid(
                 id="providers-grid", rowData=components.rows(frame),
                 columnDefs=components.column_defs(frame, wide=("reasons",), pinned=("risk_rank", "provider_name")),
                 defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
                 getRowId="params.data.rendering_npi", columnSize="autoSize",
                 rowClassRules={"outlier-row": "params.data.outlier == true"},
-                dashGridOptions={"animateRows": False, "suppressColumnVirtualisation": True}, style={"height": "560px", "width": "100%"},
-                className="clickable-grid",
+                dashGridOptions={"animateRows": False, "suppressColumnVirtualisation": True},
+                style={"height": "560px", "width": "100%"}, className="clickable-grid",
             ),
-            html.Div(id="providers-problem"),
         ])
 
     return guarded(build)
 
 
 def register_callbacks(app) -> None:
-    @app.callback(Output("providers-grid", "rowData"), Output("providers-problem", "children"),
-                  Input("p-period", "value"), Input("p-discipline", "value"), prevent_initial_call=True)
-    def refilter(period, discipline):
-        try:
-            snap = context.snapshot()
-            frame = _ranked(snap, context.viewer(), period or "all", discipline or None)
-        except (MissingData, SnapshotUnavailable) as exc:
-            return [], components.notice(str(exc))
-        return components.rows(frame), None
-
-    @app.callback(Output("nav", "href", allow_duplicate=True), Input("providers-grid", "cellClicked"),
-                  State("p-period", "value"), prevent_initial_call=True)
-    def open_provider(cell, period):
-        if not cell or not cell.get("rowId"):
+    @app.callback(
+        Output("p-go", "href"),
+        *filter_bar.inputs("p", search=True), Input("providers-grid", "cellClicked"),
+        State("p-state", "data"), State("p-go", "href"),
+        prevent_initial_call=True,
+    )
+    def go(first, last, clinics, payers, discipline, search, cell, shown, current):
+        """A filter or the search changed (this page, new URL), or a row was clicked (the provider)."""
+        state = filter_bar.state_of(first, last, clinics, payers, discipline, search)
+        if ctx.triggered_id == "providers-grid":
+            npi = (cell or {}).get("rowId")
+            return navigation.target(current, provider_href(npi, state)) if npi else no_update
+        if state.query() == (shown or ""):
             return no_update
-        return provider_href(cell["rowId"], period)
+        return navigation.target(current, state.href(PATH))

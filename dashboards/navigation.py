@@ -1,0 +1,28 @@
+"""Moving to another page from a callback, one history entry per move.
+
+Each page that navigates from a callback (a grid row, a map point, a filter) holds its own
+``dcc.Location`` (``page_location``) written by ONE callback of that page. A callback whose output
+is shared with other callbacks (``allow_duplicate=True``) runs when its page is shown even with
+``prevent_initial_call=True``: the provider page's period callback did, and a grid click then
+pushed two history entries, so that Back seemed to do nothing. A single writer per page needs no
+``allow_duplicate``, and its initial call is prevented as asked.
+
+The location is set to an absolute URL (``target``): after the push the browser's URL and the
+component's ``href`` are then the same text, so no second push follows.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from dash import dcc
+
+
+def page_location(id: str) -> dcc.Location:
+    """The page's own location: setting its ``href`` opens that page without reloading the app."""
+    return dcc.Location(id=id, refresh="callback-nav")
+
+
+def target(current_href: str | None, path: str) -> str:
+    """``path`` (``/providers/...?from=...``) as an absolute URL on the page's origin."""
+    return urljoin(current_href or "", path)
