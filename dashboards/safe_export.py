@@ -43,9 +43,13 @@ def neutralize_frame(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def to_csv_bytes(frame: pl.DataFrame) -> bytes:
-    """UTF-8 CSV of ``frame`` with every text cell neutralized."""
-    return neutralize_frame(frame).write_csv().encode("utf-8")
+    """UTF-8 CSV of ``frame`` with every text cell neutralized, starting with a byte order mark:
+    without it Excel reads the file in the machine's legacy code page ("ZoÃ«" for "Zoë")."""
+    return UTF8_BOM + neutralize_frame(frame).write_csv().encode("utf-8")
 
 
 def to_xlsx_bytes(sheets: dict[str, pl.DataFrame]) -> bytes:

@@ -139,7 +139,7 @@ def test_exports_download_right_and_formula_safe(page, local_url, warehouse, sna
     path = tmp_path / info.value.suggested_filename
     info.value.save_as(path)
     assert path.name == f"provider-{npi}-all-findings.csv"
-    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     assert len(rows) == expected_findings.height
     assert sorted(r["rule_id"] for r in rows) == sorted(expected_findings["rule_id"].to_list())
     _text_cells_safe(rows, {"units_over", "amount_at_risk", "line_number"})
@@ -148,7 +148,7 @@ def test_exports_download_right_and_formula_safe(page, local_url, warehouse, sna
         page.click("#export-lines-csv")
     lines_path = tmp_path / info.value.suggested_filename
     info.value.save_as(lines_path)
-    lines = list(csv.DictReader(io.StringIO(lines_path.read_text(encoding="utf-8"))))
+    lines = list(csv.DictReader(io.StringIO(lines_path.read_text(encoding="utf-8-sig"))))
     assert len(lines) == expected_lines.height
     numeric = {c for c, t in expected_lines.schema.items() if t.is_numeric()}
     _text_cells_safe(lines, numeric)

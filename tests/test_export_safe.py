@@ -41,7 +41,7 @@ def test_neutralize_frame_only_touches_text():
 
 
 def _csv_text_cells_safe(body: bytes, numeric: set[str]) -> list[dict]:
-    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     for row in rows:
         for key, value in row.items():
             if key in numeric and value:
