@@ -4,6 +4,7 @@ headers in plain words, ``dashboards.glossary``)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import dash_ag_grid as dag
@@ -15,6 +16,8 @@ from dashboards.snapshot import Snapshot
 from dashboards.view_state import ViewState
 
 AUTO_HEIGHT_ROWS = 30
+# columns whose values are ids shown by their plain names (rule ids stay ids: reviewers cite them)
+NAMED_VALUES = {"metric": {key: term.name for key, term in glossary.METRICS.items()}}
 NUMBER_FORMATS = {
     "amount_at_risk": "d3.format('$,.2f')(params.value)",
     "allowed_amount": "d3.format('$,.2f')(params.value)",
@@ -78,6 +81,9 @@ def column_defs(frame: pl.DataFrame, hidden=(), wide=(), pinned=()) -> list[dict
         d: dict = {"field": name, "headerName": glossary.label(name)}
         if glossary.meaning(name):
             d["headerTooltip"] = glossary.meaning(name)
+        if name in NAMED_VALUES:  # e.g. a metric id shown by its plain name (the value stays the id)
+            d["valueFormatter"] = {"function": f"({json.dumps(NAMED_VALUES[name])})[params.value] || params.value"}
+            d["tooltipField"] = name
         if name in hidden:
             d["hide"] = True
         if dtype.is_numeric():

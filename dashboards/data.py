@@ -652,10 +652,6 @@ def provider_periods(snap: Snapshot) -> list[str]:
     return (["all"] if "all" in periods else []) + [p for p in periods if p != "all"]
 
 
-def providers_ranked(snap: Snapshot, period: str, discipline: str | None = None) -> pl.DataFrame:
-    return provider_map(snap, Filters(period=period, discipline=discipline))
-
-
 def provider_profile(snap: Snapshot, npi: str, period: str) -> dict | None:
     snap.require("provider_scores", "period", "rendering_npi")
     frame = snap.frame(

@@ -78,6 +78,8 @@ def test_grid_headers_and_figures_use_the_plain_names():
                        "rate_daily_limit": "97112 over the daily limit: findings per patient-day",
                        "rule_id": "Rule", "risk_rank": "Risk rank", "claim_ids": "Claims"}
     assert all(d.get("headerTooltip") for d in components.column_defs(frame))
+    metric = components.column_defs(pl.DataFrame({"metric": ["share_days_over_8h"]}))[0]
+    assert "Working days over 8 timed hours" in metric["valueFormatter"]["function"]  # the cell shows the name
     by_rule = figures.findings_by_rule(pl.DataFrame({"rule_id": ["DX_SUPPORT", "OVERLAP"], "findings": [3, 1],
                                                       "units_over": [3.0, 1.0], "amount_at_risk": [1.0, 2.0]}))
     assert [y.replace("<br>", " ") for y in by_rule.data[0].y] == ["Overlapping one-on-one visits",

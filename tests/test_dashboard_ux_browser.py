@@ -154,6 +154,8 @@ def test_breadcrumbs_keep_the_period_and_filters_on_every_page(page, base, wareh
     page.wait_for_selector("#pv-findings .ag-row")
     assert crumbs(page) == {"Overview": "/" + query, "Providers": "/providers" + query}
     assert "2026-02" in page.inner_text("#pv-period")
+    metrics = page.inner_text("#pv-metrics")  # plain names in the grid, not metric ids
+    assert "97112 units per patient-day" in metrics and "units_97112_per_patient_day" not in metrics
     assert {r.get_attribute("href") for r in page.locator(".exports a").all()} == {
         f"/export/providers/{warehouse.flagged_npi}/{what}{query}" for what in ("findings.csv", "lines.csv", "review.xlsx")}
     page.click('#pv-findings .ag-row .ag-cell[col-id="rule_id"] >> nth=0')
