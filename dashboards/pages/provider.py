@@ -1,6 +1,8 @@
-"""One provider: metrics against peers, the monthly trend, its findings (a row opens the
-patient-day) and the exports of its findings and lines; for auditors, the audit sample controls
-(``dashboards.audit``: draw, download the worksheet, upload it back, see the appraisal)."""
+"""One provider: why it is flagged (``dashboards.why_flagged``: each metric that adds to its risk
+score against the peers, and the days behind it), metrics against peers, the monthly trend, its
+findings (a row opens the patient-day, or the therapist-day for OVERLAP and IMPOSSIBLE_DAY) and the
+exports of its findings and lines; for auditors, the audit sample controls (``dashboards.audit``:
+draw, download the worksheet, upload it back, see the appraisal)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import dash_ag_grid as dag
 import polars as pl
 from dash import Input, Output, dcc, html, no_update
 
-from dashboards import audit, components, context, data, figures
+from dashboards import audit, components, context, data, figures, why_flagged
+from dashboards.links import finding_href, patient_day_href  # noqa: F401 - still importable from here
 from dashboards.pages import guarded
 from dashboards.privacy import protect
 from dashboards.snapshot import MissingData
@@ -16,12 +19,6 @@ from dashboards.snapshot import MissingData
 PATH_TEMPLATE = "/providers/<npi>"
 FINDING_COLUMNS = ["service_date", "rule_id", "detail", "units_over", "amount_at_risk", "severity", "patient_ref",
                    "patient_id", "claim_id", "line_number", "payer_type"]
-
-
-def patient_day_href(npi: str, token: str | None, day) -> str | None:
-    if not token or day is None:
-        return None
-    return f"/patient-day/{npi}/{token}/{day}"
 
 
 def export_links(npi: str, period: str) -> html.Div:
@@ -39,7 +36,8 @@ def export_links(npi: str, period: str) -> html.Div:
 def findings_frame(snap, viewer, npi: str, period: str) -> pl.DataFrame:
     known = [] if viewer.sees_patients else context.known_patient_ids(snap)
     frame = protect(data.provider_findings(snap, npi, period), viewer, known)
-    hrefs = [patient_day_href(npi, t, d) for t, d in zip(
+    hrefs = [finding_href(npi, r, t, d) for r, t, d in zip(
+        frame["rule_id"].to_list(),
         frame["patient_ref"].to_list() if "patient_ref" in frame.columns else [None] * frame.height,
         frame["service_date"].to_list())]
     frame = frame.with_columns(
@@ -81,6 +79,8 @@ def layout(npi: str | None = None, period: str = "all", **_):
                                                   for p in periods], value=chosen, clearable=False),
             dcc.Store(id="pv-npi", data=npi),
         ], className="filter", style={"width": "260px"}))
+        if profile:
+            parts.append(why_flagged.section(snap, viewer, npi, chosen))
         try:
             metrics = data.provider_metrics(snap, npi, chosen)
             parts += [html.Div([
@@ -113,6 +113,7 @@ def layout(npi: str | None = None, period: str = "all", **_):
 
 def register_callbacks(app) -> None:
     audit.register_callbacks(app)
+    why_flagged.register_callbacks(app)
 
     @app.callback(Output("nav", "href", allow_duplicate=True), Input("pv-findings", "cellClicked"),
                   prevent_initial_call=True)
