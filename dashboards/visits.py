@@ -28,7 +28,10 @@ def therapist_day_visits(snap: Snapshot, npi: str, day: dt.date) -> pl.DataFrame
     c = lambda col, t="varchar": snap.col("claim_lines", "cl", col, t)  # noqa: E731
     lu = snap.has("line_units", "claim_id", "line_number")
     u = lambda col, t="varchar": snap.col("line_units", "lu", col, t) if lu else f"cast(null as {t})"  # noqa: E731
-    join = " left join line_units lu on lu.claim_id = cl.claim_id and lu.line_number = cl.line_number" if lu else ""
+    # only the day's line units are joined (not every line's), when they say whose and which day they are
+    units = ("(select * from line_units where rendering_npi = $npi and service_date = $day)"
+             if snap.has("line_units", "rendering_npi", "service_date") else "line_units")
+    join = f" left join {units} lu on lu.claim_id = cl.claim_id and lu.line_number = cl.line_number" if lu else ""
     minutes = f"coalesce({u('minutes_used', 'bigint')}, {c('minutes', 'bigint')})"
     # without line units a line with documented minutes is taken for a timed one
     timed = f"coalesce({u('is_timed', 'boolean')}, {c('minutes', 'bigint')} is not null)"

@@ -19,6 +19,7 @@ from dashboards.snapshot import MissingData
 SECTION_ID = "why-flagged"
 DAYS_GRID = "why-days"  # pattern-matching id type of the day grids: {"type": DAYS_GRID, "metric": name}
 PEERS_GRAPH = "why-peers"
+MAX_DAYS = 500  # rows sent to the browser per metric (worst first); the count says how many there are
 
 
 def _ordinal(n: int) -> str:
@@ -82,10 +83,11 @@ def _block(row: dict, npi: str, days: evidence.ProviderDays, limits: evidence.Li
     else:
         selection = ev.select(days, limits, row.get("peer_median"))
         total = days.patient_days.height if ev.grain == evidence.PATIENT_DAY else days.working_days.height
-        shown = _linked(protect(selection.days, viewer, known), npi, ev.grain)
+        shown = _linked(protect(selection.days.head(MAX_DAYS), viewer, known), npi, ev.grain)
+        cut = f" The first {MAX_DAYS:,} are listed." if selection.days.height > MAX_DAYS else ""
         body = [
-            html.P(f"{selection.rule[:1].upper()}{selection.rule[1:]}: {shown.height:,} of the {total:,} "
-                   f"{ev.grain}s of this period. A row opens the {ev.grain}.", className="why-rule"),
+            html.P(f"{selection.rule[:1].upper()}{selection.rule[1:]}: {selection.days.height:,} of the {total:,} "
+                   f"{ev.grain}s of this period.{cut} A row opens the {ev.grain}.", className="why-rule"),
             _days_grid(metric, shown),
         ]
     return html.Div([*head, html.Div(graph, className="panel"), *body], id=f"why-{metric}", className="why-metric",
