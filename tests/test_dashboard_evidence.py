@@ -32,7 +32,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from dashboards import evidence, visits
+from dashboards import context, evidence, visits, why_flagged
+from dashboards.app import create_app
+from dashboards.privacy import Viewer
 from dashboards.snapshot import reading
 from pipelines.scores import compute_scores
 from pipelines.scores.attribution import rule_ids
@@ -321,3 +323,32 @@ def test_a_therapist_day_s_visits_overlaps_and_totals(snap):
         "visit_end": [at("01-05", "10:00"), at("01-05", "11:00")],
     })
     assert visits.overlaps(touching).height == 0
+
+
+def _components(node):
+    """Every Dash component under ``node``."""
+    yield node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from _components(child)
+
+
+def test_the_section_shows_a_manager_tokens_and_sends_at_most_max_days(snapshot, monkeypatch):
+    monkeypatch.setattr(why_flagged, "MAX_DAYS", 1)
+    app = create_app(snapshot, None, secret_key="section test")
+    with app.server.test_request_context("/"):
+        manager = Viewer("manager", context.settings().token_key)
+        section = why_flagged.section(context.snapshot(), manager, A, JAN)
+    parts = list(_components(section))
+    grids = {c.id["metric"]: c for c in parts if isinstance(getattr(c, "id", None), dict) and c.id["type"] == "why-days"}
+    graphs = [c for c in parts if isinstance(getattr(c, "id", None), dict) and c.id["type"] == "why-peers"]
+    assert list(grids) == ["share_days_97112_at_limit", "units_97112_per_patient_day", "minutes_per_timed_unit",
+                           "rate_overlap"] and len(graphs) == 4
+    at_limit = grids["share_days_97112_at_limit"].rowData
+    assert len(at_limit) == 1 and "patient_id" not in at_limit[0]  # 2 days at the limit, 1 sent
+    assert at_limit[0]["patient_ref"].startswith("pt-")
+    assert at_limit[0]["row_id"] == f"/patient-day/{A}/{at_limit[0]['patient_ref']}/2026-01-06"
+    assert grids["rate_overlap"].rowData[0]["row_id"] == f"/therapist-day/{A}/2026-01-05"
+    words = " ".join(str(c.children) for c in parts if isinstance(getattr(c, "children", None), str))
+    assert "2 of the 8 patient-days of this period. The first 1 are listed." in words
