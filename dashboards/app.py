@@ -1,4 +1,4 @@
-"""The review app (Dash): overview, providers, provider, patient-day, exports.
+"""The review app (Dash): overview, providers, provider, patient-day, therapist-day, exports.
 
 ``create_app(snapshot, users_file)`` builds it over a *published snapshot* (never the live
 warehouse), opened read-only per request; ``serve(...)`` runs it on 127.0.0.1 by default.
@@ -22,7 +22,7 @@ import flask
 from dash import dcc, html
 
 from dashboards import auth, context, exports, not_found
-from dashboards.pages import help_page, not_found_404, overview, patient_day, provider, providers
+from dashboards.pages import help_page, not_found_404, overview, patient_day, provider, providers, therapist_day
 from dashboards.users import load_users
 
 TITLE = "unitreview"
@@ -32,6 +32,7 @@ PAGES = [
     (providers, "/providers", None, "Providers"),
     (provider, None, provider.PATH_TEMPLATE, "Provider"),
     (patient_day, None, patient_day.PATH_TEMPLATE, "Patient-day"),
+    (therapist_day, None, therapist_day.PATH_TEMPLATE, "Therapist-day"),
     (help_page, help_page.PATH, None, "Help"),
     (not_found_404, not_found_404.PATH, None, "Page not found"),
 ]

@@ -29,10 +29,11 @@ VIEWPORT = {"width": 1400, "height": 900}
 REPO = Path(__file__).resolve().parent.parent
 
 
-def synthetic_snapshot(workdir: Path) -> tuple[Path, str]:
-    """Build the synthetic fixture warehouse, publish it; returns (snapshot, flagged NPI)."""
+def synthetic_snapshot(workdir: Path) -> tuple[Path, str, str]:
+    """Build the synthetic fixture warehouse, publish it; returns (snapshot, flagged NPI, the NPI
+    with an OVERLAP day)."""
     sys.path.insert(0, str(REPO))
-    from tests.fixtures_warehouse import build_fixture_warehouse
+    from tests.fixtures_warehouse import OVERLAP_NPI, build_fixture_warehouse
 
     info = build_fixture_warehouse(workdir / "warehouse.duckdb")
     con = duckdb.connect(str(info.path))
@@ -40,7 +41,7 @@ def synthetic_snapshot(workdir: Path) -> tuple[Path, str]:
         publish_snapshot(con, workdir / "snapshot.duckdb")
     finally:
         con.close()
-    return workdir / "snapshot.duckdb", info.flagged_npi
+    return workdir / "snapshot.duckdb", info.flagged_npi, OVERLAP_NPI
 
 
 def _wait_figures(page, *ids: str) -> None:
@@ -49,7 +50,24 @@ def _wait_figures(page, *ids: str) -> None:
     page.wait_for_timeout(600)  # let the grids size their columns
 
 
-def take(snapshot: Path, out: Path, npi: str | None, workdir: Path) -> list[Path]:
+def _shoot_why_flagged(page, path: Path) -> None:
+    """The provider page's "Why flagged" section: its heading and first two metrics (figure and days)."""
+    page.wait_for_selector("#why-flagged .why-metric .main-svg")
+    page.wait_for_selector("#why-flagged .why-metric .ag-row")
+    page.wait_for_timeout(600)
+    top = page.locator("#why-flagged").bounding_box()
+    blocks = page.locator("#why-flagged .why-metric")
+    first = blocks.nth(min(1, blocks.count() - 1)).bounding_box()
+    scroll = page.evaluate("() => [window.scrollX, window.scrollY]")
+    page.screenshot(path=str(path), full_page=True, clip={
+        "x": top["x"] + scroll[0] - 8, "y": top["y"] + scroll[1] - 8, "width": top["width"] + 16,
+        "height": first["y"] + first["height"] - top["y"] + 16,
+    })
+
+
+def take(snapshot: Path, out: Path, npi: str | None, workdir: Path, therapist_day: str | None = None) -> list[Path]:
+    """Every PNG; ``npi``: the provider shown (default: risk rank 1); ``therapist_day``: the provider
+    whose OVERLAP finding opens the therapist-day timeline (default: ``npi``)."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -81,11 +99,19 @@ def take(snapshot: Path, out: Path, npi: str | None, workdir: Path) -> list[Path
             page.wait_for_selector("#pv-findings .ag-row")
             _wait_figures(page, "pv-peers", "pv-trend")
             shoot(page, "provider")
+            _shoot_why_flagged(page, out / "why-flagged.png")
+            shots.append(out / "why-flagged.png")
             page.click('#pv-findings .ag-row .ag-cell[col-id="rule_id"] >> nth=0')
             page.wait_for_url(re.compile(r"/patient-day/"))
             page.wait_for_selector("#pd-lines .ag-row")
             page.wait_for_timeout(600)
             shoot(page, "patient-day")
+            overlap = therapist_day or first
+            page.goto(base + f"/providers/{overlap}")
+            page.click('#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("OVERLAP")) .ag-cell[col-id="rule_id"]')
+            page.wait_for_url(re.compile(r"/therapist-day/"))
+            _wait_figures(page, "td-timeline")
+            shoot(page, "therapist-day")
             page.close()
 
         with running(create_app(snapshot, users_file, secret_key="screenshots")) as base:
@@ -119,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboards.screenshots", description=__doc__.split("\n\n")[0])
     parser.add_argument("--snapshot", type=Path, help="a published snapshot of SYNTHETIC data (default: build one)")
     parser.add_argument("--npi", help="the provider to show (default: risk rank 1)")
+    parser.add_argument("--overlap-npi", help="the provider whose OVERLAP finding opens the therapist-day page "
+                        "(default: --npi)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
@@ -126,8 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="unitreview-shots-") as tmp:
         workdir = Path(tmp)
-        snapshot, npi = (args.snapshot, args.npi) if args.snapshot else synthetic_snapshot(workdir)
-        for path in take(snapshot, args.out, npi or args.npi, workdir):
+        if args.snapshot:
+            snapshot, npi, overlap = args.snapshot, args.npi, args.overlap_npi
+        else:
+            snapshot, npi, overlap = synthetic_snapshot(workdir)
+        for path in take(snapshot, args.out, args.npi or npi, workdir, args.overlap_npi or overlap):
             print(path)
     return 0
 

@@ -151,6 +151,44 @@ def _visits(rng: random.Random) -> list[dict]:
     return lines
 
 
+# Casey Diaz's OVERLAP day (her first date): the visit of PHI-PAT-0007 runs 09:00-10:00, one of
+# PHI-PAT-0008 09:30-10:30 overlaps it (as the finding's detail says), and one of PHI-PAT-0009 has no
+# times (the therapist-day page lists it apart).
+OVERLAP_NPI = "1000000003"
+OVERLAP_VISITS = {  # patient -> (claim id, start, end) on the OVERLAP day; None: no times
+    "PHI-PAT-0007": (None, dt.time(9, 0), dt.time(10, 0)),
+    "PHI-PAT-0008": ("CLM-09001", dt.time(9, 30), dt.time(10, 30)),
+    "PHI-PAT-0009": ("CLM-09002", None, None),
+}
+
+
+def _therapist_day_visits(lines: list[dict]) -> list[dict]:
+    """Casey Diaz's OVERLAP day made to hold what the finding says: two overlapping visits of
+    different patients, and a third visit without times."""
+    day = min(r["service_date"] for r in lines if r["rendering_npi"] == OVERLAP_NPI)
+    first = next(r for r in lines if r["rendering_npi"] == OVERLAP_NPI and r["service_date"] == day)
+    for r in lines:
+        if r["claim_id"] == first["claim_id"]:
+            _, start, end = OVERLAP_VISITS[r["patient_id"]]
+            r["visit_start"], r["visit_end"] = dt.datetime.combine(day, start), dt.datetime.combine(day, end)
+    added = []
+    for patient, (claim_id, start, end) in OVERLAP_VISITS.items():
+        if claim_id is None:
+            continue
+        payer_type, payer_name = PAYERS[patient]
+        added.append({
+            **first, "claim_id": claim_id, "line_number": 1, "patient_id": patient, "cpt_code": "97110",
+            "units_billed": 2, "minutes": 30, "total_timed_minutes": 30, "payer_type": payer_type,
+            "payer_name": payer_name, "diagnosis_codes": "G81.91;R26.89", "modifiers": "GO",
+            "charge_amount": round(ALLOWED_PER_UNIT["97110"] * 2 * 1.6, 2),
+            "allowed_amount": ALLOWED_PER_UNIT["97110"] * 2, "paid_amount": round(ALLOWED_PER_UNIT["97110"] * 2 * 0.8, 2),
+            "visit_start": dt.datetime.combine(day, start) if start else None,
+            "visit_end": dt.datetime.combine(day, end) if end else None,
+            "note_text": "Therapeutic exercise, upper extremity (97110).", "source_row": len(lines) + len(added) + 1,
+        })
+    return lines + added
+
+
 def _line_units(lines: pl.DataFrame) -> pl.DataFrame:
     rows = []
     disc = {npi: d for npi, _, d, *_ in PROVIDERS}
@@ -401,7 +439,7 @@ def build_fixture_warehouse(path: Path, seed: int = 97112) -> FixtureInfo:
     """Create a DuckDB file at ``path`` holding the review-output tables, filled with synthetic data."""
     path = Path(path)
     rng = random.Random(seed)
-    lines = pl.DataFrame(_visits(rng), infer_schema_length=None).with_columns(
+    lines = pl.DataFrame(_therapist_day_visits(_visits(rng)), infer_schema_length=None).with_columns(
         pl.col("visit_start", "visit_end").cast(pl.Datetime("us")),
         pl.col("ingested_at").cast(pl.Datetime("us", "UTC")),
         pl.col("justification_documented").cast(pl.Boolean),

@@ -181,7 +181,11 @@ def test_breadcrumbs_keep_the_period_and_filters_on_every_page(page, base, wareh
     ("/providers/1000000001", "#pv-findings", '.ag-row[row-index="0"] .ag-cell[col-id="rule_id"]', r"/patient-day/"),
 ])
 def test_one_back_press_undoes_one_grid_click(page, base, start, grid, cell, opened):
-    page.goto(base + start)
+    one_entry_per_click(page, base + start, grid, cell, opened)
+
+
+def one_entry_per_click(page, start: str, grid: str, cell: str, opened: str) -> None:
+    page.goto(start)
     page.wait_for_selector(f"{grid} .ag-row")
     page.wait_for_timeout(500)  # every callback of the page has run
     before = history_length(page)
@@ -191,9 +195,18 @@ def test_one_back_press_undoes_one_grid_click(page, base, start, grid, cell, ope
         page.wait_for_timeout(800)  # a second history entry would be pushed by now
         assert history_length(page) == before + 1, "one click, one history entry"
         page.go_back()
-        page.wait_for_url(base + start)
+        page.wait_for_url(start)
         page.wait_for_selector(f"{grid} .ag-row")
         page.wait_for_timeout(500)
+
+
+def test_one_back_press_undoes_a_click_in_the_why_flagged_and_therapist_day_grids(page, base, snapshot):
+    with reading(snapshot) as snap:
+        npi, day = snap.rows("select rendering_npi, service_date from findings where rule_id = 'OVERLAP' limit 1")[0]
+    one_entry_per_click(page, f"{base}/providers/1000000001", "#why-flagged > div.why-metric:nth-of-type(1)",
+                        '.ag-row[row-index="0"] .ag-cell >> nth=0', r"/(patient|therapist)-day/")
+    one_entry_per_click(page, f"{base}/therapist-day/{npi}/{day}", "#td-visits",
+                        '.ag-row[row-index="0"] .ag-cell >> nth=0', r"/patient-day/")
 
 
 # ---- 404 ----------------------------------------------------------------------------------------------
@@ -326,11 +339,13 @@ def test_every_page_fits_a_390px_phone(browser, app, base, snapshot, warehouse):
     with reading(snapshot) as snap:
         pid, day = snap.rows("select patient_id, service_date from findings where rendering_npi = ? and "
                              "rule_id = 'UNITS_OVER_MINUTES' limit 1", [warehouse.flagged_npi])[0]
+        overlap_npi, overlap_day = snap.rows("select rendering_npi, service_date from findings where rule_id = 'OVERLAP'")[0]
     token = patient_token(app.server.config[context.CONFIG_KEY].token_key, pid)
     pages = {
         "/": "#ov-top .ag-row", "/providers": "#providers-grid .ag-row",
         f"/providers/{warehouse.flagged_npi}": "#pv-findings .ag-row",
         f"/patient-day/{warehouse.flagged_npi}/{token}/{day}": "#pd-lines .ag-row",
+        f"/therapist-day/{overlap_npi}/{overlap_day}": "#td-timeline .main-svg",
         "/help": "#help-page", "/no-such-page": "#not-found",
     }
     context_ = browser.new_context(viewport=PHONE)
@@ -350,3 +365,20 @@ def test_every_page_fits_a_390px_phone(browser, app, base, snapshot, warehouse):
             for box in (f.bounding_box() for f in page.locator(f"{filters} .filter").all()):
                 assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] and box["width"] >= 120, (path, box)
     context_.close()
+
+
+def test_the_therapist_day_keeps_the_filters_in_its_breadcrumbs_and_links(page, base, snapshot):
+    with reading(snapshot) as snap:
+        npi, day = snap.rows("select rendering_npi, service_date from findings where rule_id = 'OVERLAP' limit 1")[0]
+    query = f"?from={day:%Y-%m}&to={day:%Y-%m}&payer=medicare"
+    page.goto(f"{base}/providers/{npi}{query}")
+    page.wait_for_selector("#pv-findings .ag-row")
+    page.click('#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("OVERLAP")) .ag-cell[col-id="rule_id"]')
+    page.wait_for_url(re.compile(re.escape(f"/therapist-day/{npi}/{day}{query}") + "$"))
+    page.wait_for_selector("#td-visits .ag-row")
+    trail = crumbs(page)
+    assert trail["Overview"] == "/" + query and trail["Providers"] == "/providers" + query
+    assert f"/providers/{npi}{query}" in trail.values()
+    page.click('#td-visits .ag-row[row-index="0"] .ag-cell >> nth=0')
+    page.wait_for_url(re.compile(r"/patient-day/.+" + re.escape(query) + "$"))
+    page.wait_for_selector("#pd-lines .ag-row")

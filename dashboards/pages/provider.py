@@ -1,9 +1,11 @@
-"""One provider: metrics against peers, the monthly trend, its findings (a row opens the
-patient-day) and the exports of its findings and lines; for auditors, the audit sample controls
-(``dashboards.audit``: draw, download the worksheet, upload it back, see the appraisal).
+"""One provider: why it is flagged (``dashboards.why_flagged``: each metric that adds to its risk
+score against the peers, and the days behind it), metrics against peers, the monthly trend, its
+findings (a row opens the patient-day, or the therapist-day for OVERLAP and IMPOSSIBLE_DAY) and the
+exports of its findings and lines; for auditors, the audit sample controls (``dashboards.audit``:
+draw, download the worksheet, upload it back, see the appraisal).
 
 The period and the filters come from the URL (``dashboards.view_state``) and stay in every link:
-breadcrumbs, exports, the patient-days it opens."""
+breadcrumbs, exports, the days its findings open."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import dash_ag_grid as dag
 import polars as pl
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import audit, components, context, data, figures, navigation
+from dashboards import audit, components, context, data, figures, navigation, why_flagged
+from dashboards.links import finding_href, patient_day_href  # noqa: F401 - still importable from here
 from dashboards.pages import guarded
 from dashboards.privacy import protect
 from dashboards.snapshot import MissingData
@@ -20,12 +23,6 @@ from dashboards.view_state import ViewState, period_text
 PATH_TEMPLATE = "/providers/<npi>"
 FINDING_COLUMNS = ["service_date", "rule_id", "detail", "units_over", "amount_at_risk", "severity", "patient_ref",
                    "patient_id", "claim_id", "line_number", "payer_type"]
-
-
-def patient_day_href(npi: str, token: str | None, day, state: ViewState | None = None) -> str | None:
-    if not token or day is None:
-        return None
-    return (state or ViewState()).href(f"/patient-day/{npi}/{token}/{day}")
 
 
 def export_links(npi: str, state: ViewState) -> html.Div:
@@ -43,9 +40,11 @@ def export_links(npi: str, state: ViewState) -> html.Div:
 def findings_frame(snap, viewer, npi: str, period: str, state: ViewState | None = None) -> pl.DataFrame:
     known = [] if viewer.sees_patients else context.known_patient_ids(snap)
     frame = protect(data.provider_findings(snap, npi, period), viewer, known)
-    hrefs = [patient_day_href(npi, t, d, state) for t, d in zip(
+    query = (state or ViewState()).query()  # the day keeps the filters (breadcrumbs)
+    hrefs = [h and h + query for h in (finding_href(npi, r, t, d) for r, t, d in zip(
+        frame["rule_id"].to_list(),
         frame["patient_ref"].to_list() if "patient_ref" in frame.columns else [None] * frame.height,
-        frame["service_date"].to_list())]
+        frame["service_date"].to_list()))]
     frame = frame.with_columns(
         pl.Series("row_id", [f"{fid}|{h or ''}" for fid, h in zip(frame["finding_id"].to_list(), hrefs)])
     )
@@ -101,6 +100,8 @@ def layout(npi: str | None = None, **query):
                          value=chosen, clearable=False),
             dcc.Store(id="pv-npi", data=npi),
         ], className="filter", style={"width": "260px"}))
+        if profile:
+            parts.append(why_flagged.section(snap, viewer, npi, scored, query=shown.query()))
         try:
             metrics = data.provider_metrics(snap, npi, scored)
             parts += [html.Div([
@@ -133,6 +134,7 @@ def layout(npi: str | None = None, **query):
 
 def register_callbacks(app) -> None:
     audit.register_callbacks(app)
+    why_flagged.register_callbacks(app)
 
     @app.callback(Output("pv-go", "href"), Input("pv-findings", "cellClicked"), Input("pv-period", "value"),
                   State("pv-npi", "data"), State("pv-state", "data"), State("pv-go", "href"),
