@@ -14,7 +14,10 @@ import flask
 
 from dashboards import data
 from dashboards.privacy import Viewer
+from dashboards.sessions import SessionStore
 from dashboards.snapshot import Snapshot, open_snapshot
+from dashboards.throttle import LoginThrottle
+from dashboards.users import UsersFile
 
 CONFIG_KEY = "UNITREVIEW"
 
@@ -22,8 +25,10 @@ CONFIG_KEY = "UNITREVIEW"
 @dataclass(frozen=True)
 class AppSettings:
     snapshot: Path
-    users: dict[str, dict] | None  # name -> {"role", "password_hash"}; None: single-user local mode
+    users: UsersFile | None  # None: single-user local mode
     token_key: bytes
+    sessions: SessionStore | None = None
+    throttle: LoginThrottle | None = None
 
     @property
     def local_mode(self) -> bool:
@@ -39,10 +44,12 @@ def viewer() -> Viewer:
     s = settings()
     if s.local_mode:
         return Viewer(role="auditor", key=s.token_key, name=None)
-    role = flask.session.get("role")
+    # the guard puts the signed-in user and the role the users file gives now in flask.g; a request
+    # context the guard did not see (tests rendering a layout) reads a plain session instead
+    name, role = flask.g.get("unitreview_user") or (flask.session.get("user"), flask.session.get("role"))
     if role not in ("manager", "auditor"):
         role = "manager"  # never more than the least privileged role when unsure
-    return Viewer(role=role, key=s.token_key, name=flask.session.get("user"))
+    return Viewer(role=role, key=s.token_key, name=name)
 
 
 def snapshot() -> Snapshot:
