@@ -9,6 +9,7 @@ no patient identifier, and refuses to write one; it never shows a finding's deta
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import secrets
@@ -23,7 +24,7 @@ from dashboards.coverage import coverage_notices
 from dashboards.privacy import Viewer, id_index, protect
 from dashboards.snapshot import MissingData, Snapshot, SnapshotInfo, reading
 
-FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
+FIGURE_CONFIG = {**figures.GRAPH_CONFIG, "responsive": True}
 MIN_CHECKED_ID_LENGTH = 6  # shorter ids could match digits in figure data by chance
 
 CSS = """
@@ -66,6 +67,8 @@ def render_report(warehouse_or_snapshot: Path, info: SnapshotInfo | None = None)
         "<title>unitreview report</title>"
         f"<style>{CSS}</style>"
         f"<script type=\"text/javascript\">{get_plotlyjs()}</script>"
+        # plotly.py leaves plotlyServerURL out of a figure's config: the defaults of every plot here
+        f"<script>Plotly.setPlotConfig({json.dumps(figures.GRAPH_CONFIG)});</script>"
         f"</head><body>{body}</body></html>\n"
     )
 

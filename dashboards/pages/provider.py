@@ -84,8 +84,8 @@ def layout(npi: str | None = None, period: str = "all", **_):
         try:
             metrics = data.provider_metrics(snap, npi, chosen)
             parts += [html.Div([
-                html.Div(dcc.Graph(id="pv-peers", figure=figures.provider_vs_peers(metrics)), className="panel"),
-                html.Div(dcc.Graph(id="pv-trend", figure=figures.provider_trend(data.provider_trend(snap, npi))),
+                html.Div(components.graph("pv-peers", figures.provider_vs_peers(metrics)), className="panel"),
+                html.Div(components.graph("pv-trend", figures.provider_trend(data.provider_trend(snap, npi))),
                          className="panel"),
             ], className="grid2")]
             parts.append(components.grid("pv-metrics", metrics.drop("peer_group")))
