@@ -13,6 +13,7 @@ from pathlib import Path
 import flask
 
 from dashboards import data
+from dashboards import privacy
 from dashboards.privacy import Viewer
 from dashboards.sessions import SessionStore
 from dashboards.snapshot import Snapshot, open_snapshot
@@ -78,6 +79,16 @@ def known_patient_ids(snap: Snapshot) -> list[str]:
         _PATIENT_IDS.clear()
         _PATIENT_IDS[key] = ids
     return ids
+
+
+def known_for(snap: Snapshot, viewer: Viewer) -> list[str]:
+    """The patient ids to mask for this viewer (none to look up for an auditor)."""
+    return [] if viewer.sees_patients else known_patient_ids(snap)
+
+
+def masked(snap: Snapshot, viewer: Viewer, text):
+    """A label, name or notice from the snapshot as ``viewer`` may see it (``privacy.protect_text``)."""
+    return privacy.protect_text(text, viewer, known_for(snap, viewer))
 
 
 def close_snapshot(_exc=None) -> None:
