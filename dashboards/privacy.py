@@ -118,14 +118,14 @@ def protect_text(text, viewer: Viewer, known_patient_ids=()):
 
 def protect_options(options: list[dict], viewer: Viewer, known_patient_ids=()) -> list[dict]:
     """A dropdown's options as this viewer may see them: label and value masked alike (the value
-    reaches the browser too); ``chosen`` maps a masked value back."""
+    reaches the browser too); ``unmask_choice`` maps a masked value back."""
     if viewer.sees_patients:
         return options
     return [{**o, "label": protect_text(o["label"], viewer, known_patient_ids),
              "value": protect_text(o["value"], viewer, known_patient_ids)} for o in options]
 
 
-def chosen(value, values, viewer: Viewer, known_patient_ids=()):
+def unmask_choice(value, values, viewer: Viewer, known_patient_ids=()):
     """The value among ``values`` (as in the snapshot) whose masked form a dropdown sent back; None
     when there is none."""
     if value is None or viewer.sees_patients:

@@ -132,9 +132,8 @@ def scan(browser, base: str, login: tuple[str, str] | None, fill: list[dict]) ->
                 out.texts.append((f"page {page.url} after {dropdown} option {i}", page.content()))
         grids = page.eval_on_selector_all(".clickable-grid[id]", "els => els.map(e => e.id)")
         for grid in grids:
-            if page.url != url:
-                page.goto(url)
-                settle()
+            page.goto(url)  # the grid as the page opens (not as the last dropdown option left it)
+            settle()
             cell = page.locator(f"#{grid} .ag-row .ag-cell >> nth=0")
             if cell.count():
                 cell.click()

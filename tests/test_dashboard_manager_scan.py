@@ -150,7 +150,9 @@ def test_a_manager_sees_no_planted_identifier_on_any_page_callback_or_export(bro
         therapist_days = con.execute(
             "select rendering_npi, service_date from findings where patient_id is null and rendering_npi is not null "
             "and service_date is not null order by rule_id limit 2").fetchall()
-    fill = [{"npi": npi, "token": patient_token(key, pid), "date": str(day)} for npi, pid, day in patient_days]
+        npis = [r[0] for r in con.execute("select distinct rendering_npi from provider_scores order by 1").fetchall()]
+    fill = [{"npi": npi} for npi in npis]  # every provider's page
+    fill += [{"npi": npi, "token": patient_token(key, pid), "date": str(day)} for npi, pid, day in patient_days]
     fill += [{"npi": npi, "date": str(day)} for npi, day in therapist_days]
     with running(app) as base:
         result = scan(browser, base, ("mona", "manager-pass"), fill)

@@ -9,7 +9,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dashboards import components, context, data, figures
 from dashboards.coverage import coverage_notices
 from dashboards.pages import guarded
-from dashboards.privacy import chosen, protect, protect_options
+from dashboards.privacy import protect, protect_options, unmask_choice
 from dashboards.snapshot import MissingData, SnapshotUnavailable
 
 PATH = "/"
@@ -20,9 +20,9 @@ TOP_COLUMNS = ["risk_rank", "provider_name", "reasons", "units_97112_per_patient
 def _filters(period, clinic, discipline, payer, snap=None, viewer=None) -> data.Filters:
     if snap is not None and not viewer.sees_patients:  # a manager's dropdowns send masked values back
         opts, known = data.filter_options(snap), context.known_for(snap, viewer)
-        clinic = chosen(clinic, [c for c, _ in opts["clinics"]], viewer, known)
-        discipline = chosen(discipline, opts["disciplines"], viewer, known)
-        payer = chosen(payer, opts["payer_types"], viewer, known)
+        clinic = unmask_choice(clinic, [c for c, _ in opts["clinics"]], viewer, known)
+        discipline = unmask_choice(discipline, opts["disciplines"], viewer, known)
+        payer = unmask_choice(payer, opts["payer_types"], viewer, known)
     return data.Filters(period=period or "all", clinic=clinic or None, discipline=discipline or None,
                         payer_type=payer or None)
 
