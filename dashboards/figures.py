@@ -26,6 +26,17 @@ PEER_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f"]
 OUTLIER_COLOR = "#d62728"
 TEMPLATE = "plotly_white"
 
+# Plotly.js 4 shows "Share chart..." in every modebar unless told not to: its dialog uploads the
+# figure (provider names, NPIs, amounts) to Plotly's cloud. Every graph of the app
+# (``components.graph``) and of the report is drawn with this config. (showLink, linkText, sendData
+# and showEditInChartStudio are gone from plotly.js 4 with Chart Studio: setting them does nothing.)
+GRAPH_CONFIG = {
+    "showSendToCloud": False,
+    "plotlyServerURL": "",
+    "modeBarButtonsToRemove": ["sendChartToCloud"],
+    "displaylogo": False,
+}
+
 
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     fig.update_layout(

@@ -77,7 +77,7 @@ def _block(row: dict, npi: str, days: evidence.ProviderDays, limits: evidence.Li
                     style={"margin": "8px 0 6px"})]
     figure = metric_against_peers(peers.filter(pl.col("metric") == metric), npi, row["value"], row.get("peer_median"),
                                   words, percent)
-    graph = dcc.Graph(id={"type": PEERS_GRAPH, "metric": metric}, figure=figure, className="why-graph")
+    graph = components.graph({"type": PEERS_GRAPH, "metric": metric}, figure, className="why-graph")
     if ev is None:  # a metric newer than this app: its standing and peers, without a day list
         body = [components.notice(f"No list of days explains the metric {metric} yet.")]
     else:

@@ -9,7 +9,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dashboards import components, context, data, figures
 from dashboards.coverage import coverage_notices
 from dashboards.pages import guarded
-from dashboards.privacy import protect
+from dashboards.privacy import protect, protect_options, unmask_choice
 from dashboards.snapshot import MissingData, SnapshotUnavailable
 
 PATH = "/"
@@ -17,7 +17,12 @@ TOP_COLUMNS = ["risk_rank", "provider_name", "reasons", "units_97112_per_patient
                "amount_at_risk", "outlier", "discipline", "rendering_npi", "patient_days"]
 
 
-def _filters(period, clinic, discipline, payer) -> data.Filters:
+def _filters(period, clinic, discipline, payer, snap=None, viewer=None) -> data.Filters:
+    if snap is not None and not viewer.sees_patients:  # a manager's dropdowns send masked values back
+        opts, known = data.filter_options(snap), context.known_for(snap, viewer)
+        clinic = unmask_choice(clinic, [c for c, _ in opts["clinics"]], viewer, known)
+        discipline = unmask_choice(discipline, opts["disciplines"], viewer, known)
+        payer = unmask_choice(payer, opts["payer_types"], viewer, known)
     return data.Filters(period=period or "all", clinic=clinic or None, discipline=discipline or None,
                         payer_type=payer or None)
 
@@ -37,8 +42,9 @@ def content(snap, viewer, filters: data.Filters) -> dict:
             components.card("Units over", f"{head['units_over']:,.0f}", id="card-units-over"),
             components.card("Amount at risk", components.money(head["amount_at_risk"]), id="card-amount"),
         ]
-        out["by_rule"] = figures.findings_by_rule(head["by_rule"])
-        out["monthly"] = figures.findings_over_time(data.findings_monthly(snap, filters))
+        known = context.known_for(snap, viewer)
+        out["by_rule"] = figures.findings_by_rule(protect(head["by_rule"], viewer, known))
+        out["monthly"] = figures.findings_over_time(protect(data.findings_monthly(snap, filters), viewer, known))
     except MissingData as exc:
         out["cards"] = [components.notice(f"Headline figures unavailable: {exc}")]
         out["by_rule"] = figures.empty(str(exc), "Findings by rule")
@@ -74,6 +80,9 @@ def content(snap, viewer, filters: data.Filters) -> dict:
         )
     else:
         out["status"] = "No ingest log in this snapshot."
+    # every sentence made of the snapshot's text, masked for a manager as the grids are
+    out["notices"] = [context.masked(snap, viewer, n) for n in out["notices"]]
+    out["status"] = context.masked(snap, viewer, out["status"])
     return out
 
 
@@ -89,6 +98,7 @@ def layout(**_):
     def build(snap, viewer):
         data.prefetch(snap)  # what the filters read, built in the background while the page is read
         opts = data.filter_options(snap)
+        known = context.known_for(snap, viewer)
         filters = data.Filters()
         c = content(snap, viewer, filters)
         return html.Div([
@@ -96,18 +106,21 @@ def layout(**_):
             html.Div([
                 _dropdown("f-period", [{"label": "whole review", "value": "all"}]
                           + [{"label": p, "value": p} for p in opts["periods"]], "all", "Period", clearable=False),
-                _dropdown("f-clinic", [{"label": label, "value": v} for v, label in opts["clinics"]], None, "Clinic"),
-                _dropdown("f-discipline", [{"label": d, "value": d} for d in opts["disciplines"]], None, "Discipline"),
-                _dropdown("f-payer", [{"label": p, "value": p} for p in opts["payer_types"]], None, "Payer type"),
+                _dropdown("f-clinic", protect_options([{"label": label, "value": v} for v, label in opts["clinics"]],
+                                                      viewer, known), None, "Clinic"),
+                _dropdown("f-discipline", protect_options([{"label": d, "value": d} for d in opts["disciplines"]],
+                                                          viewer, known), None, "Discipline"),
+                _dropdown("f-payer", protect_options([{"label": p, "value": p} for p in opts["payer_types"]],
+                                                     viewer, known), None, "Payer type"),
             ], className="filters"),
             html.Div(c["cards"], className="cards", id="ov-cards"),
             html.Div([components.notice(n) for n in c["notices"]], id="ov-notices"),
             html.Div([
-                html.Div(dcc.Graph(id="ov-by-rule", figure=c["by_rule"]), className="panel"),
-                html.Div(dcc.Graph(id="ov-monthly", figure=c["monthly"]), className="panel"),
+                html.Div(components.graph("ov-by-rule", c["by_rule"]), className="panel"),
+                html.Div(components.graph("ov-monthly", c["monthly"]), className="panel"),
             ], className="grid2"),
-            html.Div(dcc.Graph(id="ov-map", figure=c["map"]), className="panel"),
-            html.Div(dcc.Graph(id="ov-dist", figure=c["dist"]), className="panel"),
+            html.Div(components.graph("ov-map", c["map"]), className="panel"),
+            html.Div(components.graph("ov-dist", c["dist"]), className="panel"),
             html.H3("Top providers (click a row to open the provider)"),
             _top_grid(c),
             html.P(c["status"], id="ov-status", className="status"),
@@ -141,7 +154,8 @@ def register_callbacks(app) -> None:
             snap = context.snapshot()
         except SnapshotUnavailable:
             return (no_update,) * 9
-        c = content(snap, context.viewer(), _filters(period, clinic, discipline, payer))
+        viewer = context.viewer()
+        c = content(snap, viewer, _filters(period, clinic, discipline, payer, snap, viewer))
         return (c["cards"], [components.notice(n) for n in c["notices"]], c["by_rule"], c["monthly"], c["map"],
                 c["dist"], c["top"], c["top_columns"], c["status"])
 

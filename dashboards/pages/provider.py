@@ -51,15 +51,16 @@ def layout(npi: str | None = None, period: str = "all", **_):
         periods = data.provider_periods(snap)
         chosen = period if period in periods else ("all" if not periods else periods[0])
         profile = data.provider_profile(snap, npi, chosen) if periods else None
-        name = (profile or {}).get("provider_name") or data.provider_name(snap, npi) or "unknown provider"
         known = [] if viewer.sees_patients else context.known_patient_ids(snap)
+        name = context.masked(snap, viewer, (profile or {}).get("provider_name") or data.provider_name(snap, npi)
+                              or "unknown provider")
         parts = [html.H2(f"{name} (NPI {npi})", id="provider-title")]
         if profile:
             reasons = protect(pl.DataFrame({"reasons": [str(profile.get("reasons") or "")]}), viewer, known)["reasons"][0]
             parts += [
                 html.P([
-                    html.Span(f"{profile.get('discipline') or ''} · peer group {profile.get('peer_group') or '-'} · "
-                              f"risk rank {profile.get('risk_rank')} "),
+                    html.Span(context.masked(snap, viewer, f"{profile.get('discipline') or ''} · peer group "
+                                             f"{profile.get('peer_group') or '-'} · risk rank {profile.get('risk_rank')} ")),
                     html.Span("OUTLIER", className="badge") if profile.get("outlier") else None,
                 ]),
                 html.P(f"Reasons: {reasons}", id="provider-reasons", className="reasons"),
@@ -82,10 +83,10 @@ def layout(npi: str | None = None, period: str = "all", **_):
         if profile:
             parts.append(why_flagged.section(snap, viewer, npi, chosen))
         try:
-            metrics = data.provider_metrics(snap, npi, chosen)
+            metrics = protect(data.provider_metrics(snap, npi, chosen), viewer, known)
             parts += [html.Div([
-                html.Div(dcc.Graph(id="pv-peers", figure=figures.provider_vs_peers(metrics)), className="panel"),
-                html.Div(dcc.Graph(id="pv-trend", figure=figures.provider_trend(data.provider_trend(snap, npi))),
+                html.Div(components.graph("pv-peers", figures.provider_vs_peers(metrics)), className="panel"),
+                html.Div(components.graph("pv-trend", figures.provider_trend(data.provider_trend(snap, npi))),
                          className="panel"),
             ], className="grid2")]
             parts.append(components.grid("pv-metrics", metrics.drop("peer_group")))

@@ -8,7 +8,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dashboards import components, context, data
 from dashboards.pages import guarded
 from dashboards.pages.overview import provider_href
-from dashboards.privacy import protect
+from dashboards.privacy import protect, protect_options, unmask_choice
 from dashboards.snapshot import MissingData, SnapshotUnavailable
 
 PATH = "/providers"
@@ -40,8 +40,10 @@ def layout(period: str = "all", **_):
                                                                for p in periods], value=chosen, clearable=False)],
                          className="filter"),
                 html.Div([html.Label("Discipline", htmlFor="p-discipline"),
-                          dcc.Dropdown(id="p-discipline", options=opts["disciplines"], value=None,
-                                       placeholder="all disciplines")], className="filter"),
+                          dcc.Dropdown(id="p-discipline", value=None, placeholder="all disciplines",
+                                       options=protect_options([{"label": d, "value": d} for d in opts["disciplines"]],
+                                                               viewer, context.known_for(snap, viewer)))],
+                         className="filter"),
             ], className="filters"),
             dag.AgGrid(
                 id="providers-grid", rowData=components.rows(frame),
@@ -63,8 +65,10 @@ def register_callbacks(app) -> None:
                   Input("p-period", "value"), Input("p-discipline", "value"), prevent_initial_call=True)
     def refilter(period, discipline):
         try:
-            snap = context.snapshot()
-            frame = _ranked(snap, context.viewer(), period or "all", discipline or None)
+            snap, viewer = context.snapshot(), context.viewer()
+            discipline = unmask_choice(discipline, data.filter_options(snap)["disciplines"], viewer,
+                                       context.known_for(snap, viewer))
+            frame = _ranked(snap, viewer, period or "all", discipline or None)
         except (MissingData, SnapshotUnavailable) as exc:
             return [], components.notice(str(exc))
         return components.rows(frame), None
