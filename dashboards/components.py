@@ -12,6 +12,7 @@ import polars as pl
 from dash import dcc, html
 
 from dashboards import glossary
+from dashboards.figures import GRAPH_CONFIG
 from dashboards.snapshot import Snapshot
 from dashboards.view_state import ViewState
 
@@ -55,6 +56,11 @@ def card(label: str, value: str, id: str | None = None) -> html.Div:
     kwargs = {"id": id} if id else {}
     return html.Div([html.Div(label, className="card-label"), html.Div(value, className="card-value")],
                     className="card", **kwargs)
+
+
+def graph(id: str | dict, figure, **kwargs) -> dcc.Graph:
+    """A Plotly graph, never offering to share the figure to a cloud (``figures.GRAPH_CONFIG``)."""
+    return dcc.Graph(id=id, figure=figure, config=GRAPH_CONFIG, **kwargs)
 
 
 def money(x) -> str:

@@ -13,8 +13,12 @@ from pathlib import Path
 import flask
 
 from dashboards import data
+from dashboards import privacy
 from dashboards.privacy import Viewer
+from dashboards.sessions import SessionStore
 from dashboards.snapshot import Snapshot, open_snapshot
+from dashboards.throttle import LoginThrottle
+from dashboards.users import UsersFile
 
 CONFIG_KEY = "UNITREVIEW"
 
@@ -22,8 +26,10 @@ CONFIG_KEY = "UNITREVIEW"
 @dataclass(frozen=True)
 class AppSettings:
     snapshot: Path
-    users: dict[str, dict] | None  # name -> {"role", "password_hash"}; None: single-user local mode
+    users: UsersFile | None  # None: single-user local mode
     token_key: bytes
+    sessions: SessionStore | None = None
+    throttle: LoginThrottle | None = None
 
     @property
     def local_mode(self) -> bool:
@@ -39,10 +45,12 @@ def viewer() -> Viewer:
     s = settings()
     if s.local_mode:
         return Viewer(role="auditor", key=s.token_key, name=None)
-    role = flask.session.get("role")
+    # the guard puts the signed-in user and the role the users file gives now in flask.g; a request
+    # context the guard did not see (tests rendering a layout) reads a plain session instead
+    name, role = flask.g.get("unitreview_user") or (flask.session.get("user"), flask.session.get("role"))
     if role not in ("manager", "auditor"):
         role = "manager"  # never more than the least privileged role when unsure
-    return Viewer(role=role, key=s.token_key, name=flask.session.get("user"))
+    return Viewer(role=role, key=s.token_key, name=name)
 
 
 def snapshot() -> Snapshot:
@@ -71,6 +79,16 @@ def known_patient_ids(snap: Snapshot) -> list[str]:
         _PATIENT_IDS.clear()
         _PATIENT_IDS[key] = ids
     return ids
+
+
+def known_for(snap: Snapshot, viewer: Viewer) -> list[str]:
+    """The patient ids to mask for this viewer (none to look up for an auditor)."""
+    return [] if viewer.sees_patients else known_patient_ids(snap)
+
+
+def masked(snap: Snapshot, viewer: Viewer, text):
+    """A label, name or notice from the snapshot as ``viewer`` may see it (``privacy.protect_text``)."""
+    return privacy.protect_text(text, viewer, known_for(snap, viewer))
 
 
 def close_snapshot(_exc=None) -> None:

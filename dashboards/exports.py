@@ -57,7 +57,8 @@ def _findings_with_claims(snap, viewer, findings: pl.DataFrame) -> pl.DataFrame:
 
 def _workbook(snap, viewer, sheets: dict[str, pl.DataFrame], what: str, state: ViewState) -> bytes:
     meta = provenance.metadata(snap, viewer, local_mode=context.settings().local_mode, what=what, state=state)
-    return to_xlsx_bytes({**sheets, "metadata": meta})
+    # its text comes from the snapshot too (file names, coverage notes): masked like every cell
+    return to_xlsx_bytes({**sheets, "metadata": protect(meta, viewer, _known(snap, viewer))})
 
 
 def _answer(build):

@@ -36,6 +36,17 @@ LABELLED_OUTLIERS = 8  # the risk map names at most this many outliers (by risk 
 LABEL_CHARS = 24  # a name longer than this is shortened with "…" on the map
 CHAR_PX = 7.2  # width of a character at the figures' 12 px font, to size the label margin
 
+# Plotly.js 4 shows "Share chart..." in every modebar unless told not to: its dialog uploads the
+# figure (provider names, NPIs, amounts) to Plotly's cloud. Every graph of the app
+# (``components.graph``) and of the report is drawn with this config. (showLink, linkText, sendData
+# and showEditInChartStudio are gone from plotly.js 4 with Chart Studio: setting them does nothing.)
+GRAPH_CONFIG = {
+    "showSendToCloud": False,
+    "plotlyServerURL": "",
+    "modeBarButtonsToRemove": ["sendChartToCloud"],
+    "displaylogo": False,
+}
+
 
 def _wrap(text: str, width: int = 28) -> str:
     """A category label on lines of at most ``width`` characters (plotly never wraps a tick label, and a

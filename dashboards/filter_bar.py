@@ -1,14 +1,17 @@
 """The filters of the overview and the providers page: months from / to, clinics and payer types (any
 of several), discipline and, on the providers page, a search by NPI or name. They show the page's
 ``ViewState`` (read from the URL); a change becomes a new URL (``state_of``), so that the page, a
-reload and a shared link show the same thing."""
+reload and a shared link show the same thing.
+
+A manager's choices are masked, labels and values alike (``privacy.protect_options``): the values in
+a manager's URL are the masked ones, and ``unmasked`` maps them back to the snapshot's before they
+filter anything."""
 
 from __future__ import annotations
 
-import polars as pl
 from dash import Input, dcc, html
 
-from dashboards.privacy import protect
+from dashboards.privacy import protect_options, unmask_choice
 from dashboards.view_state import ViewState
 
 FIELDS = ("from", "to", "clinic", "payer", "discipline")
@@ -22,19 +25,29 @@ def _labelled(id: str, label: str, control) -> html.Div:
     return html.Div([html.Label(label, htmlFor=id), control], className="filter")
 
 
-def clinic_options(opts: dict, viewer, known) -> list[dict]:
-    """The clinic choices, their names passed through the same masking as every text a manager sees."""
-    clinics = opts.get("clinics") or []
-    if not clinics:
-        return []
-    frame = protect(pl.DataFrame({"value": [c for c, _ in clinics], "label": [lbl for _, lbl in clinics]},
-                                 schema={"value": pl.String, "label": pl.String}), viewer, known)
-    return [{"label": lbl, "value": v} for v, lbl in frame.select("value", "label").iter_rows()]
+def unmasked(state: ViewState, opts: dict, viewer, known) -> ViewState:
+    """``state`` with the snapshot's own clinics, payer types and discipline for the masked values a
+    manager's dropdowns (and so URL) carry; a value that matches none is dropped."""
+    if viewer.sees_patients:
+        return state
+
+    def real(values, choices):
+        return [r for r in (unmask_choice(v, choices, viewer, known) for v in values) if r is not None]
+
+    return state.with_changes(
+        clinics=real(state.clinics, [c for c, _ in opts.get("clinics", [])]),
+        payers=real(state.payers, opts.get("payer_types", [])),
+        discipline=(real([state.discipline], opts.get("disciplines", [])) or [None])[0] if state.discipline else None,
+    )
 
 
-def filter_bar(prefix: str, opts: dict, state: ViewState, clinics: list[dict], *, search: bool = False) -> html.Div:
-    """The filters, showing ``state``. ``opts``: ``data.filter_options``; ``clinics``: ``clinic_options``."""
+def filter_bar(prefix: str, opts: dict, state: ViewState, viewer, known, *, search: bool = False) -> html.Div:
+    """The filters, showing ``state`` (as the URL holds it). ``opts``: ``data.filter_options``;
+    ``known``: the patient ids to mask for ``viewer``."""
     i = ids(prefix)
+    clinics = protect_options([{"label": label, "value": v} for v, label in opts.get("clinics", [])], viewer, known)
+    payers = protect_options([{"label": p, "value": p} for p in opts.get("payer_types", [])], viewer, known)
+    disciplines = protect_options([{"label": d, "value": d} for d in opts.get("disciplines", [])], viewer, known)
     months = [{"label": m, "value": m} for m in opts.get("periods", [])]
     known_months = {m["value"] for m in months}
     parts = [
@@ -47,11 +60,9 @@ def filter_bar(prefix: str, opts: dict, state: ViewState, clinics: list[dict], *
         _labelled(i["clinic"], "Clinics", dcc.Dropdown(
             id=i["clinic"], options=clinics, value=list(state.clinics), multi=True, placeholder="all clinics")),
         _labelled(i["payer"], "Payer types", dcc.Dropdown(
-            id=i["payer"], options=[{"label": p, "value": p} for p in opts.get("payer_types", [])],
-            value=list(state.payers), multi=True, placeholder="all payer types")),
+            id=i["payer"], options=payers, value=list(state.payers), multi=True, placeholder="all payer types")),
         _labelled(i["discipline"], "Discipline", dcc.Dropdown(
-            id=i["discipline"], options=[{"label": d, "value": d} for d in opts.get("disciplines", [])],
-            value=state.discipline, placeholder="all disciplines")),
+            id=i["discipline"], options=disciplines, value=state.discipline, placeholder="all disciplines")),
     ]
     if search:
         parts.append(_labelled(i["search"], "Search NPI or name", dcc.Input(

@@ -118,6 +118,34 @@ def protect(frame: pl.DataFrame, viewer: Viewer, known_patient_ids=()) -> pl.Dat
     return frame.with_columns(replaced) if replaced else frame
 
 
+def protect_text(text, viewer: Viewer, known_patient_ids=()):
+    """One piece of text from the snapshot (a label, a name, a notice) as this viewer may see it:
+    for a manager, masked exactly as ``protect`` masks a text cell; for an auditor, unchanged."""
+    if text is None or viewer.sees_patients:
+        return text
+    return protect(pl.DataFrame({"text": [str(text)]}, schema={"text": pl.String}), viewer, known_patient_ids)["text"][0]
+
+
+def protect_options(options: list[dict], viewer: Viewer, known_patient_ids=()) -> list[dict]:
+    """A dropdown's options as this viewer may see them: label and value masked alike (the value
+    reaches the browser too); ``unmask_choice`` maps a masked value back."""
+    if viewer.sees_patients:
+        return options
+    return [{**o, "label": protect_text(o["label"], viewer, known_patient_ids),
+             "value": protect_text(o["value"], viewer, known_patient_ids)} for o in options]
+
+
+def unmask_choice(value, values, viewer: Viewer, known_patient_ids=()):
+    """The value among ``values`` (as in the snapshot) whose masked form a dropdown sent back; None
+    when there is none."""
+    if value is None or viewer.sees_patients:
+        return value
+    for raw in values:
+        if raw == value or protect_text(raw, viewer, known_patient_ids) == value:
+            return raw
+    return None
+
+
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
 _NOT_ALNUM_OR_NL = re.compile(r"[^0-9A-Za-z\n]")
 _ALNUM_RUN = re.compile(r"[0-9A-Za-z]+")

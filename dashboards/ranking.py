@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from dashboards import context, data
+from dashboards import context, data, filter_bar
 from dashboards.privacy import Viewer, protect
 from dashboards.snapshot import Snapshot
 from dashboards.view_state import ViewState
@@ -16,8 +16,10 @@ COLUMNS = ["risk_rank", "provider_name", "reasons", "units_97112_per_patient_day
 
 
 def ranking(snap: Snapshot, viewer: Viewer, state: ViewState) -> pl.DataFrame:
-    """The ranked providers ``state`` selects (period, clinics, payer types, discipline, search)."""
-    known = [] if viewer.sees_patients else context.known_patient_ids(snap)
+    """The ranked providers ``state`` selects (period, clinics, payer types, discipline, search; a
+    manager's masked values mapped back, ``filter_bar.unmasked``)."""
+    known = context.known_for(snap, viewer)
+    state = filter_bar.unmasked(state, data.filter_options(snap), viewer, known)
     frame = data.search_providers(data.provider_map(snap, state.filters()), state.search)
     frame = protect(frame, viewer, known)
     return frame.select([c for c in COLUMNS if c in frame.columns])

@@ -9,6 +9,7 @@ no patient identifier, and refuses to write one; it never shows a finding's deta
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import secrets
@@ -20,10 +21,10 @@ from plotly.offline import get_plotlyjs
 
 from dashboards import data, figures
 from dashboards.coverage import coverage_notices
-from dashboards.privacy import Viewer, id_index, protect
+from dashboards.privacy import Viewer, id_index, protect, protect_text
 from dashboards.snapshot import MissingData, Snapshot, SnapshotInfo, reading
 
-FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
+FIGURE_CONFIG = {**figures.GRAPH_CONFIG, "responsive": True}
 MIN_CHECKED_ID_LENGTH = 6  # shorter ids could match digits in figure data by chance
 
 CSS = """
@@ -66,6 +67,8 @@ def render_report(warehouse_or_snapshot: Path, info: SnapshotInfo | None = None)
         "<title>unitreview report</title>"
         f"<style>{CSS}</style>"
         f"<script type=\"text/javascript\">{get_plotlyjs()}</script>"
+        # plotly.py leaves plotlyServerURL out of a figure's config: the defaults of every plot here
+        f"<script>Plotly.setPlotConfig({json.dumps(figures.GRAPH_CONFIG)});</script>"
         f"</head><body>{body}</body></html>\n"
     )
 
@@ -121,15 +124,16 @@ def _body(snap: Snapshot, known: list[str] | None = None, info: SnapshotInfo | N
     known = _patient_ids(snap) if known is None else known
     info = info or snap.info()
     filters = data.Filters(period="all")
+    shown = lambda text: protect_text(text, manager, known)  # noqa: E731 - every sentence of the snapshot's text
     parts: list[str] = [
         "<header><h1>unitreview: timed therapy units review</h1>"
         f"<p>Snapshot taken at {html.escape(info.taken_at_text())}"
-        + (f" from {html.escape(str(info.source_warehouse))}" if info.source_warehouse else "")
+        + (f" from {html.escape(shown(str(info.source_warehouse)))}" if info.source_warehouse else "")
         + "</p></header><main>"
     ]
     # a check that could not run (e.g. DOCUMENTATION without flags or notes) is said first
-    parts.extend(_notice(text) for text in coverage_notices(snap))
-    changes = data.review_changes_text(data.review_changes(snap))
+    parts.extend(_notice(shown(text)) for text in coverage_notices(snap))
+    changes = shown(data.review_changes_text(data.review_changes(snap)))
     if changes:
         parts.append(f'<p class="changes" id="review-changes">{html.escape(changes)}</p>')
 
@@ -143,8 +147,8 @@ def _body(snap: Snapshot, known: list[str] | None = None, info: SnapshotInfo | N
             + _card("Amount at risk", _money(head["amount_at_risk"]))
             + "</div>"
         )
-        by_rule = head["by_rule"]
-        monthly = data.findings_monthly(snap, filters)
+        by_rule = protect(head["by_rule"], manager, known)
+        monthly = protect(data.findings_monthly(snap, filters), manager, known)
         parts.append('<div class="grid2"><section>' + _figure(figures.findings_by_rule(by_rule)) + "</section>")
         parts.append("<section>" + _figure(figures.findings_over_time(monthly)) + "</section></div>")
         parts.append(_rule_table(by_rule))
@@ -178,10 +182,10 @@ def _body(snap: Snapshot, known: list[str] | None = None, info: SnapshotInfo | N
         files = ", ".join(f"{n} {s}" for s, n in status.get("files", {}).items())
         parts.append(
             "<section><h2>Data</h2><p>"
-            + html.escape(
+            + html.escape(shown(
                 f"Files: {files or 'none logged'}. Rows read {status.get('rows_read', 0):,}, "
                 f"loaded {status.get('rows_loaded', 0):,}, quarantined {status.get('rows_quarantined', status.get('quarantine_rows', 0)):,}."
-            )
+            ))
             + "</p></section>"
         )
     parts.append("</main><footer>Aggregate figures only: this report names no patient. "

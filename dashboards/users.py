@@ -13,17 +13,25 @@ Add or change a user (the password is asked twice, or read from stdin with --pas
     python -m dashboards.users list [--file users.toml]
 
 Without a users file the app runs in single-user local mode, as an auditor, on 127.0.0.1.
+
+The running app re-reads the file when it changes (``UsersFile``): a removed user, a changed role or
+password takes effect on the next request.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import functools
 import json
+import logging
 import os
 import re
+import secrets
 import sys
+import threading
 import tomllib
+from collections import Counter
 from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -49,13 +57,73 @@ def load_users(path: Path) -> dict[str, dict]:
     return out
 
 
+def hash_method(password_hash: str) -> str:
+    """The method and parameters of a werkzeug hash: "scrypt:32768:8:1$salt$hash" -> "scrypt:32768:8:1"."""
+    return password_hash.split("$", 1)[0]
+
+
+@functools.lru_cache(maxsize=8)
+def dummy_hash(method: str) -> str:
+    """A hash of a random password made with ``method``: checked for an unknown user name, so that
+    it costs the same single check as a known name (precomputed when a users file is read)."""
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
+
+
+def usual_method(users: dict[str, dict]) -> str:
+    """The method and parameters most of the users' hashes have (werkzeug's default for none)."""
+    methods = Counter(hash_method(e["password_hash"]) for e in users.values())
+    return methods.most_common(1)[0][0] if methods else hash_method(generate_password_hash("x"))
+
+
 def authenticate(users: dict[str, dict], name: str, password: str) -> str | None:
-    """The user's role when the password matches, else None."""
+    """The user's role when the password matches, else None. Exactly one hash check either way: an
+    unknown name is checked against a dummy hash of the users' own method and parameters."""
     entry = users.get(name)
-    if entry is None:
-        check_password_hash(generate_password_hash("x"), password)  # similar time for unknown names
-        return None
-    return entry["role"] if check_password_hash(entry["password_hash"], password) else None
+    password_hash = entry["password_hash"] if entry else dummy_hash(usual_method(users))
+    matches = check_password_hash(password_hash, password)
+    return entry["role"] if entry is not None and matches else None
+
+
+class UsersFile:
+    """The users file as the running app sees it: read again whenever it changes (modification time,
+    size, inode), so that removing a user or changing a role needs no restart. A file that is
+    missing or invalid lets nobody in (and says so once in the log) until it is fixed."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._stamp: tuple | None = None
+        self._users: dict[str, dict] = {}
+        self._users = self.current(strict=True)
+
+    def current(self, strict: bool = False) -> dict[str, dict]:
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError as exc:
+            if strict:
+                raise
+            return self._failed(("missing",), f"cannot read the users file {self.path}: {exc.strerror}")
+        if stamp == self._stamp:
+            return self._users
+        with self._lock:
+            if stamp != self._stamp:
+                try:
+                    users = load_users(self.path)
+                except (OSError, ValueError, tomllib.TOMLDecodeError) as exc:
+                    if strict:
+                        raise
+                    return self._failed(stamp, f"the users file {self.path} is invalid, nobody can sign in: {exc}")
+                dummy_hash(usual_method(users))  # precomputed here, not during a sign-in
+                self._users, self._stamp = users, stamp
+        return self._users
+
+    def _failed(self, stamp: tuple, message: str) -> dict[str, dict]:
+        with self._lock:
+            if self._stamp != stamp:
+                logging.getLogger("unitreview.dashboard").error(message)
+                self._users, self._stamp = {}, stamp
+        return {}
 
 
 def save_users(path: Path, users: dict[str, dict]) -> None:

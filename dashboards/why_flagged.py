@@ -79,7 +79,7 @@ def _block(row: dict, npi: str, days: evidence.ProviderDays, limits: evidence.Li
                     style={"margin": "8px 0 6px"})]
     figure = metric_against_peers(peers.filter(pl.col("metric") == metric), npi, row["value"], row.get("peer_median"),
                                   words, percent)
-    graph = dcc.Graph(id={"type": PEERS_GRAPH, "metric": metric}, figure=figure, className="why-graph")
+    graph = components.graph({"type": PEERS_GRAPH, "metric": metric}, figure, className="why-graph")
     if ev is None:  # a metric newer than this app: its standing and peers, without a day list
         body = [components.notice(f"No list of days explains the metric {metric} yet.")]
     else:
@@ -113,6 +113,7 @@ def section(snap, viewer, npi: str, period: str, query: str = "") -> html.Div:
         return html.Div([title, components.notice(f"The evidence cannot be shown from this snapshot: {exc}")],
                         id=SECTION_ID)
     known = [] if viewer.sees_patients else context.known_patient_ids(snap)
+    peers = protect(peers, viewer, known)  # the peers' names reach the browser in the figure's hover data
     intro = html.P(f"{flagged.height} metric(s) add to the risk score, strongest first: each against the peer "
                    "group, then the days behind it.", className="muted")
     blocks = [_block(row, npi, days, limits, peers, viewer, known, query) for row in flagged.iter_rows(named=True)]

@@ -429,21 +429,35 @@ def report(
 @app.command()
 def dashboard(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB warehouse a review wrote")],
-    host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only)")] = "127.0.0.1",
+    host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only; another needs --users)")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8050,
     users: Annotated[Path | None, typer.Option("--users", help="Users file (TOML) to require a login with roles")] = None,
+    idle_minutes: Annotated[float, typer.Option("--idle-minutes", min=1, help="Sign out after this long without a request")] = 30,
+    session_hours: Annotated[float, typer.Option("--session-hours", min=0.1, help="Sign out this long after signing in")] = 12,
+    trusted_proxies: Annotated[int, typer.Option("--trusted-proxies", min=0, help="Reverse proxies in front whose X-Forwarded-For/-Proto to believe")] = 0,
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Folder for the key file and sessions (default: the warehouse's)")] = None,
 ) -> None:
     """Serve the Dash dashboard on the published snapshot (a review may run meanwhile)."""
-    from dashboards.app import serve
+    from dashboards.app import UnsafeBind, check_bind, serve
+    from dashboards.app_key import KeyFileError
+    from dashboards.sessions import SessionPolicy
     from pipelines.assets.publish import snapshot_path
 
+    try:
+        check_bind(host, users)
+    except UnsafeBind as exc:
+        _fail(str(exc), 2)
     snapshot = snapshot_path(str(warehouse))
     if not snapshot.exists():
         _fail(f"no published snapshot at {snapshot}: run unitreview review --warehouse {warehouse} first", 2)
     if users is not None and not users.exists():
         _fail(f"users file {users} does not exist", 2)
     out.print(f"dashboard on http://{host}:{port}/ reading {snapshot}", highlight=False)
-    serve(snapshot, host=host, port=port, users_file=users)
+    try:
+        serve(snapshot, host=host, port=port, users_file=users, state_dir=state_dir, trusted_proxies=trusted_proxies,
+              session_policy=SessionPolicy(idle_minutes=idle_minutes, session_hours=session_hours))
+    except (UnsafeBind, KeyFileError, ValueError) as exc:
+        _fail(str(exc), 2)
 
 
 @app.command()

@@ -34,8 +34,9 @@ def content(snap, viewer, filters: data.Filters) -> dict:
             components.card("Units over", f"{head['units_over']:,.0f}", id="card-units-over"),
             components.card("Amount at risk", components.money(head["amount_at_risk"]), id="card-amount"),
         ]
-        out["by_rule"] = figures.findings_by_rule(head["by_rule"])
-        out["monthly"] = figures.findings_over_time(data.findings_monthly(snap, filters))
+        known = context.known_for(snap, viewer)
+        out["by_rule"] = figures.findings_by_rule(protect(head["by_rule"], viewer, known))
+        out["monthly"] = figures.findings_over_time(protect(data.findings_monthly(snap, filters), viewer, known))
     except MissingData as exc:
         out["cards"] = [components.notice(f"Headline figures unavailable: {exc}")]
         out["by_rule"] = figures.empty(str(exc), "Findings by rule")
@@ -73,6 +74,9 @@ def content(snap, viewer, filters: data.Filters) -> dict:
         )
     else:
         out["status"] = "No ingest log in this snapshot."
+    # every sentence made of the snapshot's text, masked for a manager as the grids are
+    out["notices"] = [context.masked(snap, viewer, n) for n in out["notices"]]
+    out["status"] = context.masked(snap, viewer, out["status"])
     return out
 
 
@@ -87,22 +91,23 @@ def layout(**query):
     def build(snap, viewer):
         data.prefetch(snap)  # what the filters read, built in the background while the page is read
         opts = data.filter_options(snap)
-        known = [] if viewer.sees_patients else context.known_patient_ids(snap)
-        c = content(snap, viewer, state.filters())
+        known = context.known_for(snap, viewer)
+        # a manager's URL holds masked values (as the dropdowns show them): the real ones filter
+        c = content(snap, viewer, filter_bar.unmasked(state, opts, viewer, known).filters())
         return html.Div([
             navigation.page_location("ov-go"),
             dcc.Store(id="ov-state", data=state.query()),
             components.breadcrumbs(state),
             html.H2("Overview"),
-            filter_bar.filter_bar("f", opts, state, filter_bar.clinic_options(opts, viewer, known)),
+            filter_bar.filter_bar("f", opts, state, viewer, known),
             html.Div(c["cards"], className="cards", id="ov-cards"),
             html.Div([components.notice(n) for n in c["notices"]], id="ov-notices"),
             html.Div([
-                html.Div(dcc.Graph(id="ov-by-rule", figure=c["by_rule"]), className="panel"),
-                html.Div(dcc.Graph(id="ov-monthly", figure=c["monthly"]), className="panel"),
+                html.Div(components.graph("ov-by-rule", c["by_rule"]), className="panel"),
+                html.Div(components.graph("ov-monthly", c["monthly"]), className="panel"),
             ], className="grid2"),
-            html.Div(dcc.Graph(id="ov-map", figure=c["map"]), className="panel"),
-            html.Div(dcc.Graph(id="ov-dist", figure=c["dist"]), className="panel"),
+            html.Div(components.graph("ov-map", c["map"]), className="panel"),
+            html.Div(components.graph("ov-dist", c["dist"]), className="panel"),
             html.H3("Top providers (click a row to open the provider)"),
             _top_grid(c),
             html.P(c["status"], id="ov-status", className="status"),

@@ -110,11 +110,11 @@ def layout(npi: str | None = None, token: str | None = None, date: str | None = 
         known = [] if viewer.sees_patients else context.known_patient_ids(snap)
         lines = data.patient_day_lines(snap, pid, day)
         findings = data.patient_day_findings(snap, pid, day)
-        shown_lines = protect(lines, viewer, known)
-        shown_lines = shown_lines.select([c for c in LINE_COLUMNS if c in shown_lines.columns])
+        masked_lines = protect(lines, viewer, known)
+        shown_lines = masked_lines.select([c for c in LINE_COLUMNS if c in masked_lines.columns])
         shown_findings = protect(findings, viewer, known)
         who = f"patient {pid} ({token})" if viewer.sees_patients else f"patient {token}"
-        therapist = data.provider_name(snap, npi) or npi
+        therapist = context.masked(snap, viewer, data.provider_name(snap, npi) or npi)
         finding_items = [
             html.Li([
                 html.Strong(f"{r['rule_id']} ({r.get('severity') or '-'})", title=glossary.rule_label(r["rule_id"])),
@@ -137,7 +137,7 @@ def layout(npi: str | None = None, token: str | None = None, date: str | None = 
             html.H3("Treatment notes (documentation of 97112)"),
             *_notes(lines, viewer),
             html.H3("8-minute rule, per therapist"),
-            html.Ul(_arithmetic(lines), id="patient-day-arithmetic"),
+            html.Ul(_arithmetic(masked_lines), id="patient-day-arithmetic"),
             html.H3(f"Lines ({lines.height})"),
             components.grid("pd-lines", shown_lines, wide=("expected_basis",)),
         ])

@@ -61,8 +61,9 @@ def layout(npi: str | None = None, **query):
         if scored not in periods:
             chosen = scored = "all" if (not periods or "all" in periods) else periods[0]
         profile = data.provider_profile(snap, npi, scored) if periods else None
-        name = (profile or {}).get("provider_name") or data.provider_name(snap, npi) or "unknown provider"
         known = [] if viewer.sees_patients else context.known_patient_ids(snap)
+        name = context.masked(snap, viewer, (profile or {}).get("provider_name") or data.provider_name(snap, npi)
+                              or "unknown provider")
         shown = state.with_period(chosen)
         parts = [
             navigation.page_location("pv-go"),
@@ -78,8 +79,8 @@ def layout(npi: str | None = None, **query):
             reasons = protect(pl.DataFrame({"reasons": [str(profile.get("reasons") or "")]}), viewer, known)["reasons"][0]
             parts += [
                 html.P([
-                    html.Span(f"{profile.get('discipline') or ''} · peer group {profile.get('peer_group') or '-'} · "
-                              f"risk rank {profile.get('risk_rank')} "),
+                    html.Span(context.masked(snap, viewer, f"{profile.get('discipline') or ''} · peer group "
+                                             f"{profile.get('peer_group') or '-'} · risk rank {profile.get('risk_rank')} ")),
                     html.Span("OUTLIER", className="badge") if profile.get("outlier") else None,
                 ]),
                 html.P(f"Reasons: {reasons}", id="provider-reasons", className="reasons"),
@@ -103,10 +104,10 @@ def layout(npi: str | None = None, **query):
         if profile:
             parts.append(why_flagged.section(snap, viewer, npi, scored, query=shown.query()))
         try:
-            metrics = data.provider_metrics(snap, npi, scored)
+            metrics = protect(data.provider_metrics(snap, npi, scored), viewer, known)
             parts += [html.Div([
-                html.Div(dcc.Graph(id="pv-peers", figure=figures.provider_vs_peers(metrics)), className="panel"),
-                html.Div(dcc.Graph(id="pv-trend", figure=figures.provider_trend(data.provider_trend(snap, npi))),
+                html.Div(components.graph("pv-peers", figures.provider_vs_peers(metrics)), className="panel"),
+                html.Div(components.graph("pv-trend", figures.provider_trend(data.provider_trend(snap, npi))),
                          className="panel"),
             ], className="grid2")]
             parts.append(components.grid("pv-metrics", metrics.drop("peer_group")))

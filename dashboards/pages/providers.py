@@ -51,7 +51,7 @@ def layout(**query):
             components.breadcrumbs(state, ("Providers", None)),
             html.H2("Providers by risk rank"),
             html.P("Rank 1 is reviewed first. Outliers are highlighted; click a row to open the provider."),
-            filter_bar.filter_bar("p", opts, state, filter_bar.clinic_options(opts, viewer, known), search=True),
+            filter_bar.filter_bar("p", opts, state, viewer, known, search=True),
             *notices,
             html.P(found, id="providers-count", className="status"),
             export_links(state),

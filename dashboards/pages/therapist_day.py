@@ -59,7 +59,7 @@ def layout(npi: str | None = None, date: str | None = None, **params):
             day = dt.date.fromisoformat(str(date))
         except ValueError:
             return components.notice(f"Not a date: {date}", id="page-problem")
-        therapist = data.provider_name(snap, npi) or npi
+        therapist = context.masked(snap, viewer, data.provider_name(snap, npi) or npi)
         raw = visits.therapist_day_visits(snap, npi, day)
         if raw.height == 0:
             return components.notice(f"No visit of NPI {npi} on {day.isoformat()} in this snapshot.", id="page-problem")
@@ -93,7 +93,7 @@ def layout(npi: str | None = None, date: str | None = None, **params):
                 components.card("Minutes with two or more patients at once", f"{totals['overlap_minutes']:,}",
                                 id="td-overlap-minutes"),
             ], className="cards"),
-            html.Div(dcc.Graph(id="td-timeline", figure=figure), className="panel"),
+            html.Div(components.graph("td-timeline", figure), className="panel"),
             html.H3("Findings of the day: the rule's arithmetic"),
             html.Ul(_findings(snap, viewer, known, npi, day, state.query()), id="therapist-day-findings"),
             html.H3(f"Visits ({on_line.height}); a row opens the patient-day"),
