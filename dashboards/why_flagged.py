@@ -110,6 +110,7 @@ def section(snap, viewer, npi: str, period: str) -> html.Div:
         return html.Div([title, components.notice(f"The evidence cannot be shown from this snapshot: {exc}")],
                         id=SECTION_ID)
     known = [] if viewer.sees_patients else context.known_patient_ids(snap)
+    peers = protect(peers, viewer, known)  # the peers' names reach the browser in the figure's hover data
     intro = html.P(f"{flagged.height} metric(s) add to the risk score, strongest first: each against the peer "
                    "group, then the days behind it.", className="muted")
     blocks = [_block(row, npi, days, limits, peers, viewer, known) for row in flagged.iter_rows(named=True)]
