@@ -11,6 +11,8 @@ added later is scanned too, or the test says what it needs.
 
 from __future__ import annotations
 
+import json
+
 import io
 import re
 import zipfile
@@ -77,6 +79,11 @@ GRAPHS_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd =>
     buttons: [...gd.querySelectorAll('.modebar-btn')].map(b => b.getAttribute('data-title'))}))"""
 
 
+def by_id(element_id: str) -> str:
+    """A selector for an element id, pattern-matching ids (JSON text) included."""
+    return f"[id={json.dumps(element_id)}]"
+
+
 def scan(browser, base: str, login: tuple[str, str] | None, fill: list[dict]) -> Scan:
     out = Scan()
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
@@ -119,9 +126,9 @@ def scan(browser, base: str, login: tuple[str, str] | None, fill: list[dict]) ->
                 if page.url != url:
                     page.goto(url)
                     settle()
-                if not page.locator(f"#{dropdown}").count():
+                if not page.locator(by_id(dropdown)).count():
                     break
-                page.click(f"#{dropdown}")
+                page.click(by_id(dropdown))
                 options = page.locator('[role="option"]')
                 if i >= options.count():
                     page.keyboard.press("Escape")
@@ -133,11 +140,10 @@ def scan(browser, base: str, login: tuple[str, str] | None, fill: list[dict]) ->
         page.goto(url)  # the grids as the page opens (not as the last dropdown option left it)
         settle()
         grids = page.eval_on_selector_all(".clickable-grid[id]", "els => els.map(e => e.id)")
-        for n, grid in enumerate(grids):
+        for grid in grids:
             page.goto(url)
             settle()
-            # by position: a pattern-matching id is JSON ({"type": ...}), not a CSS id selector
-            cell = page.locator(".clickable-grid[id]").nth(n).locator(".ag-row .ag-cell").first
+            cell = page.locator(f"{by_id(grid)} .ag-row .ag-cell >> nth=0")
             if cell.count():
                 cell.click()
                 settle()
