@@ -201,7 +201,7 @@ def review(
                 run_id, ingest_meta = _run_review(input, warehouse, config, settings)
             except ReviewFailed as exc:
                 _fail(f"review could not complete: {exc}")
-            _print_summary(warehouse, run_id, ingest_meta)
+            _print_summary(warehouse, run_id, ingest_meta, settings)
     except WarehouseBusy as busy:
         _fail(
             f"another review is writing {warehouse} (pid {busy.pid or '?'}); try again when it finishes"
@@ -332,8 +332,9 @@ def _failure_reason(result, warehouse: Path) -> str:
     return "the run failed"
 
 
-def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
-    """The contract's summary: files and rows read, loaded, quarantined, rejected files, findings."""
+def _print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> None:
+    """The contract's summary: files and rows read, loaded, quarantined, rejected files, findings, and
+    what a rule could not check (DOCUMENTATION without flags or notes; lines without an MUE)."""
     import duckdb
 
     try:
@@ -363,6 +364,11 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
             con.execute("select rule_id, note from rule_coverage where not ran order by rule_id").fetchall()
             if "rule_coverage" in tables
             else []
+        )
+        billed = (
+            con.sql("select cpt_code, payer_type, count(*)::bigint as lines from claim_lines where units_billed > 0 group by all").pl()
+            if config is not None and "claim_lines" in tables
+            else None
         )
     finally:
         con.close()
@@ -398,6 +404,17 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
         out.print("since the last review: nothing changed")
     for rule_id, note in not_run:
         out.print(f"{rule_id}: could not run \u2014 {note}", highlight=False)
+    if billed is not None:
+        from pipelines.rules.findings.daily_limit import mue_coverage
+
+        unchecked = mue_coverage(billed.lazy(), config.reference(), config.rule_settings())
+        for reason, rows in unchecked.group_by("reason", maintain_order=True):
+            codes = ", ".join(f"{c} ({n})" for c, n in rows.select("cpt_code", "lines").iter_rows())
+            what = "no MUE check" if reason[0] == "not in the MUE table" else "not counted as units over a limit"
+            out.print(
+                f"DAILY_LIMIT: {rows['lines'].sum()} billed lines of MUE payers, code {reason[0]}: {what} \u2014 {codes}",
+                highlight=False, soft_wrap=True,
+            )
     if findings:
         out.print("findings by rule (whole warehouse): count, units over, amount at risk")
         for rule_id, count, units_over, amount in findings:

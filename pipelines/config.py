@@ -50,7 +50,13 @@ class IngestConfig(_Section):
 
 class RulesConfig(_Section):
     daily_limits: dict[str, int] = Field(
-        default_factory=dict, description="Per-code daily unit limits overriding the seed (97112: 4)"
+        default_factory=dict,
+        description="Per-code daily unit limits for any code and payer, over the MUE table and daily_limits.csv",
+    )
+    mue_payer_types: list[str] = Field(
+        default_factory=lambda: ["medicare", "medicare_advantage"],
+        description="payer_type values whose lines DAILY_LIMIT checks against CMS's MUE table"
+        " (the others: daily_limits.csv)",
     )
     impossible_day_minutes: int | None = Field(
         None, ge=1, description="IMPOSSIBLE_DAY ceiling; default limits.csv: 720 (12 hours)"
@@ -67,7 +73,9 @@ class RulesConfig(_Section):
     reference_files: dict[str, Path] = Field(
         default_factory=dict, description="Seed table name -> a user's file with the same columns"
     )
-    mue_table: Path | None = Field(None, description="A CMS MUE table file; overrides daily limits")
+    mue_table: Path | None = Field(
+        None, description="A newer CMS practitioner MUE file, replacing the shipped 2024-07-01 table"
+    )
 
 
 class ScoresConfig(_Section):
@@ -108,6 +116,7 @@ class Config(_Section):
         rules = self.rules
         return RuleSettings(
             daily_limit_overrides=dict(rules.daily_limits),
+            mue_payer_types=tuple(rules.mue_payer_types),
             impossible_day_ceiling_minutes=rules.impossible_day_minutes,
             oig_reference_minutes=rules.oig_reference_minutes,
             payer_type_methods=dict(rules.payer_type_methods),

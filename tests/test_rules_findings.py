@@ -1,5 +1,5 @@
-"""The patient-day and line findings: UNITS_OVER_MINUTES, ALLOCATION, MINUTES_MISSING, DAILY_LIMIT,
-DX_SUPPORT and DUPLICATE, each raised where the rule says and silent where it does not."""
+"""The patient-day and line findings: UNITS_OVER_MINUTES, ALLOCATION, MINUTES_MISSING, DX_SUPPORT and
+DUPLICATE (DAILY_LIMIT: test_rules_daily_limit.py), each raised where the rule says and silent where it does not."""
 
 import itertools
 from pathlib import Path
@@ -177,50 +177,6 @@ def test_the_visit_total_on_another_line_of_the_visit_covers_the_line() -> None:
         {"cpt_code": "97112", "units_billed": 1, "total_timed_minutes": 30},
         {"cpt_code": "97110", "units_billed": 1, "total_timed_minutes": None},
     )
-
-
-# --- DAILY_LIMIT ---------------------------------------------------------------------------------
-
-
-def test_daily_limit_counts_97112_over_all_claims_and_providers() -> None:
-    (f,) = found(
-        "DAILY_LIMIT",
-        {"claim_id": "C1", "cpt_code": "97112", "minutes": 45, "units_billed": 3, "allowed_amount": 90.0},
-        {"claim_id": "C2", "cpt_code": "97112", "minutes": 45, "units_billed": 3, "rendering_npi": NPI_B, "allowed_amount": 90.0},
-    )
-    assert (f["units_over"], f["severity"], f["amount_at_risk"]) == (2, "medium", 60.0)
-    assert (f["patient_id"], f["rendering_npi"], f["claim_id"]) == ("PAT-0001", None, None)
-    assert f["detail"].startswith("97112: 6 units billed this day on 2 claim(s) (C1 3, C2 3); daily limit 4")
-
-
-def test_four_units_is_within_the_default_limit_and_other_codes_are_not_checked() -> None:
-    assert not found("DAILY_LIMIT", {"cpt_code": "97112", "minutes": 60, "units_billed": 4})
-    assert not found("DAILY_LIMIT", {"cpt_code": "97110", "minutes": 90, "units_billed": 6})
-
-
-def test_justification_lowers_the_severity_but_never_hides_the_finding() -> None:
-    (f,) = found(
-        "DAILY_LIMIT",
-        {"cpt_code": "97112", "minutes": 75, "units_billed": 5},
-        {"cpt_code": "97161", "units_billed": 1, "justification_documented": True},
-    )
-    assert f["severity"] == "low" and "justified" in f["detail"]
-
-
-def test_configured_and_mue_limits(tmp_path: Path) -> None:
-    row = {"cpt_code": "97112", "minutes": 75, "units_billed": 5}
-    assert not found("DAILY_LIMIT", row, settings=RuleSettings(daily_limit_overrides={"97112": 6}))
-    mue = tmp_path / "mue.csv"
-    mue.write_text("HCPCS/CPT Code,Practitioner Services MUE Values,MUE Adjudication Indicator\n97112,2,1 Line Edit\n")
-    ref = Reference.load({"mue": mue})
-    # Indicator 1 compares each line: 3 + 1 units on two lines are 1 unit over (3 - 2), not 2.
-    (f,) = found(
-        "DAILY_LIMIT",
-        {"claim_id": "C1", "cpt_code": "97112", "minutes": 45, "units_billed": 3},
-        {"claim_id": "C2", "cpt_code": "97112", "minutes": 15, "units_billed": 1},
-        ref=ref,
-    )
-    assert f["units_over"] == 1 and "per line (MUE indicator 1)" in f["detail"]
 
 
 # --- DX_SUPPORT ----------------------------------------------------------------------------------

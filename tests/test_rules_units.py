@@ -226,7 +226,7 @@ def test_the_units_fingerprint_moves_with_the_payer_methods_and_timed_codes_only
 
     base = units_fingerprint(REF, RuleSettings())
     elsewhere = RuleSettings(
-        daily_limit_default=8, daily_limit_overrides={"97112": 6}, impossible_day_ceiling_minutes=600,
+        mue_payer_types=("medicare",), daily_limit_overrides={"97112": 6}, impossible_day_ceiling_minutes=600,
         oig_reference_minutes=400, dx_support_codes=("97112", "97110"), severity_overrides={"OVERLAP": "low"},
         daily_limit_justified_severity="medium",
     )

@@ -2,9 +2,9 @@
 
 Each table is a versioned CSV under ``pipelines/reference/`` (see its README for sources). A user may
 point any table at their own file with the same columns: ``Reference.load({"cpt_codes": path})``.
-The CMS MUE table, when given (``{"mue": path}`` or ``Reference.with_mue``), overrides the daily
-limits: NCCI Policy Manual ch. 1 sec. V, "adjudication indicator 1 compares each claim line, 2 and 3
-sum all lines of the date of service".
+The CMS practitioner MUE table ships as a seed (``mue_practitioner_2024-07-01.csv``, every code CMS
+lists); a newer CMS file replaces it (``{"mue": path}``, the ``[rules] mue_table`` setting), read by
+``load_mue_table`` whatever CMS's header spelling.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "reference"
+MUE_SEED = "mue_practitioner_2024-07-01.csv"
 
 # table name -> (seed file, required columns)
 TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -120,7 +121,11 @@ class Reference:
     - ``payer_methods``: payer_type, method ('cms' | 'ama'); ``payer_name_methods``: payer_name
       (lower case), method; a payer_name row wins over its payer_type row.
     - ``daily_limits``: cpt_code, max_units_per_day (int), mue_indicator (int, null = per date of
-      service), source.
+      service), source: limits for payers outside the MUE's scope (97112: 4, the seed document's
+      typical allowance).
+    - ``mue``: CMS's practitioner MUE table: cpt_code, max_units_per_day (the MUE value),
+      mue_indicator (MAI 1 line edit, 2 date-of-service policy edit, 3 date-of-service clinical edit),
+      rationale, source.
     - ``dx_97112_supportive``: icd10_prefix (upper case, no dot), family, rationale.
     - ``limits``: name, value (float), unit, source.
     """
@@ -131,6 +136,7 @@ class Reference:
     daily_limits: pl.DataFrame
     dx_97112_supportive: pl.DataFrame
     limits: pl.DataFrame
+    mue: pl.DataFrame
     documentation_vocabulary: Path | None = None  # a user's vocabulary TOML; None: the shipped seed
 
     @classmethod
@@ -155,17 +161,12 @@ class Reference:
             from pipelines.notes import load_vocabulary
 
             load_vocabulary(Path(vocabulary))  # raises VocabularyError with the file and the reason
-        ref = cls(**tables, documentation_vocabulary=Path(vocabulary) if vocabulary is not None else None)
-        if overrides.get("mue") is not None:
-            ref = ref.with_mue(load_mue_table(Path(overrides["mue"])))
-        return ref
+        mue = load_mue_table(Path(overrides.get("mue") or SEED_DIR / MUE_SEED))
+        return cls(**tables, mue=mue, documentation_vocabulary=Path(vocabulary) if vocabulary is not None else None)
 
     def with_mue(self, mue: pl.DataFrame) -> Reference:
-        """Daily limits with the MUE table's values: a code the MUE lists takes its MUE value and
-        adjudication indicator; a code the MUE does not list keeps its seed limit."""
-        kept = self.daily_limits.join(mue.select("cpt_code"), on="cpt_code", how="anti")
-        merged = pl.concat([kept, mue.select(self.daily_limits.columns)], how="vertical_relaxed")
-        return replace(self, daily_limits=merged.sort("cpt_code"))
+        """This reference with another MUE table (``load_mue_table``'s columns)."""
+        return replace(self, mue=mue)
 
     def timed_codes(self) -> list[str]:
         """Codes billed in 15-minute units (``timed`` true)."""
@@ -189,20 +190,24 @@ def _key(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", header.lower())
 
 
-def _mue_columns(row: list[str]) -> tuple[int, int, int | None] | None:
-    """Positions of (code, value, indicator) if ``row`` is an MUE header row, else None.
+def _mue_columns(row: list[str]) -> tuple[int, int, int | None, int | None] | None:
+    """Positions of (code, value, indicator, rationale) if ``row`` is an MUE header row, else None.
 
     Tolerates the published spellings: "HCPCS/CPT Code", "HCPCS/ CPT Code", "CPT Code", "Code";
     "Practitioner Services MUE Values", "Outpatient Hospital Services MUE Values", "MUE Value", "MUE";
-    "MUE Adjudication Indicator", "Adjudication Indicator", "MAI".
+    "MUE Adjudication Indicator", "Adjudication Indicator", "MAI"; "MUE Rationale"; and the seed's
+    own hcpcs_code, mue_units, mue_mai, mue_rationale.
     """
     keys = [_key(h) for h in row]
     code = next((i for i, k in enumerate(keys) if ("hcpcs" in k or "cpt" in k or k == "code") and "desc" not in k), None)
-    value = next((i for i, k in enumerate(keys) if ("muevalue" in k or k == "mue") and "indicator" not in k), None)
-    indicator = next((i for i, k in enumerate(keys) if "indicator" in k or "adjudication" in k or k == "mai"), None)
+    value = next(
+        (i for i, k in enumerate(keys) if ("muevalue" in k or k in {"mue", "mueunits"}) and "indicator" not in k), None
+    )
+    indicator = next((i for i, k in enumerate(keys) if "indicator" in k or "adjudication" in k or k in {"mai", "muemai"}), None)
+    rationale = next((i for i, k in enumerate(keys) if "rationale" in k), None)
     if code is None or value is None:
         return None
-    return code, value, indicator
+    return code, value, indicator, rationale
 
 
 def _raw_rows(path: Path) -> list[list[str]]:
@@ -221,13 +226,15 @@ def _raw_rows(path: Path) -> list[list[str]]:
 
 
 def load_mue_table(path: Path) -> pl.DataFrame:
-    """Read a CMS MUE file (CSV, tab-separated text or Excel) into the ``daily_limits`` columns.
+    """Read a CMS MUE file (CSV, tab-separated text or Excel) into the ``daily_limits`` columns and
+    the rationale.
 
-    NCCI Policy Manual ch. 1 sec. V: an MUE is "a per-code maximum of units per patient per day";
-    "adjudication indicator 1 compares each claim line, 2 and 3 sum all lines of the date of
-    service". Copyright preamble lines before the header are skipped; the indicator keeps its leading
-    digit ("3 Date of Service Edit: Clinical" -> 3). Returns cpt_code, max_units_per_day,
-    mue_indicator, source.
+    An MUE is "the maximum UOS that a provider would reasonably report for a single beneficiary on a
+    single date of service" (NGS Medicare, "Medically Unlikely Edits Billing and Processing"); its
+    adjudication indicator (MAI) says whether it counts a claim line (1) or the date of service (2, 3).
+    Copyright preamble lines before the header are skipped; the indicator keeps its leading digit
+    ("3 Date of Service Edit: Clinical" -> 3). Returns cpt_code, max_units_per_day, mue_indicator,
+    rationale, source.
     """
     path = Path(path)
     rows = _raw_rows(path)
@@ -237,21 +244,22 @@ def load_mue_table(path: Path) -> pl.DataFrame:
             break
     else:
         raise ReferenceError(f"MUE file {path.name}: no header row with an HCPCS/CPT code and an MUE value column")
-    code_i, value_i, ind_i = positions
+    code_i, value_i, ind_i, why_i = positions
     body = [r for r in rows[start + 1 :] if len(r) > max(code_i, value_i) and r[code_i].strip()]
+
+    def column(i: int | None) -> list[str | None]:
+        return [r[i] if i is not None and len(r) > i else None for r in body]
+
     frame = pl.DataFrame(
-        {
-            "cpt_code": [r[code_i] for r in body],
-            "value": [r[value_i] for r in body],
-            "indicator": [r[ind_i] if ind_i is not None and len(r) > ind_i else None for r in body],
-        },
-        schema={"cpt_code": pl.String, "value": pl.String, "indicator": pl.String},
+        {"cpt_code": column(code_i), "value": column(value_i), "indicator": column(ind_i), "rationale": column(why_i)},
+        schema={"cpt_code": pl.String, "value": pl.String, "indicator": pl.String, "rationale": pl.String},
     )
     return (
         frame.select(
             normalize_code(pl.col("cpt_code")).alias("cpt_code"),
             pl.col("value").str.extract(r"(\d+)", 1).cast(pl.Int64).alias("max_units_per_day"),
             pl.col("indicator").str.extract(r"^\s*([123])", 1).cast(pl.Int64).alias("mue_indicator"),
+            pl.col("rationale").str.strip_chars(),
             pl.lit(f"CMS MUE table ({path.name})").alias("source"),
         )
         .filter(pl.col("max_units_per_day").is_not_null() & pl.col("cpt_code").str.contains(r"^[0-9A-Z]{5}$"))
