@@ -28,6 +28,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "daily_limits": ("daily_limits.csv", ("cpt_code", "max_units_per_day")),
     "dx_97112_supportive": ("dx_97112_supportive.csv", ("icd10_prefix",)),
     "limits": ("limits.csv", ("name", "value")),
+    "addon_codes": ("addon_codes.csv", ("addon_code", "primary_code", "primary_units_per_day")),
 }
 
 METHODS = ("cms", "ama")
@@ -104,6 +105,12 @@ def _prepare(name: str, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(normalize_dx(pl.col("icd10_prefix")).alias("icd10_prefix")).filter(
             pl.col("icd10_prefix").str.len_chars() > 0
         )
+    if name == "addon_codes":
+        return frame.with_columns(
+            normalize_code(pl.col("addon_code")),
+            normalize_code(pl.col("primary_code")),
+            pl.col("primary_units_per_day").str.strip_chars().cast(pl.Int64),
+        )
     if name == "limits":
         return frame.with_columns(pl.col("name").str.strip_chars(), pl.col("value").str.strip_chars().cast(pl.Float64))
     raise KeyError(name)
@@ -128,6 +135,8 @@ class Reference:
       rationale, source.
     - ``dx_97112_supportive``: icd10_prefix (upper case, no dot), family, rationale.
     - ``limits``: name, value (float), unit, source.
+    - ``addon_codes``: addon_code, primary_code, primary_units_per_day (int), source: a code billed per
+      further period after its primary's first unit(s) (97130 after 97129).
     """
 
     cpt_codes: pl.DataFrame
@@ -136,6 +145,7 @@ class Reference:
     daily_limits: pl.DataFrame
     dx_97112_supportive: pl.DataFrame
     limits: pl.DataFrame
+    addon_codes: pl.DataFrame
     mue: pl.DataFrame
     documentation_vocabulary: Path | None = None  # a user's vocabulary TOML; None: the shipped seed
 
@@ -144,7 +154,7 @@ class Reference:
         """Read every seed CSV, replacing any table named in ``overrides`` by the user's file.
 
         Keys are the table names (``cpt_codes``, ``payer_methods``, ``payer_name_methods``,
-        ``daily_limits``, ``dx_97112_supportive``, ``limits``) plus ``mue`` for a CMS MUE file and
+        ``daily_limits``, ``dx_97112_supportive``, ``limits``, ``addon_codes``) plus ``mue`` for a CMS MUE file and
         ``documentation_vocabulary`` for a note vocabulary TOML of the seed's structure (read here,
         so that a broken file is refused before any month is recomputed).
         """
@@ -171,6 +181,20 @@ class Reference:
     def timed_codes(self) -> list[str]:
         """Codes billed in 15-minute units (``timed`` true)."""
         return self.cpt_codes.filter(pl.col("timed"))["cpt_code"].to_list()
+
+    def untimed_codes(self) -> list[str]:
+        """Codes the reference marks untimed (``timed`` false): billed as 1 unit a service."""
+        return self.cpt_codes.filter(~pl.col("timed"))["cpt_code"].to_list()
+
+    def evaluation_codes(self) -> list[str]:
+        """Evaluation and re-evaluation codes (``kind`` 'evaluation')."""
+        if "kind" not in self.cpt_codes.columns:
+            return []
+        return self.cpt_codes.filter(pl.col("kind").str.strip_chars().str.to_lowercase() == "evaluation")["cpt_code"].to_list()
+
+    def code_families(self) -> dict[str, str]:
+        """Add-on code -> its primary code (97130 -> 97129): one timed service for the 8-minute rule."""
+        return dict(zip(self.addon_codes["addon_code"], self.addon_codes["primary_code"], strict=True))
 
     def supportive_prefixes(self) -> list[str]:
         """ICD-10-CM prefixes (upper case, no dot) that support 97112."""

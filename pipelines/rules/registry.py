@@ -20,6 +20,7 @@ from pipelines.rules.findings.impossible_day import impossible_day
 from pipelines.rules.findings.minutes_missing import minutes_missing
 from pipelines.rules.findings.overlap import overlap
 from pipelines.rules.findings.units_over_minutes import units_over_minutes
+from pipelines.rules.findings.untimed_units import untimed_units
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
 
@@ -33,6 +34,7 @@ RULES: dict[str, RuleFunction] = {
     "OVERLAP": overlap,
     "DOCUMENTATION": documentation,
     "IMPOSSIBLE_DAY": impossible_day,
+    "UNTIMED_UNITS": untimed_units,
 }
 
 SORT_KEY = [

@@ -25,6 +25,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     "OVERLAP": "high",
     "DOCUMENTATION": "medium",
     "IMPOSSIBLE_DAY": "high",
+    "UNTIMED_UNITS": "medium",
 }
 
 

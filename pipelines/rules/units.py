@@ -104,7 +104,14 @@ def units_inputs(ref: Reference, settings: RuleSettings) -> dict:
     by_type.update(settings.payer_type_methods)
     by_name = dict(zip(ref.payer_name_methods["payer_name"], ref.payer_name_methods["method"], strict=True))
     by_name.update(settings.payer_name_methods)
-    return {"timed_codes": sorted(ref.timed_codes()), "payer_type_methods": by_type, "payer_name_methods": by_name}
+    families = {addon: [primary, int(cap)] for addon, primary, cap in ref.addon_codes.select(
+        "addon_code", "primary_code", "primary_units_per_day").iter_rows()}
+    return {
+        "timed_codes": sorted(ref.timed_codes()),
+        "payer_type_methods": by_type,
+        "payer_name_methods": by_name,
+        "code_families": dict(sorted(families.items())),
+    }
 
 
 def units_fingerprint(ref: Reference, settings: RuleSettings) -> str:
@@ -154,6 +161,7 @@ def prepared_lines(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) 
         _payer_method(inputs).alias("line_method"),
         line_price(),
     )
+    base = _with_families(base, inputs["code_families"])
     # Duplicate extras: the exact window over the five key columns runs only on lines whose key hash
     # repeats (a hash collision merely adds a candidate); every other line is no duplicate.
     billed = pl.col("units_billed") > 0
@@ -169,9 +177,45 @@ def prepared_lines(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) 
         ]
     ).drop("_maybe_duplicate")
     counts = pl.col("is_timed") & ~pl.col("duplicate_extra")
-    return base.with_columns(
+    base = base.with_columns(
         counts.alias("counts"),
         (counts & (pl.col("units_billed") > 0) & pl.col("minutes").is_null()).alias("lacks_minutes"),
+    )
+    if not inputs["code_families"]:
+        return base
+    # an add-on line without minutes is covered by its primary's documented minutes on the same claim
+    # (the pair is one timed service, often documented once); only add-on lines are looked at
+    documented = (
+        base.filter(pl.col("_cap").is_not_null() & pl.col("minutes").is_not_null())
+        .select("claim_id", "service_code")
+        .unique()
+        .with_columns(pl.lit(True).alias("_primary_documented"))
+    )
+    addon = base.filter(pl.col("_addon")).join(documented, on=["claim_id", "service_code"], how="left")
+    return pl.concat(
+        [
+            base.filter(~pl.col("_addon")),
+            addon.with_columns(
+                (pl.col("lacks_minutes") & ~pl.col("_primary_documented").fill_null(False)).alias("lacks_minutes")
+            ).drop("_primary_documented"),
+        ]
+    )
+
+
+def _with_families(base: pl.LazyFrame, families: dict[str, list]) -> pl.LazyFrame:
+    """``service_code``: the code an add-on belongs with (97130 -> 97129), else the line's code;
+    ``_addon``: the line is an add-on; ``_cap``: most units a line of a primary code takes in the
+    split (its units per day), null for any other line."""
+    if not families:
+        return base.with_columns(
+            pl.col("cpt_code").alias("service_code"), pl.lit(False).alias("_addon"), pl.lit(None, pl.Int64).alias("_cap")
+        )
+    primary = {addon: p for addon, (p, _) in families.items()}
+    caps = {p: cap for p, cap in families.values()}
+    return base.with_columns(
+        pl.col("cpt_code").replace(primary).alias("service_code"),
+        pl.col("cpt_code").is_in(list(primary)).alias("_addon"),
+        pl.col("cpt_code").replace_strict(caps, default=None, return_dtype=pl.Int64).alias("_cap"),
     )
 
 
@@ -183,10 +227,11 @@ def _ama_bound(total: pl.Expr, n_codes: pl.Expr) -> pl.Expr:
     return j + (total - 8 * j) // 15
 
 
-def _split(expected: pl.Expr, prev: pl.Expr, units: pl.Expr, last: pl.Expr) -> pl.Expr:
-    """A code's units for one line: up to the line's own units, the last line takes the rest."""
+def _split(expected: pl.Expr, prev: pl.Expr, units: pl.Expr, last: pl.Expr, cap: pl.Expr) -> pl.Expr:
+    """A code's units for one line: up to the line's own units (and a pair's primary up to its units
+    per day, ``cap``), the last line takes the rest."""
     rest = (expected - prev).clip(lower_bound=0)
-    return pl.when(last).then(rest).otherwise(pl.min_horizontal(rest, units))
+    return pl.when(last).then(rest).otherwise(pl.min_horizontal(rest, units, cap.fill_null(rest)))
 
 
 def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, ordered: bool = True) -> pl.LazyFrame:
@@ -232,7 +277,7 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
         )
         .cache()
     )
-    codes = counted.group_by("_gid", "cpt_code").agg(
+    codes = counted.group_by("_gid", "service_code").agg(
         pl.len().alias("_lines"),
         pl.col("minutes").sum().alias("_m"),
         pl.col("lacks_minutes").any().alias("_code_lacking"),
@@ -321,16 +366,17 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
             .alias("code_units_max"),
             pl.when(pl.col("_code_lacking")).then(None).otherwise(m).alias("code_minutes"),
         )
-        .select("_gid", "cpt_code", "_lines", "code_minutes", "code_units_billed", "code_units_min", "code_units_max")
+        .select("_gid", "service_code", "_lines", "code_minutes", "code_units_billed", "code_units_min", "code_units_max")
         .with_columns(pl.lit(True).alias("counts"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_cid"))
     )
 
     out = (
         base.join(groups.drop("_complete", "_ama_sum", "_n_codes", "_blocks"), on="_gid", how="left")
-        .join(codes, on=["_gid", "cpt_code", "counts"], how="left")
+        .join(codes, on=["_gid", "service_code", "counts"], how="left")
         .join(visits.select("_gid", "claim_id", "visit_timed_minutes"), on=["_gid", "claim_id"], how="left")
     )
     order = ["claim_id", "line_number"]
+    split_order = ["_addon", *order]  # a pair's primary line takes the first unit(s), its add-ons the rest
     units = pl.col("units_billed")
     # Only a code billed on several lines needs the ordered split; a lone line takes its code's units.
     out = out.with_columns((pl.col("_lines") > 1).fill_null(False).alias("_shared")).cache()
@@ -338,13 +384,13 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
         [
             out.filter(~pl.col("_shared")).with_columns(pl.lit(0, pl.Int64).alias("_prev"), pl.lit(True).alias("_last")),
             out.filter(pl.col("_shared")).with_columns(
-                (units.cum_sum() - units).over("_cid", order_by=order).alias("_prev"),
-                (pl.int_range(pl.len()).over("_cid", order_by=order) == pl.len().over("_cid") - 1).alias("_last"),
+                (units.cum_sum() - units).over("_cid", order_by=split_order).alias("_prev"),
+                (pl.int_range(pl.len()).over("_cid", order_by=split_order) == pl.len().over("_cid") - 1).alias("_last"),
             ),
         ]
     ).with_columns(
-        _split(pl.col("code_units_min"), pl.col("_prev"), units, pl.col("_last")).alias("_lo"),
-        _split(pl.col("code_units_max"), pl.col("_prev"), units, pl.col("_last")).alias("_hi"),
+        _split(pl.col("code_units_min"), pl.col("_prev"), units, pl.col("_last"), pl.col("_cap")).alias("_lo"),
+        _split(pl.col("code_units_max"), pl.col("_prev"), units, pl.col("_last"), pl.col("_cap")).alias("_hi"),
     )
     timed_known = pl.col("counts") & pl.col("code_minutes").is_not_null()
     fixed = (

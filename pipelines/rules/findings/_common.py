@@ -116,8 +116,20 @@ def also_rendered(other_npis: pl.Expr) -> pl.Expr:
     )
 
 
-def code_level(timed_lines: pl.LazyFrame, key: Sequence[str]) -> pl.LazyFrame:
-    """One row per (key, code) from ``line_units`` rows: minutes, units billed, allowed range."""
+def service_label(ref: Reference) -> pl.Expr:
+    """The code as the 8-minute rule counts it: a pair of ``addon_codes.csv`` as one service
+    ('97129/97130'), any other code as itself."""
+    labels = {}
+    for addon, primary in ref.code_families().items():
+        labels[addon] = labels[primary] = f"{primary}/{addon}"
+    return pl.col("cpt_code").replace(labels) if labels else pl.col("cpt_code")
+
+
+def code_level(timed_lines: pl.LazyFrame, key: Sequence[str], ref: Reference | None = None) -> pl.LazyFrame:
+    """One row per (key, service) from ``line_units`` rows: minutes, units billed, allowed range (a
+    code pair of ``addon_codes.csv`` is one service: its lines share these figures)."""
+    if ref is not None:
+        timed_lines = timed_lines.with_columns(service_label(ref).alias("cpt_code"))
     return timed_lines.group_by(*key, "cpt_code").agg(
         pl.col("code_minutes").first(),
         pl.col("code_units_billed").first(),

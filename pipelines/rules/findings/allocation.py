@@ -67,7 +67,7 @@ def allocation(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
     flagged = timed.join(over.select(G), on=G, how="semi").cache()
 
     codes = (
-        code_level(flagged, G)
+        code_level(flagged, G, ref)
         .with_columns(
             pl.format("{} {}", pl.col("cpt_code"), pl.col("code_minutes")).alias("mins"),
             pl.format("{} {}", pl.col("cpt_code"), units_range(pl.col("code_units_min"), pl.col("code_units_max"))).alias(

@@ -73,7 +73,7 @@ def units_over_minutes(
     )
     flagged = timed.join(over.select(G), on=G, how="semi").cache()
 
-    codes = code_level(flagged, G).with_columns(
+    codes = code_level(flagged, G, ref).with_columns(
         pl.format("{} {}", pl.col("cpt_code"), pl.col("code_minutes").cast(pl.String).fill_null("?")).alias("_minutes"),
         pl.format("{} {}", pl.col("cpt_code"), pl.col("code_units_billed")).alias("_billed"),
         pl.format(
