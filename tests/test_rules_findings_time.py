@@ -113,7 +113,7 @@ def test_more_than_twelve_hours_of_documented_timed_minutes_is_an_impossible_day
     (f,) = found("IMPOSSIBLE_DAY", *long_day(13, 60, allowed_amount=120.0))  # 780 minutes
     assert (f["rendering_npi"], f["patient_id"], f["units_over"], f["amount_at_risk"]) == (NPI_A, None, 4, 120.0)
     assert f["detail"] == (
-        f"NPI {NPI_A} documented 780 timed one-on-one minutes (13.0 h) over 13 visits this day, above the ceiling of 720 "
+        f"NPI {NPI_A} counts 780 timed one-on-one minutes (13.0 h) over 13 visits this day, above the ceiling of 720 "
         "minutes; the OIG reference of 480 minutes (8 h) is exceeded by 300 minutes."
     )
 
@@ -132,4 +132,28 @@ def test_visit_totals_count_once_per_visit_and_untimed_minutes_never() -> None:
     ]
     rows.append({"claim_id": "E", "patient_id": "PAT-E", "cpt_code": "97161", "minutes": 60, "units_billed": 1})
     (f,) = found("IMPOSSIBLE_DAY", *rows)  # 12 x 61 = 732, not 24 x 61 and not + 60 untimed
-    assert "documented 732 timed" in f["detail"]
+    assert "counts 732 timed" in f["detail"] and "inferred" not in f["detail"]
+
+
+def test_units_billed_without_minutes_count_at_the_least_time_the_chart_allows() -> None:
+    # 14 visits of 4 units each, no minutes and no visit totals: 56 units. The chart gives 4 units from
+    # 53 minutes (15 x 4 - 7), so each visit took at least 53 minutes: 14 x 53 = 742 > 720.
+    rows = [{"claim_id": f"C{i}", "patient_id": f"PAT-{i}", "cpt_code": "97110", "units_billed": 4} for i in range(14)]
+    (f,) = found("IMPOSSIBLE_DAY", *rows)
+    assert f["units_over"] == 1  # 22 minutes over the ceiling: 1 unit on the chart
+    assert "counts 742 timed one-on-one minutes" in f["detail"]
+    assert "742 minutes of them inferred from 56 units billed without minutes" in f["detail"]
+    assert not found("IMPOSSIBLE_DAY", *rows[:13])  # 13 x 53 = 689
+
+
+def test_documented_minutes_on_a_visit_stand_when_above_the_least_for_its_units() -> None:
+    # a visit documents 50 minutes on one line and bills another line's 2 units without minutes: the
+    # visit's 4 units need at least 53 minutes, so 3 are inferred; 13 such visits: 689 + 1 x 60 = 749
+    visit = lambda i: [  # noqa: E731
+        {"claim_id": f"C{i}", "patient_id": f"PAT-{i}", "cpt_code": "97110", "minutes": 50, "units_billed": 2},
+        {"claim_id": f"C{i}", "patient_id": f"PAT-{i}", "cpt_code": "97112", "units_billed": 2},
+    ]
+    rows = [row for i in range(13) for row in visit(i)]
+    rows.append({"claim_id": "L", "patient_id": "PAT-L", "cpt_code": "97110", "minutes": 60, "units_billed": 4})
+    (f,) = found("IMPOSSIBLE_DAY", *rows)
+    assert "counts 749 timed" in f["detail"] and "39 minutes of them inferred from 26 units" in f["detail"]
