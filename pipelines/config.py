@@ -53,6 +53,11 @@ class RulesConfig(_Section):
         default_factory=dict,
         description="Per-code daily unit limits for any code and payer, over the MUE table and daily_limits.csv",
     )
+    group_without_billing_npi: Literal["claim", "rendering_npi"] = Field(
+        "claim",
+        description="The 8-minute-rule group's billing unit for a line without billing_npi: its claim"
+        " (default) or its rendering NPI",
+    )
     mue_payer_types: list[str] = Field(
         default_factory=lambda: ["medicare", "medicare_advantage"],
         description="payer_type values whose lines DAILY_LIMIT checks against CMS's MUE table"
@@ -117,6 +122,7 @@ class Config(_Section):
         return RuleSettings(
             daily_limit_overrides=dict(rules.daily_limits),
             mue_payer_types=tuple(rules.mue_payer_types),
+            group_without_billing_npi=rules.group_without_billing_npi,
             impossible_day_ceiling_minutes=rules.impossible_day_minutes,
             oig_reference_minutes=rules.oig_reference_minutes,
             payer_type_methods=dict(rules.payer_type_methods),

@@ -35,6 +35,8 @@ class RuleSettings:
 
     - ``daily_limit_overrides`` [{}]: cpt_code -> units a day, for any code and payer; wins over the
       MUE table and ``daily_limits.csv``.
+    - ``group_without_billing_npi`` ['claim']: the 8-minute-rule group's billing unit for a line
+      without ``billing_npi``: its claim, or 'rendering_npi' (``groups.py``).
     - ``mue_payer_types`` [("medicare", "medicare_advantage")]: payer types whose lines DAILY_LIMIT
       checks against CMS's MUE table (MUEs are Medicare's edits); other payers' lines are checked
       against ``daily_limits.csv`` (97112: 4, the seed document's typical allowance).
@@ -60,8 +62,11 @@ class RuleSettings:
     severity_overrides: dict[str, str] = field(default_factory=dict)
     daily_limit_justified_severity: str = "low"
     mue_payer_types: tuple[str, ...] = ("medicare", "medicare_advantage")
+    group_without_billing_npi: str = "claim"
 
     def __post_init__(self) -> None:
+        if self.group_without_billing_npi not in ("claim", "rendering_npi"):
+            raise ValueError("group_without_billing_npi must be 'claim' or 'rendering_npi'")
         object.__setattr__(self, "mue_payer_types", tuple(p.strip().lower() for p in self.mue_payer_types))
         object.__setattr__(self, "dx_support_codes", tuple(c.strip().upper() for c in self.dx_support_codes))
         for name in ("payer_type_methods", "payer_name_methods"):

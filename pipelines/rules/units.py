@@ -19,7 +19,8 @@ Claims Processing Manual ch. 5 sec. 20.2 C, as the domain doc quotes it:
 
 How the frame is built (all vectorized, one row per input line, sorted by claim_id, line_number):
 
-1. Lines are keyed by the 8-minute-rule group (``groups.GROUP_KEY``). A line *counts* when its code
+1. Lines are keyed by the 8-minute-rule group (``groups.GROUP_KEY``: patient, day, billing NPI or
+   else the claim, discipline). A line *counts* when its code
    is timed and it is not a duplicate extra (below). A counted line *lacks minutes* when it bills
    units (> 0) and has no ``minutes``; a zero-unit line without minutes documents nothing and adds 0.
 2. Duplicate extras: a line billing units that repeats (patient, date, rendering NPI, code, units) of
@@ -111,6 +112,7 @@ def units_inputs(ref: Reference, settings: RuleSettings) -> dict:
         "payer_type_methods": by_type,
         "payer_name_methods": by_name,
         "code_families": dict(sorted(families.items())),
+        "group_without_billing_npi": settings.group_without_billing_npi,
     }
 
 
@@ -152,7 +154,7 @@ def prepared_lines(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) 
         "patient_id",
         "service_date",
         "rendering_npi",
-        billing_provider(),
+        billing_provider(inputs["group_without_billing_npi"]),
         discipline(),
         normalize_code(pl.col("cpt_code")).alias("cpt_code"),
         "units_billed",
