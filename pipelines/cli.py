@@ -337,6 +337,8 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> Non
     what a rule could not check (DOCUMENTATION without flags or notes; lines without an MUE)."""
     import duckdb
 
+    from pipelines.warehouse import table_columns as warehouse_columns
+
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:  # the review completed: say why the totals are missing, exit 0
@@ -368,6 +370,15 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> Non
         billed = (
             con.sql("select cpt_code, payer_type, count(*)::bigint as lines from claim_lines where units_billed > 0 group by all").pl()
             if config is not None and "claim_lines" in tables
+            else None
+        )
+        # replacements and voids, and the claims they name: whether each names a known claim
+        corrections = (
+            con.sql(
+                "select claim_id, claim_frequency, original_claim_id from claim_lines where claim_frequency in (7, 8)"
+                " or claim_id in (select trim(original_claim_id) from claim_lines where claim_frequency in (7, 8))"
+            ).pl()
+            if "claim_lines" in tables and "claim_frequency" in warehouse_columns(con, "claim_lines")
             else None
         )
     finally:
@@ -404,6 +415,14 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> Non
         out.print("since the last review: nothing changed")
     for rule_id, note in not_run:
         out.print(f"{rule_id}: could not run \u2014 {note}", highlight=False)
+    if corrections is not None and corrections.height:
+        from pipelines.rules.claims import unresolved_claims
+
+        for status, claims in unresolved_claims(corrections).iter_rows():
+            kind = "replacements" if status == "unresolved_replacement" else "voids"
+            out.print(
+                f"{kind} naming no known claim: {claims} claim(s), kept in the review as billed", highlight=False
+            )
     if billed is not None:
         from pipelines.rules.findings.daily_limit import mue_coverage
 

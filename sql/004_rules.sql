@@ -28,7 +28,8 @@ create table if not exists line_units (
     expected_units_max bigint,
     expected_basis varchar,
     duplicate_extra boolean,
-    price_per_unit double
+    price_per_unit double,
+    claim_status varchar             -- original, replacement, replaced, void, voided, unresolved_*
 );
 
 create table if not exists findings (

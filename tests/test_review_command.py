@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from tests.extracts import row, rows, write_csv
+from tests.extracts import VALID_ROW, row, rows, write_csv
 
 runner = CliRunner()
 
@@ -227,3 +227,28 @@ def test_the_report_a_review_publishes_is_the_report_of_the_snapshot_it_publishe
     published = normalized(tmp_path / "w_report.html")
     assert "Snapshot taken at " in published and "unknown (no snapshot_info table)" not in published
     assert published == normalized(again)
+
+
+def test_the_summary_counts_corrections_naming_no_known_claim_and_lines_without_an_mue(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(
+        folder / "corrections.csv",
+        [
+            row(claim_id="CLM-1"),
+            row(claim_id="CLM-2", claim_frequency="7", original_claim_id="CLM-1"),  # replaces a known claim
+            row(claim_id="CLM-3", claim_frequency="8", original_claim_id="CLM-GONE"),  # voids an unknown one
+            row(claim_id="CLM-4", cpt_code="97010", units_billed="1", minutes=None, total_timed_minutes=None),
+            row(claim_id="CLM-5", claim_frequency="9"),  # not an X12 claim frequency: quarantined
+        ],
+        header=[*VALID_ROW, "claim_frequency", "original_claim_id"],
+    )
+    result = review(folder, tmp_path / "w.duckdb")
+    assert result.exit_code == 0, result.output
+    assert "voids naming no known claim: 1 claim(s), kept in the review as billed" in result.output
+    assert "replacements naming no known claim" not in result.output
+    assert "claim_frequency: not 1, 7 or 8" in result.output
+    assert "DAILY_LIMIT: 1 billed lines of MUE payers, code MUE 0 (not separately payable)" in result.output
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        status = dict(con.execute("select claim_id, claim_status from line_units").fetchall())
+    assert status == {"CLM-1": "replaced", "CLM-2": "replacement", "CLM-3": "unresolved_void", "CLM-4": "original"}

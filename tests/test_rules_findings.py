@@ -228,8 +228,8 @@ def test_duplicate_same_service_on_two_claims() -> None:
     assert (f["units_over"], f["amount_at_risk"], f["severity"]) == (2, 62.0, "high")
     assert (f["patient_id"], f["rendering_npi"], f["claim_id"]) == ("PAT-0001", None, None)
     assert f["detail"] == (
-        f"Same service billed on more than one claim: 97112 x2 by NPI {NPI_A} on claims C1, C2 (original C1); "
-        "2 units on 1 extra line(s)."
+        "Same service of the same session (overlapping visit times, or without them the same minutes) billed on "
+        f"more than one claim: 97112 x2 by NPI {NPI_A} on claims C1, C2 (extra: C2); 2 units on 1 extra line(s)."
     )
 
 
@@ -243,7 +243,7 @@ def test_different_units_therapist_or_one_claim_is_not_a_duplicate() -> None:
 def test_a_duplicate_is_reported_once_not_again_by_the_other_rules() -> None:
     rows = (
         {"claim_id": "C1", "cpt_code": "97112", "minutes": 60, "units_billed": 4},
-        {"claim_id": "C2", "cpt_code": "97112", "units_billed": 4},  # the same 4 units again, no minutes
+        {"claim_id": "C2", "cpt_code": "97112", "minutes": 60, "units_billed": 4},  # the same 4 units again
     )
     lines = claim_lines(*rows)
     settings = RuleSettings()

@@ -683,6 +683,8 @@ def _lines(
         pl.col("_end").cast(pl.Datetime("us")).alias("visit_end"),
         pl.when(pl.col("_disc") == 0).then(pl.lit("PT")).otherwise(pl.lit("OT")).alias("provider_specialty"),
         *(pl.when(pl.col("_flags_on")).then(pl.col(f"_{e}")).alias(f"{e}_documented") for e in ("deficit", "goals", "response")),
+        pl.lit(None, pl.Int64).alias("claim_frequency"),
+        pl.lit(None, pl.String).alias("original_claim_id"),
     ).select(pl.col(c).cast(t) for c, t in CANONICAL.items())
     return lines, vi
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from pipelines.rules.claims import EXCLUDED
 from pipelines.rules.findings._common import FINDINGS_SCHEMA, RuleFunction
 from pipelines.rules.findings.allocation import allocation
 from pipelines.rules.findings.daily_limit import daily_limit
@@ -53,7 +54,8 @@ def findings(
     """Every rule's findings (or only ``rules``') in the FINDINGS schema, sorted.
 
     ``units`` is ``line_units(lines, ref, settings)``, lazy or collected (``.collect().lazy()``, as
-    the warehouse stores it); it is cached so the rules share one computation.
+    the warehouse stores it); it is cached so the rules share one computation. The lines of replaced
+    and voided claims and of voids (``claims.EXCLUDED``) are left out of every rule.
     """
     selected = list(RULES) if rules is None else list(rules)
     unknown = [r for r in selected if r not in RULES]
@@ -62,5 +64,9 @@ def findings(
     if not selected:
         return pl.LazyFrame(schema=FINDINGS_SCHEMA)
     units = units.cache()  # every rule reads it: a lazy line_units plan is computed once
+    # replaced and voided claims, and voids, are no services: no rule sees their lines
+    excluded = units.filter(pl.col("claim_status").is_in(EXCLUDED)).select("claim_id").unique()
+    lines = lines.join(excluded, on="claim_id", how="anti")
+    units = units.filter(~pl.col("claim_status").is_in(EXCLUDED)).cache()
     frames = [RULES[rule_id](lines, units, ref, settings) for rule_id in selected]
     return pl.concat(frames, how="vertical").sort(SORT_KEY, nulls_last=True)

@@ -53,6 +53,7 @@ import json
 import polars as pl
 
 from pipelines.rules.chart import units_for_minutes
+from pipelines.rules.claims import EXCLUDED, claim_status
 from pipelines.rules.frame import canonical, line_price
 from pipelines.rules.groups import GROUP_KEY, billing_provider, discipline
 from pipelines.rules.reference import Reference, normalize_code
@@ -61,7 +62,7 @@ from pipelines.rules.settings import RuleSettings
 G = list(GROUP_KEY)
 DUPLICATE_KEY = ["patient_id", "service_date", "rendering_npi", "cpt_code", "units_billed"]
 
-BASES = ("per_code_minutes", "visit_total_only", "minutes_missing", "untimed", "duplicate")
+BASES = ("per_code_minutes", "visit_total_only", "minutes_missing", "untimed", "duplicate", *EXCLUDED)
 
 LINE_UNITS_SCHEMA: dict[str, pl.DataType] = {
     "claim_id": pl.String(),
@@ -92,6 +93,7 @@ LINE_UNITS_SCHEMA: dict[str, pl.DataType] = {
     "expected_basis": pl.String(),
     "duplicate_extra": pl.Boolean(),
     "price_per_unit": pl.Float64(),
+    "claim_status": pl.String(),
 }
 
 
@@ -164,21 +166,62 @@ def prepared_lines(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) 
         line_price(),
     )
     base = _with_families(base, inputs["code_families"])
-    # Duplicate extras: the exact window over the five key columns runs only on lines whose key hash
-    # repeats (a hash collision merely adds a candidate); every other line is no duplicate.
-    billed = pl.col("units_billed") > 0
+    # replacements and voids first: a replaced or voided claim and a void are no services at all
+    status = claim_status(lines)
+    base = (
+        base.join(status, on="claim_id", how="left")
+        .with_columns(pl.col("claim_status").fill_null("original"))
+        .with_columns(
+            pl.col("cpt_code").is_in(inputs["timed_codes"]).alias("is_timed"),
+            pl.col("claim_status").is_in(EXCLUDED).alias("_excluded"),
+        )
+    )
+    return _counted(_with_duplicates(base, lines), inputs)
+
+
+def _with_duplicates(base: pl.LazyFrame, lines: pl.LazyFrame) -> pl.LazyFrame:
+    """``duplicate_extra``: a billed line repeating (patient, date, rendering NPI, code, units) of a
+    line on a smaller claim_id of the same session: their visit windows overlap (or are the same),
+    or, where either has none, their minutes are the same (both unknown counts as the same). Two
+    documented sessions at different times are two services. Only lines whose key hash repeats
+    are compared (a hash collision merely adds a candidate), pairwise within their key."""
+    billed = (pl.col("units_billed") > 0) & ~pl.col("_excluded")
     base = base.with_columns(
-        pl.col("cpt_code").is_in(inputs["timed_codes"]).alias("is_timed"),
         (billed & pl.struct(DUPLICATE_KEY).hash().is_duplicated()).fill_null(False).alias("_maybe_duplicate"),
     ).cache()
-    first_claim = pl.col("claim_id").min().over(DUPLICATE_KEY)
-    base = pl.concat(
+    windows = canonical(lines).select("claim_id", "line_number", "visit_start", "visit_end")
+    candidates = (
+        base.filter(pl.col("_maybe_duplicate") & billed)
+        .select(*DUPLICATE_KEY, "claim_id", "line_number", "minutes")
+        .join(windows, on=["claim_id", "line_number"], how="left")
+        .cache()
+    )
+    earlier = candidates.select(
+        *DUPLICATE_KEY, *(pl.col(c).alias(f"_o_{c}") for c in ("claim_id", "minutes", "visit_start", "visit_end"))
+    )
+    windowed = pl.all_horizontal(pl.col(c).is_not_null() for c in ("visit_start", "visit_end", "_o_visit_start", "_o_visit_end"))
+    overlap = (pl.col("visit_start") < pl.col("_o_visit_end")) & (pl.col("_o_visit_start") < pl.col("visit_end"))
+    same_session = pl.when(windowed).then(overlap).otherwise(pl.col("minutes").eq_missing(pl.col("_o_minutes")))
+    extras = (
+        candidates.join(earlier, on=DUPLICATE_KEY, how="inner", nulls_equal=True)
+        .filter((pl.col("_o_claim_id") < pl.col("claim_id")) & same_session)
+        .select("claim_id", "line_number")
+        .unique()
+        .with_columns(pl.lit(True).alias("duplicate_extra"))
+    )
+    return pl.concat(
         [
             base.filter(~pl.col("_maybe_duplicate")).with_columns(pl.lit(False).alias("duplicate_extra")),
-            base.filter(pl.col("_maybe_duplicate")).with_columns((pl.col("claim_id") != first_claim).alias("duplicate_extra")),
+            base.filter(pl.col("_maybe_duplicate"))
+            .join(extras, on=["claim_id", "line_number"], how="left")
+            .with_columns(pl.col("duplicate_extra").fill_null(False)),
         ]
     ).drop("_maybe_duplicate")
-    counts = pl.col("is_timed") & ~pl.col("duplicate_extra")
+
+
+def _counted(base: pl.LazyFrame, inputs: dict) -> pl.LazyFrame:
+    """``counts`` (the line's minutes and units count toward its group) and ``lacks_minutes``."""
+    counts = pl.col("is_timed") & ~pl.col("duplicate_extra") & ~pl.col("_excluded")
     base = base.with_columns(
         counts.alias("counts"),
         (counts & (pl.col("units_billed") > 0) & pl.col("minutes").is_null()).alias("lacks_minutes"),
@@ -396,7 +439,7 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
     )
     timed_known = pl.col("counts") & pl.col("code_minutes").is_not_null()
     fixed = (
-        pl.when(pl.col("duplicate_extra"))
+        pl.when(pl.col("duplicate_extra") | pl.col("_excluded"))
         .then(pl.lit(0, pl.Int64))
         .when(~pl.col("is_timed"))
         .then(pl.lit(1, pl.Int64))
@@ -405,7 +448,9 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
         fixed.when(timed_known & (pl.col("_lo") == pl.col("_hi"))).then(pl.col("_lo")).alias("expected_units"),
         fixed.when(timed_known).then(pl.col("_lo")).alias("expected_units_min"),
         fixed.when(timed_known).then(pl.col("_hi")).alias("expected_units_max"),
-        pl.when(pl.col("duplicate_extra"))
+        pl.when(pl.col("_excluded"))
+        .then(pl.col("claim_status"))
+        .when(pl.col("duplicate_extra"))
         .then(pl.lit("duplicate"))
         .when(~pl.col("is_timed"))
         .then(pl.lit("untimed"))
