@@ -19,7 +19,8 @@ create table if not exists line_units (
     code_units_billed bigint,
     code_units_min bigint,
     code_units_max bigint,
-    group_timed_minutes bigint,
+    group_timed_minutes bigint,       -- co-treatment minutes (group_shared_minutes) counted once
+    group_shared_minutes bigint,      -- minutes two clinicians spent with the patient at once on one code
     group_units_billed bigint,
     group_supported_units bigint,
     group_basis varchar,

@@ -3,3 +3,4 @@
 alter table claim_lines add column if not exists claim_frequency bigint;
 alter table claim_lines add column if not exists original_claim_id varchar;
 alter table line_units add column if not exists claim_status varchar;
+alter table line_units add column if not exists group_shared_minutes bigint;

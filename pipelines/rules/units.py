@@ -84,6 +84,7 @@ LINE_UNITS_SCHEMA: dict[str, pl.DataType] = {
     "code_units_min": pl.Int64(),
     "code_units_max": pl.Int64(),
     "group_timed_minutes": pl.Int64(),
+    "group_shared_minutes": pl.Int64(),
     "group_units_billed": pl.Int64(),
     "group_supported_units": pl.Int64(),
     "group_basis": pl.String(),
@@ -264,6 +265,35 @@ def _with_families(base: pl.LazyFrame, families: dict[str, list]) -> pl.LazyFram
     )
 
 
+def _cotreatment(counted: pl.LazyFrame, codes: pl.LazyFrame, lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (group, service) billed by more than one rendering NPI: ``_shared``, the minutes two
+    clinicians spent with the patient at the same time on it, to count once. Pub. 100-04 ch. 5 sec.
+    20.2: "The time counted is the time the patient is treated"; two clinicians treating one patient
+    at once for one service is one treatment time. For each pair of its lines by different NPIs with
+    visit windows and minutes: the minutes their windows overlap, at most the smaller line's minutes.
+    Pairs are summed (three clinicians at once, rare, could count the shared time more than once)."""
+    several = codes.filter(pl.col("_clinicians")).select("_gid", "service_code")
+    windows = canonical(lines).select("claim_id", "line_number", "visit_start", "visit_end")
+    co = (
+        counted.join(several, on=["_gid", "service_code"], how="semi")
+        .filter(pl.col("minutes").is_not_null())
+        .select("_gid", "service_code", "claim_id", "line_number", "rendering_npi", "minutes")
+        .join(windows, on=["claim_id", "line_number"], how="left")
+        .filter(pl.col("visit_start").is_not_null() & pl.col("visit_end").is_not_null())
+        .select("_gid", "service_code", "rendering_npi", "minutes", "visit_start", "visit_end")
+    )
+    pairs = co.join(co, on=["_gid", "service_code"], how="inner", suffix="_b").filter(
+        pl.col("rendering_npi") < pl.col("rendering_npi_b")
+    )
+    overlap = (pl.min_horizontal("visit_end", "visit_end_b") - pl.max_horizontal("visit_start", "visit_start_b")).dt.total_minutes()
+    return (
+        pairs.with_columns(pl.min_horizontal(overlap, "minutes", "minutes_b").clip(lower_bound=0).alias("_shared"))
+        .group_by("_gid", "service_code")
+        .agg(pl.col("_shared").sum())
+        .filter(pl.col("_shared") > 0)
+    )
+
+
 def _ama_bound(total: pl.Expr, n_codes: pl.Expr) -> pl.Expr:
     """Most units the AMA method can give ``total`` minutes spread over ``n_codes`` codes: each code
     needs 8 minutes for its first unit and 15 for each further one, so use as many codes as can reach
@@ -327,7 +357,17 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
         pl.col("minutes").sum().alias("_m"),
         pl.col("lacks_minutes").any().alias("_code_lacking"),
         pl.col("units_billed").sum().alias("code_units_billed"),
+        (pl.col("rendering_npi").min() != pl.col("rendering_npi").max()).alias("_clinicians"),
     ).cache()
+    shared = _cotreatment(counted, codes, lines).cache()
+    # co-treatment: minutes two clinicians spent with the patient at once count once, for the code
+    # and for the group
+    codes = (
+        codes.join(shared, on=["_gid", "service_code"], how="left")
+        .with_columns((pl.col("_m") - pl.col("_shared").fill_null(0)).alias("_m"))
+        .drop("_shared", "_clinicians")
+        .cache()
+    )
     groups = (
         groups.select("_gid", "method", "group_units_billed")
         .join(
@@ -340,6 +380,11 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
             ),
             on="_gid",
             how="left",
+        )
+        .join(shared.group_by("_gid").agg(pl.col("_shared").sum().alias("group_shared_minutes")), on="_gid", how="left")
+        .with_columns(
+            pl.col("group_shared_minutes").fill_null(0),
+            (pl.col("group_timed_minutes") - pl.col("group_shared_minutes").fill_null(0)).alias("group_timed_minutes"),
         )
         .join(
             codes.group_by("_gid").agg(

@@ -109,6 +109,18 @@ def attribute_rendering(timed_lines: pl.LazyFrame, key: Sequence[str]) -> pl.Laz
     )
 
 
+def cotreatment_note(shared: pl.Expr) -> pl.Expr:
+    """' Co-treatment: N minutes ... count once.' when the group had shared minutes, else ''
+    (Pub. 100-04 ch. 5 sec. 20.2: "The time counted is the time the patient is treated")."""
+    return pl.when(shared.fill_null(0) > 0).then(
+        pl.format(
+            " Co-treatment: {} two clinicians spent with the patient at the same time on one service count once"
+            " (the time counted is the time the patient is treated).",
+            plural(shared, "minute"),
+        )
+    ).otherwise(pl.lit(""))
+
+
 def also_rendered(other_npis: pl.Expr) -> pl.Expr:
     """' Also rendered by NPI ...' when the group had other therapists, else ''."""
     return pl.when(other_npis.str.len_chars() > 0).then(pl.format(" Also rendered by NPI {}.", other_npis)).otherwise(

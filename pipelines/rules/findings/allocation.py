@@ -24,6 +24,7 @@ from pipelines.rules.findings._common import (
     GROUP_EXTRAS,
     PATIENT_DAY_NPI,
     also_rendered,
+    cotreatment_note,
     as_findings,
     at_risk,
     attribute_rendering,
@@ -61,6 +62,7 @@ def allocation(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
             pl.col("group_timed_minutes").first(),
             pl.col("group_supported_units").first(),
             pl.col("group_units_billed").first(),
+            pl.col("group_shared_minutes").first(),
         )
         .cache()
     )
@@ -95,7 +97,7 @@ def allocation(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
         over.join(codes, on=G, how="left")
         .join(attribute_rendering(flagged, G).drop("group_price"), on=G, how="left")
         .with_columns(
-            pl.concat_str([detail, also_rendered(pl.col("other_npis"))]).alias("detail"),
+            pl.concat_str([detail, cotreatment_note(pl.col("group_shared_minutes")), also_rendered(pl.col("other_npis"))]).alias("detail"),
             at_risk(pl.col("units_over"), pl.col("price")),
         )
     )
