@@ -1,4 +1,4 @@
-"""Co-treatment (Pub. 100-04 ch. 5 sec. 20.2: "The time counted is the time the patient is treated"):
+"""Co-treatment (Pub. 100-04 ch. 5 sec. 20.3: "The time counted is the time the patient is treated"):
 two clinicians treating one patient at the same time for one service count that time once."""
 
 import polars as pl

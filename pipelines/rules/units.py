@@ -268,7 +268,7 @@ def _with_families(base: pl.LazyFrame, families: dict[str, list]) -> pl.LazyFram
 def _cotreatment(counted: pl.LazyFrame, codes: pl.LazyFrame, lines: pl.LazyFrame) -> pl.LazyFrame:
     """Per (group, service) billed by more than one rendering NPI: ``_shared``, the minutes two
     clinicians spent with the patient at the same time on it, to count once. Pub. 100-04 ch. 5 sec.
-    20.2: "The time counted is the time the patient is treated"; two clinicians treating one patient
+    20.3: "The time counted is the time the patient is treated"; two clinicians treating one patient
     at once for one service is one treatment time. For each pair of its lines by different NPIs with
     visit windows and minutes: the minutes their windows overlap, at most the smaller line's minutes.
     Pairs are summed (three clinicians at once, rare, could count the shared time more than once)."""

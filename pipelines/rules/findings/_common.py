@@ -111,7 +111,7 @@ def attribute_rendering(timed_lines: pl.LazyFrame, key: Sequence[str]) -> pl.Laz
 
 def cotreatment_note(shared: pl.Expr) -> pl.Expr:
     """' Co-treatment: N minutes ... count once.' when the group had shared minutes, else ''
-    (Pub. 100-04 ch. 5 sec. 20.2: "The time counted is the time the patient is treated")."""
+    (Pub. 100-04 ch. 5 sec. 20.3: "The time counted is the time the patient is treated")."""
     return pl.when(shared.fill_null(0) > 0).then(
         pl.format(
             " Co-treatment: {} two clinicians spent with the patient at the same time on one service count once"

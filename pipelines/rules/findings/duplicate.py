@@ -3,7 +3,7 @@
 Contract: "the same service (patient, date, therapist, code) of the same session (overlapping visit
 windows, or without windows the same minutes) is billed on more than one claim; two documented
 sessions are not duplicates, nor are replacements and voids (claim_frequency 7, 8)". The time that
-counts is the time the patient is treated (Pub. 100-04 ch. 5 sec. 20.2 / 20.3: "The time counted is
+counts is the time the patient is treated (Pub. 100-04 ch. 5 sec. 20.3: "The time counted is
 the time the patient is treated"): a session billed twice is one treatment time, while two sessions
 at different times of the day are two, whose minutes add up in the 8-minute-rule group.
 
