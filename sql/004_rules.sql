@@ -21,6 +21,9 @@ create table if not exists line_units (
     code_units_max bigint,
     group_timed_minutes bigint,       -- co-treatment minutes (group_shared_minutes) counted once
     group_shared_minutes bigint,      -- minutes two clinicians spent with the patient at once on one code
+    group_code_minutes bigint,        -- the group's per-code minutes, when every billed line has them
+    group_visit_total_minutes bigint, -- the group's visit totals, when every visit has one
+    visit_disciplines varchar,        -- 'OT+PT': the claim's disciplines share one visit total
     group_units_billed bigint,
     group_supported_units bigint,
     group_basis varchar,

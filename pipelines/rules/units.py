@@ -85,6 +85,9 @@ LINE_UNITS_SCHEMA: dict[str, pl.DataType] = {
     "code_units_max": pl.Int64(),
     "group_timed_minutes": pl.Int64(),
     "group_shared_minutes": pl.Int64(),
+    "group_code_minutes": pl.Int64(),
+    "group_visit_total_minutes": pl.Int64(),
+    "visit_disciplines": pl.String(),
     "group_units_billed": pl.Int64(),
     "group_supported_units": pl.Int64(),
     "group_basis": pl.String(),
@@ -294,6 +297,30 @@ def _cotreatment(counted: pl.LazyFrame, codes: pl.LazyFrame, lines: pl.LazyFrame
     )
 
 
+def _shared_visit_totals(counted: pl.LazyFrame) -> pl.LazyFrame:
+    """claim_id -> ``visit_disciplines`` ('OT+PT') for a claim whose timed lines of several
+    disciplines repeat one visit total: one visit's minutes, bounding the units of its disciplines
+    together (each discipline's group alone is still bounded by the whole). Per-discipline totals
+    (different values on the PT and the OT lines) are not shared."""
+    spans = (
+        counted.filter(pl.col("total_timed_minutes").is_not_null())
+        .group_by("claim_id")
+        .agg(
+            pl.col("discipline").min().alias("_d_lo"),
+            pl.col("discipline").max().alias("_d_hi"),
+            pl.col("total_timed_minutes").min().alias("_t_lo"),
+            pl.col("total_timed_minutes").max().alias("_t_hi"),
+        )
+        .filter((pl.col("_d_lo") != pl.col("_d_hi")) & (pl.col("_t_lo") == pl.col("_t_hi")))
+        .select("claim_id")
+    )
+    return (
+        counted.join(spans, on="claim_id", how="semi")
+        .group_by("claim_id")
+        .agg(pl.col("discipline").unique().sort().str.join("+").alias("visit_disciplines"))
+    )
+
+
 def _ama_bound(total: pl.Expr, n_codes: pl.Expr) -> pl.Expr:
     """Most units the AMA method can give ``total`` minutes spread over ``n_codes`` codes: each code
     needs 8 minutes for its first unit and 15 for each further one, so use as many codes as can reach
@@ -348,7 +375,15 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
             pl.col("total_timed_minutes").max().alias("_visit_total"),
         )
         .with_columns(
-            pl.when(~pl.col("_lacking")).then(pl.col("_line_sum")).otherwise(pl.col("_visit_total")).alias("visit_timed_minutes")
+            # Pub. 100-02 ch. 15 sec. 220.3: "The billing and the total timed code treatment minutes must
+            # be consistent": with both figures, the lower support governs
+            pl.when(pl.col("_lacking"))
+            .then(pl.col("_visit_total"))
+            .when(pl.col("_visit_total").is_null())
+            .then(pl.col("_line_sum"))
+            .otherwise(pl.min_horizontal("_line_sum", "_visit_total"))
+            .alias("visit_timed_minutes"),
+            (~pl.col("_lacking") & (pl.col("_visit_total") < pl.col("_line_sum"))).fill_null(False).alias("_total_governs"),
         )
         .cache()
     )
@@ -376,7 +411,12 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
                 .then(None)
                 .otherwise(pl.col("visit_timed_minutes").sum())
                 .alias("group_timed_minutes"),
-                (~pl.col("_lacking").any()).alias("_complete"),
+                (~pl.col("_lacking").any() & ~pl.col("_total_governs").any()).alias("_complete"),
+                pl.when(pl.col("_lacking").any()).then(None).otherwise(pl.col("_line_sum").sum()).alias("group_code_minutes"),
+                pl.when(pl.col("_visit_total").is_null().any())
+                .then(None)
+                .otherwise(pl.col("_visit_total").sum())
+                .alias("group_visit_total_minutes"),
             ),
             on="_gid",
             how="left",
@@ -385,6 +425,7 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
         .with_columns(
             pl.col("group_shared_minutes").fill_null(0),
             (pl.col("group_timed_minutes") - pl.col("group_shared_minutes").fill_null(0)).alias("group_timed_minutes"),
+            (pl.col("group_code_minutes") - pl.col("group_shared_minutes").fill_null(0)).alias("group_code_minutes"),
         )
         .join(
             codes.group_by("_gid").agg(
@@ -464,6 +505,7 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
         base.join(groups.drop("_complete", "_ama_sum", "_n_codes", "_blocks"), on="_gid", how="left")
         .join(codes, on=["_gid", "service_code", "counts"], how="left")
         .join(visits.select("_gid", "claim_id", "visit_timed_minutes"), on=["_gid", "claim_id"], how="left")
+        .join(_shared_visit_totals(counted), on="claim_id", how="left")
     )
     order = ["claim_id", "line_number"]
     split_order = ["_addon", *order]  # a pair's primary line takes the first unit(s), its add-ons the rest
