@@ -58,6 +58,9 @@ class RulesConfig(_Section):
         description="The 8-minute-rule group's billing unit for a line without billing_npi: its claim"
         " (default) or its rendering NPI",
     )
+    overlap_tolerance_minutes: int = Field(
+        5, ge=0, description="OVERLAP of at most this many minutes of one-on-one timed time is low severity"
+    )
     mue_payer_types: list[str] = Field(
         default_factory=lambda: ["medicare", "medicare_advantage"],
         description="payer_type values whose lines DAILY_LIMIT checks against CMS's MUE table"
@@ -123,6 +126,7 @@ class Config(_Section):
             daily_limit_overrides=dict(rules.daily_limits),
             mue_payer_types=tuple(rules.mue_payer_types),
             group_without_billing_npi=rules.group_without_billing_npi,
+            overlap_tolerance_minutes=rules.overlap_tolerance_minutes,
             impossible_day_ceiling_minutes=rules.impossible_day_minutes,
             oig_reference_minutes=rules.oig_reference_minutes,
             payer_type_methods=dict(rules.payer_type_methods),

@@ -20,8 +20,10 @@ def found(rule: str, *rows: dict, settings: RuleSettings | None = None, **defaul
 
 
 def visit(claim: str, patient: str, start: dt.datetime, end: dt.datetime, code: str = "97112", **extra) -> dict:
+    """A visit whose whole window is one-on-one timed time (its minutes are its length), unless told."""
+    minutes = int((end - start).total_seconds() // 60)
     return {"claim_id": claim, "patient_id": patient, "visit_start": start, "visit_end": end, "cpt_code": code,
-            "minutes": 30, "units_billed": 2, **extra}
+            "minutes": minutes, "units_billed": max(1, (minutes + 7) // 15), **extra}
 
 
 # --- OVERLAP -------------------------------------------------------------------------------------
@@ -30,28 +32,63 @@ def visit(claim: str, patient: str, start: dt.datetime, end: dt.datetime, code: 
 def test_two_patients_at_once_is_an_overlap() -> None:
     (f,) = found(
         "OVERLAP",
-        visit("C1", "PAT-1", at(9), at(10), allowed_amount=60.0),
-        visit("C2", "PAT-2", at(9, 30), at(10, 30), allowed_amount=60.0),
+        visit("C1", "PAT-1", at(9), at(10), allowed_amount=60.0, units_billed=4),
+        visit("C2", "PAT-2", at(9, 30), at(10, 30), allowed_amount=60.0, units_billed=4),
     )
     assert (f["rendering_npi"], f["service_date"], f["patient_id"], f["claim_id"]) == (NPI_A, at(9).date(), None, None)
-    assert (f["units_over"], f["amount_at_risk"], f["severity"]) == (2, 60.0, "high")  # 30 min -> 2 units
-    assert f["detail"].startswith("2 visits with 2 different patients overlap in time")
-    assert "30 minutes billed to a patient while already with another" in f["detail"]
+    assert (f["units_over"], f["amount_at_risk"], f["severity"]) == (2, 30.0, "high")  # 30 min -> 2 units at 15.00
+    assert f["detail"].startswith("2 visits with 2 different patients overlap in time while billing one-on-one timed time")
+    assert "30 minutes of their visit windows at once, of which at least 30 minutes one-on-one timed time" in f["detail"]
 
 
-def test_back_to_back_visits_do_not_overlap_half_open() -> None:
+def test_back_to_back_visits_do_not_overlap_half_open_and_a_short_overlap_is_low() -> None:
     # A visit ending at 10:00 and one starting at 10:00 do not overlap.
     assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(10), at(11)))
-    # One minute earlier they do.
-    (f,) = found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9, 59), at(11)))
-    assert "1 minute billed" in f["detail"] and f["units_over"] == 0
+    # Three minutes earlier they do, within the 5-minute tolerance: low severity.
+    (f,) = found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9, 57), at(11)))
+    assert "at least 3 minutes one-on-one" in f["detail"] and f["units_over"] == 0 and f["severity"] == "low"
+    assert "Within the tolerance of 5 minutes" in f["detail"]
+    (f,) = found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9, 57), at(11)),
+                 settings=RuleSettings(overlap_tolerance_minutes=2))
+    assert f["severity"] == "high"
+
+
+def test_a_supervised_modality_at_a_visits_edge_may_overlap_another_patient() -> None:
+    # PAT-1: 45 minutes of 97112 then hot packs (97010) until 10:00; PAT-2 starts 9:45: the last 15
+    # minutes of PAT-1's window need not be one-on-one, so no overlap of one-on-one time
+    rows = (
+        visit("C1", "PAT-1", at(9), at(10), minutes=45, units_billed=3),
+        {"claim_id": "C1", "patient_id": "PAT-1", "cpt_code": "97010", "units_billed": 1, "visit_start": at(9),
+         "visit_end": at(10)},
+        visit("C2", "PAT-2", at(9, 45), at(10, 30)),
+    )
+    assert not found("OVERLAP", *rows)
+    # starting at 9:35 instead, 25 minutes overlap: at least 10 of them were one-on-one for both
+    (f,) = found("OVERLAP", *rows[:2], visit("C2", "PAT-2", at(9, 35), at(10, 30)))
+    assert "25 minutes of their visit windows at once, of which at least 10 minutes" in f["detail"] and f["units_over"] == 1
+
+
+def test_assistant_lines_are_the_assistants_time() -> None:
+    # the therapist's NPI on a line with CQ: furnished by the assistant, not the therapist's one-on-one time
+    assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), modifiers="GP CQ"))
+
+
+def test_a_group_session_overlapping_one_on_one_time_is_an_overlap_but_not_among_its_own_patients() -> None:
+    group = [
+        {"claim_id": f"G{i}", "patient_id": f"GRP-{i}", "cpt_code": "97150", "units_billed": 1,
+         "visit_start": at(10), "visit_end": at(11)}
+        for i in range(3)
+    ]
+    assert not found("OVERLAP", *group)
+    (f,) = found("OVERLAP", *group, visit("C1", "PAT-1", at(10, 30), at(11)))
+    assert "1 patient and a group session (97150)" in f["detail"] and "at least 30 minutes" in f["detail"]
+    assert f["units_over"] == 2
 
 
 def test_same_patient_different_therapists_or_untimed_codes_are_no_overlap() -> None:
     assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-1", at(9, 30), at(10, 30)))
     assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), rendering_npi=NPI_B))
-    # Group therapy 97150 and a supervised modality are not one-on-one time.
-    assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), code="97150", units_billed=1))
+    # A supervised modality alone is not one-on-one time.
     assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), code="97010", units_billed=1))
 
 
@@ -63,7 +100,7 @@ def test_a_patients_own_overlapping_claims_do_not_hide_another_patient() -> None
         visit("C2", "PAT-1", at(9, 30), at(9, 45)),
         visit("C3", "PAT-2", at(9, 50), at(10, 5)),
     )
-    assert "15 minutes billed" in f["detail"]
+    assert "at least 15 minutes" in f["detail"]
 
 
 def simultaneous_patient_minutes(visits: list[tuple[str, int, int]]) -> int:
@@ -96,7 +133,7 @@ def test_overlap_minutes_match_a_brute_force_over_the_clock(raw: list[tuple[str,
         assert result == []
     else:
         (f,) = result
-        assert f": {expected} minute{'s' if expected != 1 else ''} billed" in f["detail"]
+        assert f"of which at least {expected} minute{'s' if expected != 1 else ''} one-on-one" in f["detail"]
 
 
 # --- IMPOSSIBLE_DAY ------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ class RuleSettings:
       MUE table and ``daily_limits.csv``.
     - ``group_without_billing_npi`` ['claim']: the 8-minute-rule group's billing unit for a line
       without ``billing_npi``: its claim, or 'rendering_npi' (``groups.py``).
+    - ``overlap_tolerance_minutes`` [5]: an OVERLAP of at most this many minutes of one-on-one timed
+      time is low severity (clock skew between two notes, a hand-over).
     - ``mue_payer_types`` [("medicare", "medicare_advantage")]: payer types whose lines DAILY_LIMIT
       checks against CMS's MUE table (MUEs are Medicare's edits); other payers' lines are checked
       against ``daily_limits.csv`` (97112: 4, the seed document's typical allowance).
@@ -63,6 +65,7 @@ class RuleSettings:
     daily_limit_justified_severity: str = "low"
     mue_payer_types: tuple[str, ...] = ("medicare", "medicare_advantage")
     group_without_billing_npi: str = "claim"
+    overlap_tolerance_minutes: int = 5
 
     def __post_init__(self) -> None:
         if self.group_without_billing_npi not in ("claim", "rendering_npi"):
@@ -86,6 +89,8 @@ class RuleSettings:
         unknown = sorted(set(self.severity_overrides) - set(DEFAULT_SEVERITY))
         if unknown:
             raise ValueError(f"severity_overrides: unknown rule id(s) {', '.join(unknown)}")
+        if self.overlap_tolerance_minutes < 0:
+            raise ValueError("overlap_tolerance_minutes must be >= 0")
         for name in ("impossible_day_ceiling_minutes", "oig_reference_minutes"):
             value = getattr(self, name)
             if value is not None and value <= 0:
