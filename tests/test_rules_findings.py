@@ -206,6 +206,24 @@ def test_dx_support_codes_with_or_without_the_dot_and_case() -> None:
         assert not found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}), dx
 
 
+def test_the_neuromuscular_conditions_the_old_list_rejected_now_support_97112() -> None:
+    # hemorrhagic stroke, cerebral palsy, ALS, peroneal palsy (G57.3-), its injury and the acquired
+    # foot drop it causes, polyneuropathies incl. diabetic, recurrent dislocation (joint instability)
+    for dx in ("I61.9", "I69.151", "G80.1", "G12.21", "G57.31", "S84.11XA", "M21.371", "G62.9", "E11.42", "M24.411"):
+        assert not found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}), dx
+    # still no support: muscle weakness, low back pain, upper-limb carpal tunnel (G56.0-)
+    for dx in ("M62.81", "M54.50", "G56.01"):
+        assert found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}), dx
+
+
+def test_every_supportive_family_has_its_label_and_source_and_g83_4_is_cauda_equina() -> None:
+    table = REF.dx_97112_supportive
+    assert table.filter(pl.col("label").is_null() | pl.col("source").is_null()).height == 0
+    g83 = table.filter(pl.col("icd10_prefix") == "G83").row(0, named=True)
+    assert g83["label"] == "Other paralytic syndromes" and "cauda equina syndrome (G83.4, not foot drop)" in g83["rationale"]
+    assert "foot drop" not in g83["label"].lower()
+
+
 def test_a_claim_with_no_diagnosis_lacks_support_and_says_so() -> None:
     (f,) = found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": None})
     assert "no diagnosis code at all" in f["detail"]

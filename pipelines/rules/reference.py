@@ -133,7 +133,8 @@ class Reference:
     - ``mue``: CMS's practitioner MUE table: cpt_code, max_units_per_day (the MUE value),
       mue_indicator (MAI 1 line edit, 2 date-of-service policy edit, 3 date-of-service clinical edit),
       rationale, source.
-    - ``dx_97112_supportive``: icd10_prefix (upper case, no dot), family, rationale.
+    - ``dx_97112_supportive``: icd10_prefix (upper case, no dot), label (the ICD-10-CM category
+      title), family, rationale, source.
     - ``limits``: name, value (float), unit, source.
     - ``addon_codes``: addon_code, primary_code, primary_units_per_day (int), source: a code billed per
       further period after its primary's first unit(s) (97130 after 97129).
