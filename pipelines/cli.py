@@ -353,7 +353,10 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> Non
         ).fetchall()
         tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
         findings = (
-            con.execute("select rule_id, count(*), sum(units_over), sum(amount_at_risk) from findings group by 1 order by 1").fetchall()
+            con.execute(
+                "select rule_id, count(*), sum(units_over), sum(amount_at_risk), sum(exposure),"
+                " bool_or(coalesce(exposure_estimated, false)) from findings group by 1 order by 1"
+            ).fetchall()
             if "findings" in tables
             else []
         )
@@ -435,9 +438,19 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> Non
                 highlight=False, soft_wrap=True,
             )
     if findings:
-        out.print("findings by rule (whole warehouse): count, units over, amount at risk")
-        for rule_id, count, units_over, amount in findings:
-            out.print(f"  {rule_id:<20} {count:>8} {units_over or 0:>8} {amount or 0:>12,.2f}", highlight=False)
+        out.print("findings by rule (whole warehouse): count, units over, the findings' own amount at risk, exposure")
+        for rule_id, count, units_over, amount, exposure, estimated in findings:
+            mark = " (includes fee-schedule estimates)" if estimated else ""
+            out.print(
+                f"  {rule_id:<20} {count:>8} {units_over or 0:>8} {amount or 0:>12,.2f} {exposure or 0:>12,.2f}{mark}",
+                highlight=False,
+            )
+        total = sum(row[4] or 0 for row in findings)
+        out.print(
+            f"total exposure (each line's amount at risk counted once): {total:,.2f}"
+            + (" (includes fee-schedule estimates)" if any(row[5] for row in findings) else ""),
+            highlight=False,
+        )
     steps = meta.get("step_seconds") or {}
     if steps:
         out.print(

@@ -32,7 +32,8 @@ def test_units_over_minutes_cms_day_total() -> None:
     )
     assert (f["units_over"], f["severity"], f["rendering_npi"], f["discipline"]) == (1, "high", NPI_A, "PT")
     assert f["detail"] == "47 timed minutes (97112 24, 97110 23) support 3 units under the CMS method; 4 billed (97112 2, 97110 2)."
-    assert f["amount_at_risk"] == pytest.approx(27.5)  # 1 unit x (110 / 4)
+    # the unit over is 97110's, billed above its code's share (2 where the allocation gives 1): 50 / 2
+    assert f["amount_at_risk"] == pytest.approx(25.0) and f["exposure"] == pytest.approx(25.0)
     assert f["claim_id"] is None and f["line_number"] is None  # patient-day grain
 
 

@@ -20,7 +20,7 @@ EVERYTHING = claim_lines(
     # UNITS_OVER_MINUTES + DAILY_LIMIT + DX_SUPPORT: 97112 x5 on 60 minutes, a pain diagnosis only
     # DOCUMENTATION: its note names the patient, a deficit, PNF and the response, but no measurable goal
     {"claim_id": "A1", "cpt_code": "97112", "minutes": 60, "units_billed": 5, "diagnosis_codes": "M54.5",
-     "visit_start": at(8), "visit_end": at(9, 30), "allowed_amount": 150.0,
+     "visit_start": at(8, 30), "visit_end": at(9, 30), "allowed_amount": 150.0,
      "note_text": f"{SECRET}: impaired balance {SECRET}; PNF diagonals; pt tolerated well. Goal: improve balance."},
     # ALLOCATION (OT group of the same patient-day): 24 + 23 billed 1 + 2
     {"claim_id": "A2", "cpt_code": "97530", "minutes": 24, "units_billed": 1, "modifiers": "GO", "rendering_npi": NPI_B},
@@ -30,7 +30,7 @@ EVERYTHING = claim_lines(
     # DUPLICATE of A1's 97112 line on another claim
     {"claim_id": "A4", "cpt_code": "97112", "minutes": 60, "units_billed": 5, "diagnosis_codes": "I63.9"},
     # OVERLAP: another patient seen by the same therapist at 9:00
-    {"claim_id": "B1", "patient_id": "OTHER-PATIENT-9", "cpt_code": "97110", "minutes": 30, "units_billed": 2,
+    {"claim_id": "B1", "patient_id": "OTHER-PATIENT-9", "cpt_code": "97110", "minutes": 45, "units_billed": 2,
      "visit_start": at(9), "visit_end": at(9, 45)},
     # UNTIMED_UNITS: group therapy billed for 2 units
     {"claim_id": "A5", "cpt_code": "97150", "units_billed": 2, "allowed_amount": 30.0},

@@ -43,7 +43,7 @@ def test_two_evaluations_of_one_discipline_the_same_day() -> None:
         {"claim_id": "C1", "cpt_code": "97162", "units_billed": 1, "allowed_amount": 100.0},
         {"claim_id": "C2", "cpt_code": "97164", "units_billed": 1, "allowed_amount": 70.0, "rendering_npi": NPI_B},
     )
-    assert f["units_over"] == 1 and f["amount_at_risk"] == 85.0
+    assert f["units_over"] == 1 and f["amount_at_risk"] == 70.0  # the later evaluation is the one over
     assert "more than one evaluation the same day (97162 x1, 97164 x1): one a day" in f["detail"]
 
 

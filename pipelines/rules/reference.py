@@ -29,7 +29,11 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "dx_97112_supportive": ("dx_97112_supportive.csv", ("icd10_prefix",)),
     "limits": ("limits.csv", ("name", "value")),
     "addon_codes": ("addon_codes.csv", ("addon_code", "primary_code", "primary_units_per_day")),
+    "pfs_rvu": ("pprrvu_2024_97xxx.csv", ("hcpcs", "date_start", "date_end", "status_code", "non_facility_total", "conv_factor")),
 }
+# PFS status codes paid separately under the fee schedule (A active, R restricted, T paid only when no
+# other service that day is); B bundled, I not valid for Medicare, N non-covered: no separate payment
+PFS_PAID_STATUS = ("A", "R", "T")
 
 METHODS = ("cms", "ama")
 _TRUE = {"true", "t", "1", "yes", "y"}
@@ -111,6 +115,27 @@ def _prepare(name: str, frame: pl.DataFrame) -> pl.DataFrame:
             normalize_code(pl.col("primary_code")),
             pl.col("primary_units_per_day").str.strip_chars().cast(pl.Int64),
         )
+    if name == "pfs_rvu":
+        if "mod" in frame.columns:  # global service only: no professional / technical component rows
+            frame = frame.filter(pl.col("mod").is_null() | (pl.col("mod").str.strip_chars() == ""))
+        return (
+            frame.select(
+                normalize_code(pl.col("hcpcs")).alias("cpt_code"),
+                pl.col("date_start").str.strip_chars().str.to_date(),
+                pl.col("date_end").str.strip_chars().str.to_date(),
+                pl.col("status_code").str.strip_chars().str.to_uppercase(),
+                pl.col("non_facility_total").str.strip_chars().cast(pl.Float64),
+                pl.col("conv_factor").str.strip_chars().cast(pl.Float64),
+                (pl.col("source_file") if "source_file" in frame.columns else pl.lit(None, pl.String)).alias("release"),
+            )
+            .with_columns(
+                pl.when(pl.col("status_code").is_in(PFS_PAID_STATUS))
+                .then((pl.col("non_facility_total") * pl.col("conv_factor")).round(2))
+                .otherwise(0.0)
+                .alias("pfs_national")
+            )
+            .sort("cpt_code", "date_start")
+        )
     if name == "limits":
         return frame.with_columns(pl.col("name").str.strip_chars(), pl.col("value").str.strip_chars().cast(pl.Float64))
     raise KeyError(name)
@@ -138,6 +163,10 @@ class Reference:
     - ``limits``: name, value (float), unit, source.
     - ``addon_codes``: addon_code, primary_code, primary_units_per_day (int), source: a code billed per
       further period after its primary's first unit(s) (97130 after 97129).
+    - ``pfs_rvu``: the Medicare Physician Fee Schedule's relative value units per code and release:
+      cpt_code, date_start, date_end, status_code, non_facility_total (RVUs), conv_factor, release,
+      pfs_national (RVUs x conversion factor, national: no locality adjustment; 0 for a code the
+      schedule does not pay separately).
     """
 
     cpt_codes: pl.DataFrame
@@ -147,6 +176,7 @@ class Reference:
     dx_97112_supportive: pl.DataFrame
     limits: pl.DataFrame
     addon_codes: pl.DataFrame
+    pfs_rvu: pl.DataFrame
     mue: pl.DataFrame
     documentation_vocabulary: Path | None = None  # a user's vocabulary TOML; None: the shipped seed
 
@@ -155,7 +185,7 @@ class Reference:
         """Read every seed CSV, replacing any table named in ``overrides`` by the user's file.
 
         Keys are the table names (``cpt_codes``, ``payer_methods``, ``payer_name_methods``,
-        ``daily_limits``, ``dx_97112_supportive``, ``limits``, ``addon_codes``) plus ``mue`` for a CMS MUE file and
+        ``daily_limits``, ``dx_97112_supportive``, ``limits``, ``addon_codes``, ``pfs_rvu``) plus ``mue`` for a CMS MUE file and
         ``documentation_vocabulary`` for a note vocabulary TOML of the seed's structure (read here,
         so that a broken file is refused before any month is recomputed).
         """

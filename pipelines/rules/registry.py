@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from pipelines.rules.claims import EXCLUDED
+from pipelines.rules.exposure import priced
 from pipelines.rules.findings._common import FINDINGS_SCHEMA, RuleFunction
 from pipelines.rules.findings.allocation import allocation
 from pipelines.rules.findings.daily_limit import daily_limit
@@ -55,7 +56,9 @@ def findings(
 
     ``units`` is ``line_units(lines, ref, settings)``, lazy or collected (``.collect().lazy()``, as
     the warehouse stores it); it is cached so the rules share one computation. The lines of replaced
-    and voided claims and of voids (``claims.EXCLUDED``) are left out of every rule.
+    and voided claims and of voids (``claims.EXCLUDED``) are left out of every rule. Each finding is
+    priced from the lines it questions, with its ``exposure`` counted once per line
+    (``exposure.py``).
     """
     selected = list(RULES) if rules is None else list(rules)
     unknown = [r for r in selected if r not in RULES]
@@ -69,4 +72,4 @@ def findings(
     lines = lines.join(excluded, on="claim_id", how="anti")
     units = units.filter(~pl.col("claim_status").is_in(EXCLUDED)).cache()
     frames = [RULES[rule_id](lines, units, ref, settings) for rule_id in selected]
-    return pl.concat(frames, how="vertical").sort(SORT_KEY, nulls_last=True)
+    return priced(pl.concat(frames, how="vertical"), units).sort(SORT_KEY, nulls_last=True)

@@ -54,7 +54,7 @@ import polars as pl
 
 from pipelines.rules.chart import units_for_minutes
 from pipelines.rules.claims import EXCLUDED, claim_status
-from pipelines.rules.frame import canonical, line_price
+from pipelines.rules.frame import canonical, line_price, price_basis
 from pipelines.rules.groups import GROUP_KEY, billing_provider, discipline
 from pipelines.rules.reference import Reference, normalize_code
 from pipelines.rules.settings import RuleSettings
@@ -97,6 +97,7 @@ LINE_UNITS_SCHEMA: dict[str, pl.DataType] = {
     "expected_basis": pl.String(),
     "duplicate_extra": pl.Boolean(),
     "price_per_unit": pl.Float64(),
+    "price_basis": pl.String(),
     "claim_status": pl.String(),
 }
 
@@ -119,6 +120,8 @@ def units_inputs(ref: Reference, settings: RuleSettings) -> dict:
         "payer_name_methods": by_name,
         "code_families": dict(sorted(families.items())),
         "group_without_billing_npi": settings.group_without_billing_npi,
+        # the fee schedule prices lines without amounts: its content, as a digest
+        "pfs_rvu": hashlib.sha256(ref.pfs_rvu.write_csv().encode()).hexdigest()[:16],
     }
 
 
@@ -168,7 +171,9 @@ def prepared_lines(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) 
         "total_timed_minutes",
         _payer_method(inputs).alias("line_method"),
         line_price(),
+        price_basis(),
     )
+    base = _with_pfs_estimate(base, ref.pfs_rvu)
     base = _with_families(base, inputs["code_families"])
     # replacements and voids first: a replaced or voided claim and a void are no services at all
     status = claim_status(lines)
@@ -181,6 +186,28 @@ def prepared_lines(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings) 
         )
     )
     return _counted(_with_duplicates(base, lines), inputs)
+
+
+def _with_pfs_estimate(base: pl.LazyFrame, pfs: pl.DataFrame) -> pl.LazyFrame:
+    """A billed line without paid, allowed or charge amount priced from the Medicare Physician Fee
+    Schedule: the code's national non-facility RVUs x the conversion factor of the release in force
+    on the service date (before the first release: the first; after the last: the last), labelled
+    'pfs_estimate' (no locality adjustment: an estimate). A code the table does not list stays
+    unpriced (null)."""
+    missing = pl.col("price_per_unit").is_null() & (pl.col("units_billed") > 0)
+    table = pfs.select("cpt_code", "date_start", "pfs_national").sort("date_start").lazy()
+    first = pfs.sort("date_start").group_by("cpt_code").agg(pl.col("pfs_national").first().alias("_first")).lazy()
+    needs = (
+        base.filter(missing)
+        .sort("service_date")
+        .join_asof(table, left_on="service_date", right_on="date_start", by="cpt_code", strategy="backward",
+                   check_sortedness=False)  # both sorted by date above; within a code too
+        .join(first, on="cpt_code", how="left")
+        .with_columns(pl.coalesce("pfs_national", "_first").alias("price_per_unit"))
+        .with_columns(pl.when(pl.col("price_per_unit").is_not_null()).then(pl.lit("pfs_estimate")).alias("price_basis"))
+        .drop("date_start", "pfs_national", "_first")
+    )
+    return pl.concat([base.filter(~missing), needs])
 
 
 def _with_duplicates(base: pl.LazyFrame, lines: pl.LazyFrame) -> pl.LazyFrame:

@@ -30,6 +30,7 @@ from pipelines.rules.findings._common import (
     attribute_rendering,
     code_level,
     joined_field,
+    lines_claimed,
     plural,
     sorted_rows,
     unit_price,
@@ -63,6 +64,7 @@ def allocation(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
             pl.col("group_supported_units").first(),
             pl.col("group_units_billed").first(),
             pl.col("group_shared_minutes").first(),
+            lines_claimed(excess),  # each line its units above its code's share
         )
         .cache()
     )

@@ -36,7 +36,18 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.findings._common import LINE, PATIENT_DAY, as_findings, at_risk, join_sorted, plural, unit_price
+from pipelines.rules.findings._common import (
+    CLAIMS,
+    LINE,
+    PATIENT_DAY,
+    as_findings,
+    at_risk,
+    each_line,
+    join_sorted,
+    lines_claimed,
+    plural,
+    unit_price,
+)
 from pipelines.rules.frame import canonical
 from pipelines.rules.reference import Reference, normalize_code
 from pipelines.rules.settings import RuleSettings
@@ -137,6 +148,7 @@ def daily_limit(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settin
         pl.format("{} {}", pl.col("claim_id"), pl.col("units_billed")).alias("claims"),
         justified.alias("justified"),
         pl.col("price_per_unit").fill_null(0.0).alias("price"),
+        each_line(),
     )
     per_day = (
         checked.filter(mai.is_null() | (mai != 1))
@@ -148,6 +160,7 @@ def daily_limit(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settin
             justified.any().alias("justified"),
             unit_price().alias("price"),
             pl.col("claim_id").n_unique().cast(pl.Int64).alias("n_claims"),
+            lines_claimed(),  # over the MUE the edit denies every unit of the code that date
         )
         .filter(pl.col("billed") > limit)
     )
@@ -160,7 +173,7 @@ def daily_limit(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settin
     )
     per_day = per_day.join(by_claim, on=KEY, how="left")
     columns = [*KEY, "claim_id", "line_number", "billed", "max_units_per_day", "mue_indicator", "justified", "price",
-               "n_claims", "claims"]
+               "n_claims", "claims", CLAIMS]
     result = pl.concat(
         [
             per_line.select(columns),

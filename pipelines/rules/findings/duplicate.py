@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.findings._common import PATIENT_DAY, as_findings, at_risk, join_sorted, unit_price
+from pipelines.rules.findings._common import PATIENT_DAY, as_findings, at_risk, join_sorted, lines_claimed, unit_price
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
 from pipelines.rules.units import DUPLICATE_KEY
@@ -53,7 +53,8 @@ def duplicate(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings
         .agg(join_sorted(pl.col("service"), [pl.col("cpt_code"), pl.col("rendering_npi"), pl.col("units_billed")]).alias("services"))
     )
     over = extras.group_by(DAY).agg(
-        pl.col("units_billed").sum().alias("units_over"), unit_price().alias("price"), pl.len().alias("n_extra")
+        pl.col("units_billed").sum().alias("units_over"), unit_price().alias("price"), pl.len().alias("n_extra"),
+        lines_claimed(),
     )
     result = over.join(services, on=DAY, how="left").with_columns(
         pl.format(

@@ -27,7 +27,7 @@ import re
 
 import polars as pl
 
-from pipelines.rules.findings._common import LINE_DRILL_DOWN, as_findings, at_risk, plural
+from pipelines.rules.findings._common import LINE_DRILL_DOWN, as_findings, at_risk, each_line, plural
 from pipelines.rules.frame import canonical
 from pipelines.rules.reference import Reference, normalize_dx
 from pipelines.rules.settings import RuleSettings
@@ -77,6 +77,7 @@ def dx_support(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
         )
     )
     result = unsupported.with_columns(
+        each_line(),
         pl.col("units_billed").alias("units_over"),
         at_risk(pl.col("units_billed"), pl.col("price_per_unit").fill_null(0.0)),
         detail.alias("detail"),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.chart import units_for_minutes
-from pipelines.rules.findings._common import THERAPIST_DAY, amount_micros, as_findings, at_risk, per_unit, plural
+from pipelines.rules.findings._common import THERAPIST_DAY, amount_micros, as_findings, at_risk, per_unit, plural, spread
 from pipelines.rules.groups import GROUP_KEY
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
@@ -71,7 +71,15 @@ def impossible_day(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, set
                         "x units - 7 a visit).", plural(pl.col("inferred"), "minute"), plural(pl.col("unit_only_units"), "unit")))
         .otherwise(pl.lit(""))
     )
-    result = days.with_columns(units_for_minutes(pl.col("minutes") - ceiling).alias("units_over")).with_columns(
+    result = days.with_columns(units_for_minutes(pl.col("minutes") - ceiling).alias("units_over")).cache()
+    # the units over are the day's latest claims' (the hours beyond the ceiling came last)
+    claims = spread(
+        timed.filter(pl.col("units_billed") > 0).join(
+            result.select(*DAY, pl.col("units_over").alias("_budget")), on=DAY, how="inner"
+        ),
+        DAY, "_budget", ["claim_id", "line_number"], [True, True],
+    )
+    result = result.join(claims, on=DAY, how="left").with_columns(
         at_risk(
             pl.col("units_over"),
             per_unit(pl.col("amount"), pl.col("priced_units")),

@@ -35,7 +35,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.chart import units_for_minutes
-from pipelines.rules.findings._common import THERAPIST_DAY, amount_micros, as_findings, at_risk, per_unit, plural
+from pipelines.rules.findings._common import THERAPIST_DAY, amount_micros, as_findings, at_risk, per_unit, plural, spread
 from pipelines.rules.frame import canonical, line_price
 from pipelines.rules.reference import Reference, normalize_code
 from pipelines.rules.settings import RuleSettings
@@ -112,11 +112,14 @@ def overlap(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: 
         )
     )
     patient = [*DAY, "patient_id"]
-    spans = (
+    spanned = (
         _sweep(visits.sort(*patient, "start", "end"), patient)
         .with_columns((pl.col("_earlier_end").is_null() | (pl.col("start") >= pl.col("_earlier_end"))).alias("_new"))
         .with_columns(pl.col("_new").cast(pl.Int64).cum_sum().alias("_span"))
-        .group_by(*patient, "_span")
+        .cache()
+    )
+    spans = (
+        spanned.group_by(*patient, "_span")
         .agg(
             pl.col("start").min(),
             pl.col("end").max(),
@@ -152,6 +155,20 @@ def overlap(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: 
         .with_columns((pl.col("window_minutes") - pl.col("slack")).clip(lower_bound=0).alias("minutes"))
         .filter((pl.col("n_patients") + pl.col("group_session").cast(pl.Int64) > 1) & (pl.col("minutes") > 0))
     )
+    # the units over are the overlapping visits' timed (or group) lines', the latest visit's first
+    involved = spanned.join(
+        spans.filter(pl.col("_involved")).select(*patient, "_span"), on=[*patient, "_span"], how="semi"
+    ).select(*DAY, "claim_id", "start")
+    busy = (timed_billed | (pl.col("_group") & billed))
+    claims = spread(
+        canonical(lines)
+        .select(*DAY, "claim_id", "line_number", "units_billed", one_on_one.alias("_one"), (code == GROUP_SESSION).alias("_group"))
+        .filter(busy)
+        .join(involved, on=[*DAY, "claim_id"], how="inner")
+        .join(days.select(*DAY, units_for_minutes(pl.col("minutes")).alias("_budget")), on=DAY, how="inner"),
+        DAY, "_budget", ["start", "claim_id", "line_number"], [True, True, True],
+    )
+    days = days.join(claims, on=DAY, how="left")
     tolerance = settings.overlap_tolerance_minutes
     units_over = units_for_minutes(pl.col("minutes"))
     price = per_unit(pl.col("amount"), pl.col("priced_units"))

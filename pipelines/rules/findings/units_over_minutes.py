@@ -39,6 +39,7 @@ from pipelines.rules.findings._common import (
     joined_field,
     plural,
     sorted_rows,
+    spread,
 )
 from pipelines.rules.chart import units_for_minutes
 from pipelines.rules.groups import GROUP_KEY
@@ -162,8 +163,16 @@ def units_over_minutes(
         pl.format(" The visit totals say {} minutes; the per-code minutes, lower, govern.", visit_m)
     ).otherwise(pl.lit(""))
     detail = pl.concat_str([detail, lower_codes])
+    # the units over are the lines' billing most above their code's share, then the latest claims'
+    claims = spread(
+        flagged.join(over.select(*G, pl.col("units_over").alias("_budget")), on=G, how="left").with_columns(
+            (pl.col("units_billed") - pl.col("expected_units_max").fill_null(0)).alias("_excess")
+        ),
+        G, "_budget", ["_excess", "claim_id", "line_number"], [True, True, True],
+    )
     result = (
         over.join(per_group, on=G, how="left")
+        .join(claims, on=G, how="left")
         .join(attribute_rendering(flagged, G), on=G, how="left")
         .with_columns(
             pl.concat_str([detail, cotreatment_note(pl.col("group_shared_minutes")), also_rendered(pl.col("other_npis"))]).alias("detail"),
@@ -205,8 +214,13 @@ def _shared_visit_totals(timed: pl.LazyFrame, over: pl.LazyFrame, settings: Rule
         .filter(pl.col("units_over") > 0)
     )
     flagged = joint.join(visits.select(VISIT), on=VISIT, how="semi")
+    claims = spread(
+        flagged.join(visits.select(*VISIT, pl.col("units_over").alias("_budget")), on=VISIT, how="left"),
+        VISIT, "_budget", ["claim_id", "line_number"], [True, True],
+    )
     result = (
         visits.join(attribute_rendering(flagged, VISIT), on=VISIT, how="left")
+        .join(claims, on=VISIT, how="left")
         .with_columns(
             pl.concat_str(
                 [

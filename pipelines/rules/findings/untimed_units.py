@@ -26,6 +26,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.findings._common import (
+    CLAIMS,
     MICROS,
     PATIENT_DAY,
     amount_micros,
@@ -33,6 +34,7 @@ from pipelines.rules.findings._common import (
     join_sorted,
     per_unit,
     plural,
+    spread,
 )
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
@@ -61,8 +63,9 @@ def untimed_units(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, sett
     # one part per (day, discipline, service): a code, the day's evaluations together, or a pair
     service = pl.when(pl.col("kind") == "evaluation").then(pl.lit("evaluation")).when(pl.col("kind") == "addon").then(
         pl.col("primary_code")).otherwise(pl.col("cpt_code"))
+    billed = billed.with_columns(service.alias("_service")).cache()
     parts = (
-        billed.with_columns(service.alias("_service"))
+        billed
         .group_by(*DAY, "_service")
         .agg(
             pl.col("kind").first().alias("_first_kind"),
@@ -107,6 +110,25 @@ def untimed_units(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, sett
             ).round().cast(pl.Int64).alias("_at_risk"),
         )
     )
+    # the units over are the part's latest lines' (main codes and add-ons each their own)
+    budgets = parts.select(*DAY, "_service", over_main.alias("_main"), over_addon.alias("_addon"))
+    claims = (
+        spread(
+            billed.join(budgets, on=[*DAY, "_service"], how="semi")
+            .join(budgets, on=[*DAY, "_service"], how="left")
+            .with_columns(
+                (pl.col("kind") == "addon").alias("_is_addon"),
+                pl.when(pl.col("kind") == "addon").then(pl.col("_addon")).otherwise(pl.col("_main")).alias("_budget"),
+            ),
+            [*DAY, "_service", "_is_addon"],
+            "_budget",
+            ["claim_id", "line_number"],
+            [True, True],
+        )
+        .explode(CLAIMS)
+        .group_by(DAY)
+        .agg(pl.col(CLAIMS))
+    )
     result = (
         parts.group_by(DAY)
         .agg(
@@ -118,5 +140,6 @@ def untimed_units(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, sett
             pl.format("{}: {}; {} over.", pl.col("discipline"), pl.col("_why"), plural(pl.col("units_over"), "unit"))
             .alias("detail")
         )
+        .join(claims, on=DAY, how="left")
     )
     return as_findings(result, RULE_ID, settings.severity(RULE_ID), (*PATIENT_DAY, "discipline"))
