@@ -70,6 +70,7 @@ GRAIN = {
     "OVERLAP": ("rendering_npi", "service_date"),
     "IMPOSSIBLE_DAY": ("rendering_npi", "service_date"),
     "DOCUMENTATION": ("patient_id", "service_date", "rendering_npi"),
+    "UNTIMED_UNITS": ("patient_id", "service_date"),  # planted by scenarios.py only
 }
 RULE_IDS = tuple(GRAIN)
 
