@@ -149,3 +149,14 @@ def test_missing_optional_columns_are_treated_as_absent() -> None:
     assert set(units["expected_basis"]) <= {"minutes_missing", "untimed", "duplicate"}
     frame = findings(lines, units.lazy(), REF, RuleSettings()).collect()
     assert "MINUTES_MISSING" in set(frame["rule_id"]) and "OVERLAP" not in set(frame["rule_id"])
+
+
+def test_every_rule_id_is_explained_in_docs_rules_md_with_its_source_and_an_example() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text()
+    sections = {part.split("\n", 1)[0].strip(): part for part in text.split("\n## ")[1:]}
+    for rule_id in RULES:
+        assert rule_id in sections, rule_id
+        body = sections[rule_id]
+        assert "**In plain words.**" in body and "**Source.**" in body and "**Example.**" in body, rule_id
