@@ -227,6 +227,8 @@ def _enriched_findings_sql(snap: Snapshot) -> str:
         f"{f('service_date', 'date')} as service_date, {f('claim_id')} as claim_id, "
         f"{f('line_number', 'bigint')} as line_number, {f('units_over', 'double')} as units_over, "
         f"{f('amount_at_risk', 'double')} as amount_at_risk, "
+        # totals sum exposure: each line's amount at risk counted once (older snapshots: the amount)
+        f"coalesce({f('exposure', 'double')}, {f('amount_at_risk', 'double')}) as exposure, "
         f"{f('billing_provider')} as billing_provider, {f('discipline')} as discipline "
         "from findings f"
     )
@@ -277,7 +279,7 @@ def _enriched_findings_sql(snap: Snapshot) -> str:
              coalesce(f0.rendering_npi, la.rendering_npi) as rendering_npi,
              coalesce(f0.patient_id, la.patient_id) as patient_id,
              coalesce(f0.service_date, la.service_date) as service_date,
-             f0.claim_id, f0.line_number, f0.units_over, f0.amount_at_risk,
+             f0.claim_id, f0.line_number, f0.units_over, f0.amount_at_risk, f0.exposure,
              coalesce(f0.billing_provider, la.billing_npi, pda.billing_npi, pa.billing_npi, tda.billing_npi) as billing_npi,
              coalesce(la.payer_type, pda.payer_type, pa.payer_type, tda.payer_type) as payer_type,
              coalesce(f0.discipline, la.discipline, pda.discipline, pa.discipline, tda.discipline) as discipline
@@ -474,6 +476,7 @@ def _findings_source(snap: Snapshot, filters: Filters) -> str | None:
     f = lambda c, t="varchar": snap.col("findings", "f", c, t)  # noqa: E731
     return (
         f"(select f.rule_id, {f('units_over', 'double')} as units_over, {f('amount_at_risk', 'double')} as amount_at_risk, "
+        f"coalesce({f('exposure', 'double')}, {f('amount_at_risk', 'double')}) as exposure, "
         f"{f('service_date', 'date')} as service_date, strftime({f('service_date', 'date')}, '%Y-%m') as month, "
         "cast(null as varchar) as billing_npi, cast(null as varchar) as payer_type, cast(null as varchar) as discipline "
         "from findings f)"
@@ -493,10 +496,12 @@ def _summary(snap: Snapshot, names: tuple[str, ...], query: str, params: dict) -
 
 
 def findings_by_rule(snap: Snapshot, filters: Filters) -> pl.DataFrame:
+    """Findings, units over and amount at risk per rule; the amount sums the findings' exposure (each
+    line's amount at risk counted once across rules)."""
     return _findings_frame(
         snap, filters,
         "select rule_id, count(*)::bigint as findings, coalesce(sum(units_over), 0)::double as units_over, "
-        "coalesce(sum(amount_at_risk), 0)::double as amount_at_risk "
+        "coalesce(sum(exposure), 0)::double as amount_at_risk "
         f"from {{src}} where {_finding_filter()} group by rule_id order by findings desc, rule_id",
     )
 
@@ -505,7 +510,7 @@ def findings_monthly(snap: Snapshot, filters: Filters) -> pl.DataFrame:
     """Findings per month and rule (findings without a service date are left out)."""
     return _findings_frame(
         snap, filters,
-        "select month, rule_id, count(*)::bigint as findings, coalesce(sum(amount_at_risk), 0)::double as amount_at_risk "
+        "select month, rule_id, count(*)::bigint as findings, coalesce(sum(exposure), 0)::double as amount_at_risk "
         f"from {{src}} where month is not null and {_finding_filter()} "
         "group by month, rule_id order by month, rule_id",
     )

@@ -201,7 +201,7 @@ def review(
                 run_id, ingest_meta = _run_review(input, warehouse, config, settings)
             except ReviewFailed as exc:
                 _fail(f"review could not complete: {exc}")
-            _print_summary(warehouse, run_id, ingest_meta)
+            _print_summary(warehouse, run_id, ingest_meta, settings)
     except WarehouseBusy as busy:
         _fail(
             f"another review is writing {warehouse} (pid {busy.pid or '?'}); try again when it finishes"
@@ -332,9 +332,12 @@ def _failure_reason(result, warehouse: Path) -> str:
     return "the run failed"
 
 
-def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
-    """The contract's summary: files and rows read, loaded, quarantined, rejected files, findings."""
+def _print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> None:
+    """The contract's summary: files and rows read, loaded, quarantined, rejected files, findings, and
+    what a rule could not check (DOCUMENTATION without flags or notes; lines without an MUE)."""
     import duckdb
+
+    from pipelines.warehouse import table_columns as warehouse_columns
 
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
@@ -350,7 +353,10 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
         ).fetchall()
         tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
         findings = (
-            con.execute("select rule_id, count(*), sum(units_over), sum(amount_at_risk) from findings group by 1 order by 1").fetchall()
+            con.execute(
+                "select rule_id, count(*), sum(units_over), sum(amount_at_risk), sum(exposure),"
+                " bool_or(coalesce(exposure_estimated, false)) from findings group by 1 order by 1"
+            ).fetchall()
             if "findings" in tables
             else []
         )
@@ -363,6 +369,20 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
             con.execute("select rule_id, note from rule_coverage where not ran order by rule_id").fetchall()
             if "rule_coverage" in tables
             else []
+        )
+        billed = (
+            con.sql("select cpt_code, payer_type, count(*)::bigint as lines from claim_lines where units_billed > 0 group by all").pl()
+            if config is not None and "claim_lines" in tables
+            else None
+        )
+        # replacements and voids, and the claims they name: whether each names a known claim
+        corrections = (
+            con.sql(
+                "select claim_id, claim_frequency, original_claim_id from claim_lines where claim_frequency in (7, 8)"
+                " or claim_id in (select trim(original_claim_id) from claim_lines where claim_frequency in (7, 8))"
+            ).pl()
+            if "claim_lines" in tables and "claim_frequency" in warehouse_columns(con, "claim_lines")
+            else None
         )
     finally:
         con.close()
@@ -398,10 +418,39 @@ def _print_summary(warehouse: Path, run_id: str, meta: dict) -> None:
         out.print("since the last review: nothing changed")
     for rule_id, note in not_run:
         out.print(f"{rule_id}: could not run \u2014 {note}", highlight=False)
+    if corrections is not None and corrections.height:
+        from pipelines.rules.claims import unresolved_claims
+
+        for status, claims in unresolved_claims(corrections).iter_rows():
+            kind = "replacements" if status == "unresolved_replacement" else "voids"
+            out.print(
+                f"{kind} naming no known claim: {claims} claim(s), kept in the review as billed", highlight=False
+            )
+    if billed is not None:
+        from pipelines.rules.findings.daily_limit import mue_coverage
+
+        unchecked = mue_coverage(billed.lazy(), config.reference(), config.rule_settings())
+        for reason, rows in unchecked.group_by("reason", maintain_order=True):
+            codes = ", ".join(f"{c} ({n})" for c, n in rows.select("cpt_code", "lines").iter_rows())
+            what = "no MUE check" if reason[0] == "not in the MUE table" else "not counted as units over a limit"
+            out.print(
+                f"DAILY_LIMIT: {rows['lines'].sum()} billed lines of MUE payers, code {reason[0]}: {what} \u2014 {codes}",
+                highlight=False, soft_wrap=True,
+            )
     if findings:
-        out.print("findings by rule (whole warehouse): count, units over, amount at risk")
-        for rule_id, count, units_over, amount in findings:
-            out.print(f"  {rule_id:<20} {count:>8} {units_over or 0:>8} {amount or 0:>12,.2f}", highlight=False)
+        out.print("findings by rule (whole warehouse): count, units over, the findings' own amount at risk, exposure")
+        for rule_id, count, units_over, amount, exposure, estimated in findings:
+            mark = " (includes fee-schedule estimates)" if estimated else ""
+            out.print(
+                f"  {rule_id:<20} {count:>8} {units_over or 0:>8} {amount or 0:>12,.2f} {exposure or 0:>12,.2f}{mark}",
+                highlight=False,
+            )
+        total = sum(row[4] or 0 for row in findings)
+        out.print(
+            f"total exposure (each line's amount at risk counted once): {total:,.2f}"
+            + (" (includes fee-schedule estimates)" if any(row[5] for row in findings) else ""),
+            highlight=False,
+        )
     steps = meta.get("step_seconds") or {}
     if steps:
         out.print(

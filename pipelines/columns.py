@@ -39,6 +39,8 @@ OPTIONAL: dict[str, pl.DataType] = {
     "response_documented": pl.Boolean(),
     "note_text": pl.String(),
     "justification_documented": pl.Boolean(),
+    "claim_frequency": pl.Int64(),  # X12 CLM05-3: 1 original, 7 replacement, 8 void (blank = 1)
+    "original_claim_id": pl.String(),  # the claim a replacement or void replaces or voids
 }
 
 CANONICAL: dict[str, pl.DataType] = {**REQUIRED, **OPTIONAL}

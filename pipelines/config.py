@@ -50,7 +50,21 @@ class IngestConfig(_Section):
 
 class RulesConfig(_Section):
     daily_limits: dict[str, int] = Field(
-        default_factory=dict, description="Per-code daily unit limits overriding the seed (97112: 4)"
+        default_factory=dict,
+        description="Per-code daily unit limits for any code and payer, over the MUE table and daily_limits.csv",
+    )
+    group_without_billing_npi: Literal["claim", "rendering_npi"] = Field(
+        "claim",
+        description="The 8-minute-rule group's billing unit for a line without billing_npi: its claim"
+        " (default) or its rendering NPI",
+    )
+    overlap_tolerance_minutes: int = Field(
+        5, ge=0, description="OVERLAP of at most this many minutes of one-on-one timed time is low severity"
+    )
+    mue_payer_types: list[str] = Field(
+        default_factory=lambda: ["medicare", "medicare_advantage"],
+        description="payer_type values whose lines DAILY_LIMIT checks against CMS's MUE table"
+        " (the others: daily_limits.csv)",
     )
     impossible_day_minutes: int | None = Field(
         None, ge=1, description="IMPOSSIBLE_DAY ceiling; default limits.csv: 720 (12 hours)"
@@ -67,7 +81,9 @@ class RulesConfig(_Section):
     reference_files: dict[str, Path] = Field(
         default_factory=dict, description="Seed table name -> a user's file with the same columns"
     )
-    mue_table: Path | None = Field(None, description="A CMS MUE table file; overrides daily limits")
+    mue_table: Path | None = Field(
+        None, description="A newer CMS practitioner MUE file, replacing the shipped 2024-07-01 table"
+    )
 
 
 class ScoresConfig(_Section):
@@ -108,6 +124,9 @@ class Config(_Section):
         rules = self.rules
         return RuleSettings(
             daily_limit_overrides=dict(rules.daily_limits),
+            mue_payer_types=tuple(rules.mue_payer_types),
+            group_without_billing_npi=rules.group_without_billing_npi,
+            overlap_tolerance_minutes=rules.overlap_tolerance_minutes,
             impossible_day_ceiling_minutes=rules.impossible_day_minutes,
             oig_reference_minutes=rules.oig_reference_minutes,
             payer_type_methods=dict(rules.payer_type_methods),

@@ -24,6 +24,7 @@ GRAIN: dict[str, list[str]] = {
     "DX_SUPPORT": ["claim_id", "line_number"],
     "OVERLAP": ["rendering_npi", "service_date"],
     "IMPOSSIBLE_DAY": ["rendering_npi", "service_date"],
+    "UNTIMED_UNITS": ["patient_id", "service_date"],
 }
 
 _TYPES = {"service_date": pl.Date, "line_number": pl.Int64}

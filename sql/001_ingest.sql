@@ -29,6 +29,8 @@ create table if not exists claim_lines (
     response_documented boolean,
     note_text varchar,
     justification_documented boolean,
+    claim_frequency bigint,          -- X12 CLM05-3: 1 original, 7 replacement, 8 void (blank = 1)
+    original_claim_id varchar,       -- the claim a replacement (7) or void (8) replaces or voids
     source_file varchar not null,
     source_row bigint not null,
     ingested_at timestamptz not null

@@ -19,7 +19,11 @@ create table if not exists line_units (
     code_units_billed bigint,
     code_units_min bigint,
     code_units_max bigint,
-    group_timed_minutes bigint,
+    group_timed_minutes bigint,       -- co-treatment minutes (group_shared_minutes) counted once
+    group_shared_minutes bigint,      -- minutes two clinicians spent with the patient at once on one code
+    group_code_minutes bigint,        -- the group's per-code minutes, when every billed line has them
+    group_visit_total_minutes bigint, -- the group's visit totals, when every visit has one
+    visit_disciplines varchar,        -- 'OT+PT': the claim's disciplines share one visit total
     group_units_billed bigint,
     group_supported_units bigint,
     group_basis varchar,
@@ -28,7 +32,9 @@ create table if not exists line_units (
     expected_units_max bigint,
     expected_basis varchar,
     duplicate_extra boolean,
-    price_per_unit double
+    price_per_unit double,           -- paid, else allowed, else charge per unit, else the fee schedule's estimate
+    price_basis varchar,             -- paid | allowed | charge | pfs_estimate
+    claim_status varchar             -- original, replacement, replaced, void, voided, unresolved_*
 );
 
 create table if not exists findings (
@@ -40,10 +46,14 @@ create table if not exists findings (
     claim_id varchar,
     line_number bigint,
     units_over bigint,
-    amount_at_risk double,
+    amount_at_risk double,           -- the finding's own units at its lines' prices
     detail varchar,
     billing_provider varchar,
     discipline varchar,
+    exposure double,                 -- the part no finding of higher precedence counted: totals sum this
+    price_basis varchar,             -- paid, allowed, charge, pfs_estimate (the bases of its lines' prices)
+    exposure_estimated boolean,      -- some of it is the fee schedule's national estimate
+    counted_by varchar,              -- rules whose findings counted some of its lines first
     finding_key varchar,             -- set by the history stage: the same finding across reviews
     first_seen timestamptz,
     last_seen timestamptz

@@ -42,6 +42,7 @@ GRAIN = {
     "OVERLAP": {"rendering_npi", "service_date"},
     "IMPOSSIBLE_DAY": {"rendering_npi", "service_date"},
     "DOCUMENTATION": {"patient_id", "service_date", "rendering_npi"},
+    "UNTIMED_UNITS": {"patient_id", "service_date"},  # planted by the scenarios only
 }
 KEY_FIELDS = ("rendering_npi", "patient_id", "service_date", "claim_id", "line_number")
 
@@ -84,12 +85,20 @@ def read_key(path: Path) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def extract(tmp_path_factory: pytest.TempPathFactory):
+def full_extract(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("extract")
     summary = generate_extract(out, LINES, SEED, start_month=START, months=MONTHS)
-    lines = load(list(summary.files))
-    key = read_key(summary.answer_key)
-    return summary, lines, key
+    scenarios = pl.read_ndjson(out / "scenarios.ndjson")
+    return summary, load(list(summary.files)), read_key(summary.answer_key), scenarios
+
+
+@pytest.fixture(scope="module")
+def extract(full_extract):
+    """The generator's own plants and clean data: the scenario claims (scenarios.py), hand-shaped to
+    break some of the clean data's invariants on purpose, left aside (checked on their own below)."""
+    summary, lines, key, scenarios = full_extract
+    lines = lines.join(scenarios.select("claim_id").unique(), on="claim_id", how="anti")
+    return summary, lines, key.filter(~pl.col("plant").str.starts_with("scenario_"))
 
 
 def planted_days(key: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
@@ -139,8 +148,8 @@ def units_check(lines: pl.DataFrame) -> pl.DataFrame:
 # --- columns ----------------------------------------------------------------------------------------------
 
 
-def test_one_file_per_month_with_every_contract_column(extract):
-    summary, lines, _ = extract
+def test_one_file_per_month_with_every_contract_column(full_extract):
+    summary, lines, _, _ = full_extract
     assert [p.name for p in summary.files] == ["claims_2026_01.csv", "claims_2026_02.csv", "claims_2026_03.csv"]
     assert summary.total_lines == LINES == lines.height
     for path in summary.files:
@@ -322,13 +331,41 @@ def test_no_service_is_billed_twice_unless_planted(extract):
 def test_every_rule_is_planted_and_keyed_on_its_grain(extract):
     summary, _, key = extract
     assert set(key["rule_id"]) == set(RULES)
-    for rule in RULES:
-        assert summary.planted[rule] == key.filter(pl.col("rule_id") == rule).height >= 1
-    for row in key.iter_rows(named=True):
+    full = read_key(summary.answer_key)  # with the scenarios' rows
+    for rule in (*RULES, "UNTIMED_UNITS"):
+        assert summary.planted[rule] == full.filter(pl.col("rule_id") == rule).height >= 1
+    for row in full.iter_rows(named=True):
         filled = {f for f in KEY_FIELDS if row[f] is not None}
         assert filled == GRAIN[row["rule_id"]], row
     # no finding is listed twice
-    assert key.select("rule_id", *KEY_FIELDS).is_unique().all()
+    assert full.select("rule_id", *KEY_FIELDS).is_unique().all()
+
+
+def test_every_scenario_is_laid_and_keyed_as_its_kind_says(full_extract):
+    from pipelines.generate.scenarios import EXPECTED, KINDS, TEMPLATES
+
+    _, lines, key, scenarios = full_extract
+    # the pair kinds need two therapists of one practice working that day: a small extract may lack them
+    single = {kind for kind, (needs, _) in TEMPLATES.items() if needs == "A"}
+    assert single <= set(scenarios["kind"]) <= set(KINDS)
+    claims = lines.join(scenarios.select("claim_id", "kind").unique(), on="claim_id")
+    for kind in set(scenarios["kind"]):
+        rows = key.filter(pl.col("plant") == f"scenario_{kind}")
+        assert set(rows["rule_id"]) == {rule for rule, _ in EXPECTED[kind]}, kind
+    # negative kinds: the same service twice at two times, a replacement, a void
+    sessions = claims.filter(pl.col("kind") == "two_sessions").group_by("patient_id").agg(
+        pl.col("visit_start").n_unique().alias("starts"), pl.col("claim_id").n_unique().alias("claims"))
+    assert (sessions["starts"] == 2).all() and (sessions["claims"] == 2).all()
+    replaced = claims.filter(pl.col("kind").is_in(["replacement", "void"]) & pl.col("claim_frequency").is_not_null())
+    assert set(replaced["claim_frequency"]) == {7, 8}
+    assert replaced["original_claim_id"].is_in(claims["claim_id"].to_list()).all()
+    # co-treatment: two clinicians, one patient, one window; a PT and an OT line under one visit total
+    co = claims.filter(pl.col("kind") == "cotreatment").group_by("patient_id").agg(
+        pl.col("rendering_npi").n_unique(), pl.col("visit_start").n_unique())
+    assert (co["rendering_npi"] == 2).all() and (co["visit_start"] == 1).all()
+    ptot = claims.filter(pl.col("kind") == "pt_ot_visit_total").group_by("claim_id").agg(  # (when laid)
+        pl.col("modifiers").sort().str.join(","), pl.col("total_timed_minutes").n_unique())
+    assert (ptot["modifiers"] == "GO,GP").all() and (ptot["total_timed_minutes"] == 1).all()
 
 
 def test_plants_break_their_rule(extract):
@@ -588,7 +625,8 @@ def test_bad_arguments_are_refused(tmp_path):
 
 
 def test_rates_can_switch_plants_off(tmp_path):
-    summary = generate_extract(tmp_path, 1500, 4, start_month="2026-05", months=1, rates=dict.fromkeys(RULES, 0.0))
+    summary = generate_extract(tmp_path, 1500, 4, start_month="2026-05", months=1, rates=dict.fromkeys(RULES, 0.0),
+                               scenario_rate=0.0)
     assert sum(summary.planted.values()) == 0 and summary.answer_key.read_text() == ""
 
 
@@ -642,11 +680,12 @@ def test_sample_files(samples):
     assert names == sorted([
         "claims_2026_09.csv", "claims_2026_10_vendor.xlsx", "claims_2026_10_bad_rows.csv", "claims_truncated.parquet",
         "answer_key.ndjson", "planted_providers.ndjson", "quarantine_key.ndjson", "ingest_key.ndjson",
+        "scenarios.ndjson",
     ])
     assert 3000 <= samples.total_lines <= 4000
     assert len(samples.high_97112_providers) == 2
     key = read_key(samples.answer_key)
-    assert set(key["rule_id"]) == set(RULES)
+    assert set(key["rule_id"]) == {*RULES, "UNTIMED_UNITS"}
 
 
 def test_sample_vendor_workbook(samples):

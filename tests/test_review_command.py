@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from tests.extracts import row, rows, write_csv
+from tests.extracts import VALID_ROW, row, rows, write_csv
 
 runner = CliRunner()
 
@@ -227,3 +227,52 @@ def test_the_report_a_review_publishes_is_the_report_of_the_snapshot_it_publishe
     published = normalized(tmp_path / "w_report.html")
     assert "Snapshot taken at " in published and "unknown (no snapshot_info table)" not in published
     assert published == normalized(again)
+
+
+def test_the_summary_counts_corrections_naming_no_known_claim_and_lines_without_an_mue(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(
+        folder / "corrections.csv",
+        [
+            row(claim_id="CLM-1"),
+            row(claim_id="CLM-2", claim_frequency="7", original_claim_id="CLM-1"),  # replaces a known claim
+            row(claim_id="CLM-3", claim_frequency="8", original_claim_id="CLM-GONE"),  # voids an unknown one
+            row(claim_id="CLM-4", cpt_code="97010", units_billed="1", minutes=None, total_timed_minutes=None),
+            row(claim_id="CLM-5", claim_frequency="9"),  # not an X12 claim frequency: quarantined
+        ],
+        header=[*VALID_ROW, "claim_frequency", "original_claim_id"],
+    )
+    result = review(folder, tmp_path / "w.duckdb")
+    assert result.exit_code == 0, result.output
+    assert "voids naming no known claim: 1 claim(s), kept in the review as billed" in result.output
+    assert "replacements naming no known claim" not in result.output
+    assert "claim_frequency: not 1, 7 or 8" in result.output
+    assert "DAILY_LIMIT: 1 billed lines of MUE payers, code MUE 0 (not separately payable)" in result.output
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        status = dict(con.execute("select claim_id, claim_status from line_units").fetchall())
+    assert status == {"CLM-1": "replaced", "CLM-2": "replacement", "CLM-3": "unresolved_void", "CLM-4": "original"}
+
+
+def test_every_total_sums_exposure_one_line_counted_once(tmp_path):
+    # one $200 line (97112 x5 on 60 minutes, a pain diagnosis only) that DAILY_LIMIT, DX_SUPPORT and
+    # UNITS_OVER_MINUTES all question: their own amounts add up to more, every total is $200
+    from dashboards import data
+    from dashboards.snapshot import reading
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "one.csv", [row(units_billed="5", minutes="60", total_timed_minutes="60",
+                                        paid_amount="200.00", diagnosis_codes="M54.50")])
+    warehouse = tmp_path / "w.duckdb"
+    result = review(folder, warehouse)
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        own, exposure = con.execute("select sum(amount_at_risk), sum(exposure) from findings").fetchall()[0]
+        provider = con.execute("select amount_at_risk from provider_scores where period = 'all'").fetchall()[0][0]
+    assert own == 440.0 and exposure == 200.0  # 200 + 200 + 40 against the line's 200
+    assert provider == 200.0
+    assert "total exposure (each line's amount at risk counted once): 200.00" in result.output
+    with reading(warehouse.with_name("w.snapshot.duckdb")) as snap:
+        head = data.headline(snap, data.Filters())
+    assert head["amount_at_risk"] == 200.0

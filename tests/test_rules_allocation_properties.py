@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.rules import Reference, RuleSettings, findings, line_units
-from pipelines.rules.testing import claim_lines
+from pipelines.rules.testing import NPI_C, claim_lines
 
 REF = Reference.load()
 SETTINGS = RuleSettings()
@@ -125,7 +125,7 @@ def test_splitting_a_codes_minutes_over_two_lines_changes_nothing_for_the_code(m
             rows += [{"claim_id": "C1", "cpt_code": code, "minutes": m // 2}, {"claim_id": "C2", "cpt_code": code, "minutes": m - m // 2}]
         else:
             rows.append({"claim_id": "C1", "cpt_code": code, "minutes": m})
-    parts = line_units(claim_lines(*rows, units_billed=0), REF, SETTINGS).collect()
+    parts = line_units(claim_lines(*rows, units_billed=0, billing_npi=NPI_C), REF, SETTINGS).collect()
     per_code = parts.group_by("cpt_code").agg(
         pl.col("code_minutes").first(), pl.col("code_units_min").first(), pl.col("code_units_max").first()
     )

@@ -1,5 +1,5 @@
-"""The patient-day and line findings: UNITS_OVER_MINUTES, ALLOCATION, MINUTES_MISSING, DAILY_LIMIT,
-DX_SUPPORT and DUPLICATE, each raised where the rule says and silent where it does not."""
+"""The patient-day and line findings: UNITS_OVER_MINUTES, ALLOCATION, MINUTES_MISSING, DX_SUPPORT and
+DUPLICATE (DAILY_LIMIT: test_rules_daily_limit.py), each raised where the rule says and silent where it does not."""
 
 import itertools
 from pathlib import Path
@@ -32,7 +32,8 @@ def test_units_over_minutes_cms_day_total() -> None:
     )
     assert (f["units_over"], f["severity"], f["rendering_npi"], f["discipline"]) == (1, "high", NPI_A, "PT")
     assert f["detail"] == "47 timed minutes (97112 24, 97110 23) support 3 units under the CMS method; 4 billed (97112 2, 97110 2)."
-    assert f["amount_at_risk"] == pytest.approx(27.5)  # 1 unit x (110 / 4)
+    # the unit over is 97110's, billed above its code's share (2 where the allocation gives 1): 50 / 2
+    assert f["amount_at_risk"] == pytest.approx(25.0) and f["exposure"] == pytest.approx(25.0)
     assert f["claim_id"] is None and f["line_number"] is None  # patient-day grain
 
 
@@ -179,50 +180,6 @@ def test_the_visit_total_on_another_line_of_the_visit_covers_the_line() -> None:
     )
 
 
-# --- DAILY_LIMIT ---------------------------------------------------------------------------------
-
-
-def test_daily_limit_counts_97112_over_all_claims_and_providers() -> None:
-    (f,) = found(
-        "DAILY_LIMIT",
-        {"claim_id": "C1", "cpt_code": "97112", "minutes": 45, "units_billed": 3, "allowed_amount": 90.0},
-        {"claim_id": "C2", "cpt_code": "97112", "minutes": 45, "units_billed": 3, "rendering_npi": NPI_B, "allowed_amount": 90.0},
-    )
-    assert (f["units_over"], f["severity"], f["amount_at_risk"]) == (2, "medium", 60.0)
-    assert (f["patient_id"], f["rendering_npi"], f["claim_id"]) == ("PAT-0001", None, None)
-    assert f["detail"].startswith("97112: 6 units billed this day on 2 claim(s) (C1 3, C2 3); daily limit 4")
-
-
-def test_four_units_is_within_the_default_limit_and_other_codes_are_not_checked() -> None:
-    assert not found("DAILY_LIMIT", {"cpt_code": "97112", "minutes": 60, "units_billed": 4})
-    assert not found("DAILY_LIMIT", {"cpt_code": "97110", "minutes": 90, "units_billed": 6})
-
-
-def test_justification_lowers_the_severity_but_never_hides_the_finding() -> None:
-    (f,) = found(
-        "DAILY_LIMIT",
-        {"cpt_code": "97112", "minutes": 75, "units_billed": 5},
-        {"cpt_code": "97161", "units_billed": 1, "justification_documented": True},
-    )
-    assert f["severity"] == "low" and "justified" in f["detail"]
-
-
-def test_configured_and_mue_limits(tmp_path: Path) -> None:
-    row = {"cpt_code": "97112", "minutes": 75, "units_billed": 5}
-    assert not found("DAILY_LIMIT", row, settings=RuleSettings(daily_limit_overrides={"97112": 6}))
-    mue = tmp_path / "mue.csv"
-    mue.write_text("HCPCS/CPT Code,Practitioner Services MUE Values,MUE Adjudication Indicator\n97112,2,1 Line Edit\n")
-    ref = Reference.load({"mue": mue})
-    # Indicator 1 compares each line: 3 + 1 units on two lines are 1 unit over (3 - 2), not 2.
-    (f,) = found(
-        "DAILY_LIMIT",
-        {"claim_id": "C1", "cpt_code": "97112", "minutes": 45, "units_billed": 3},
-        {"claim_id": "C2", "cpt_code": "97112", "minutes": 15, "units_billed": 1},
-        ref=ref,
-    )
-    assert f["units_over"] == 1 and "per line (MUE indicator 1)" in f["detail"]
-
-
 # --- DX_SUPPORT ----------------------------------------------------------------------------------
 
 
@@ -250,6 +207,24 @@ def test_dx_support_codes_with_or_without_the_dot_and_case() -> None:
         assert not found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}), dx
 
 
+def test_the_neuromuscular_conditions_the_old_list_rejected_now_support_97112() -> None:
+    # hemorrhagic stroke, cerebral palsy, ALS, peroneal palsy (G57.3-), its injury and the acquired
+    # foot drop it causes, polyneuropathies incl. diabetic, recurrent dislocation (joint instability)
+    for dx in ("I61.9", "I69.151", "G80.1", "G12.21", "G57.31", "S84.11XA", "M21.371", "G62.9", "E11.42", "M24.411"):
+        assert not found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}), dx
+    # still no support: muscle weakness, low back pain, upper-limb carpal tunnel (G56.0-)
+    for dx in ("M62.81", "M54.50", "G56.01"):
+        assert found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}), dx
+
+
+def test_every_supportive_family_has_its_label_and_source_and_g83_4_is_cauda_equina() -> None:
+    table = REF.dx_97112_supportive
+    assert table.filter(pl.col("label").is_null() | pl.col("source").is_null()).height == 0
+    g83 = table.filter(pl.col("icd10_prefix") == "G83").row(0, named=True)
+    assert g83["label"] == "Other paralytic syndromes" and "cauda equina syndrome (G83.4, not foot drop)" in g83["rationale"]
+    assert "foot drop" not in g83["label"].lower()
+
+
 def test_a_claim_with_no_diagnosis_lacks_support_and_says_so() -> None:
     (f,) = found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": None})
     assert "no diagnosis code at all" in f["detail"]
@@ -272,8 +247,8 @@ def test_duplicate_same_service_on_two_claims() -> None:
     assert (f["units_over"], f["amount_at_risk"], f["severity"]) == (2, 62.0, "high")
     assert (f["patient_id"], f["rendering_npi"], f["claim_id"]) == ("PAT-0001", None, None)
     assert f["detail"] == (
-        f"Same service billed on more than one claim: 97112 x2 by NPI {NPI_A} on claims C1, C2 (original C1); "
-        "2 units on 1 extra line(s)."
+        "Same service of the same session (overlapping visit times, or without them the same minutes) billed on "
+        f"more than one claim: 97112 x2 by NPI {NPI_A} on claims C1, C2 (extra: C2); 2 units on 1 extra line(s)."
     )
 
 
@@ -287,7 +262,7 @@ def test_different_units_therapist_or_one_claim_is_not_a_duplicate() -> None:
 def test_a_duplicate_is_reported_once_not_again_by_the_other_rules() -> None:
     rows = (
         {"claim_id": "C1", "cpt_code": "97112", "minutes": 60, "units_billed": 4},
-        {"claim_id": "C2", "cpt_code": "97112", "units_billed": 4},  # the same 4 units again, no minutes
+        {"claim_id": "C2", "cpt_code": "97112", "minutes": 60, "units_billed": 4},  # the same 4 units again
     )
     lines = claim_lines(*rows)
     settings = RuleSettings()

@@ -59,13 +59,13 @@ def test_mue_file_with_preamble_and_published_headers(tmp_path: Path) -> None:
     assert rows == {"97110": (6, 3), "97112": (5, 3), "97161": (1, 2), "97140": (4, 1)}
 
 
-def test_mue_overrides_the_daily_limits_and_keeps_the_indicator(tmp_path: Path) -> None:
+def test_a_newer_mue_file_replaces_the_shipped_table_and_keeps_the_indicator(tmp_path: Path) -> None:
     path = tmp_path / "mue.csv"
     path.write_text("HCPCS/ CPT Code\tMUE Value\tMAI\n97112\t5\t3\n97140\t4\t1\n")
     ref = Reference.load({"mue": path})
-    limits = {r["cpt_code"]: (r["max_units_per_day"], r["mue_indicator"]) for r in ref.daily_limits.iter_rows(named=True)}
-    assert limits["97112"] == (5, 3)
-    assert limits["97140"] == (4, 1)
+    limits = {r["cpt_code"]: (r["max_units_per_day"], r["mue_indicator"]) for r in ref.mue.iter_rows(named=True)}
+    assert limits == {"97112": (5, 3), "97140": (4, 1)}
+    assert Reference.load().mue.height > 14_000  # without the setting: the shipped 07-01-2024 table
 
 
 def test_mue_file_without_a_header_is_refused(tmp_path: Path) -> None:
@@ -78,8 +78,8 @@ def test_mue_file_without_a_header_is_refused(tmp_path: Path) -> None:
 def test_settings_defaults_follow_the_contract() -> None:
     ref = Reference.load()
     settings = RuleSettings()
-    assert settings.daily_limit_codes == ("97112",)
-    assert settings.daily_limit_default == 4
+    assert settings.daily_limit_overrides == {}
+    assert settings.mue_payer_types == ("medicare", "medicare_advantage")
     assert settings.ceiling_minutes(ref) == 720
     assert settings.oig_minutes(ref) == 480
     assert settings.severity("UNITS_OVER_MINUTES") == "high"

@@ -20,7 +20,7 @@ EVERYTHING = claim_lines(
     # UNITS_OVER_MINUTES + DAILY_LIMIT + DX_SUPPORT: 97112 x5 on 60 minutes, a pain diagnosis only
     # DOCUMENTATION: its note names the patient, a deficit, PNF and the response, but no measurable goal
     {"claim_id": "A1", "cpt_code": "97112", "minutes": 60, "units_billed": 5, "diagnosis_codes": "M54.5",
-     "visit_start": at(8), "visit_end": at(9, 30), "allowed_amount": 150.0,
+     "visit_start": at(8, 30), "visit_end": at(9, 30), "allowed_amount": 150.0,
      "note_text": f"{SECRET}: impaired balance {SECRET}; PNF diagonals; pt tolerated well. Goal: improve balance."},
     # ALLOCATION (OT group of the same patient-day): 24 + 23 billed 1 + 2
     {"claim_id": "A2", "cpt_code": "97530", "minutes": 24, "units_billed": 1, "modifiers": "GO", "rendering_npi": NPI_B},
@@ -30,8 +30,10 @@ EVERYTHING = claim_lines(
     # DUPLICATE of A1's 97112 line on another claim
     {"claim_id": "A4", "cpt_code": "97112", "minutes": 60, "units_billed": 5, "diagnosis_codes": "I63.9"},
     # OVERLAP: another patient seen by the same therapist at 9:00
-    {"claim_id": "B1", "patient_id": "OTHER-PATIENT-9", "cpt_code": "97110", "minutes": 30, "units_billed": 2,
+    {"claim_id": "B1", "patient_id": "OTHER-PATIENT-9", "cpt_code": "97110", "minutes": 45, "units_billed": 2,
      "visit_start": at(9), "visit_end": at(9, 45)},
+    # UNTIMED_UNITS: group therapy billed for 2 units
+    {"claim_id": "A5", "cpt_code": "97150", "units_billed": 2, "allowed_amount": 30.0},
     # IMPOSSIBLE_DAY: the same therapist documents another 12 hours
     *[{"claim_id": f"X{i}", "patient_id": f"FILLER-{i}", "cpt_code": "97110", "minutes": 60, "units_billed": 4}
       for i in range(12)],
@@ -48,7 +50,7 @@ def all_findings() -> pl.DataFrame:
 def test_every_rule_id_leads_to_its_function() -> None:
     assert set(RULES) == {
         "UNITS_OVER_MINUTES", "ALLOCATION", "DAILY_LIMIT", "MINUTES_MISSING",
-        "DX_SUPPORT", "DUPLICATE", "OVERLAP", "DOCUMENTATION", "IMPOSSIBLE_DAY",
+        "DX_SUPPORT", "DUPLICATE", "OVERLAP", "DOCUMENTATION", "IMPOSSIBLE_DAY", "UNTIMED_UNITS",
     }
     for rule_id, function in RULES.items():
         module = sys.modules[function.__module__]
@@ -76,6 +78,7 @@ GRAINS = {
     "OVERLAP": {"rendering_npi", "service_date"},
     "DOCUMENTATION": {"patient_id", "service_date", "rendering_npi"},
     "IMPOSSIBLE_DAY": {"rendering_npi", "service_date"},
+    "UNTIMED_UNITS": {"patient_id", "service_date"},
 }
 
 
@@ -115,6 +118,7 @@ def test_the_rules_read_no_column_the_review_leaves_unread() -> None:
     """The review reads a month's lines with ``RULE_COLUMNS`` only: on a generated month with every
     column filled, the line units, findings and coverage counts are the same without the others."""
     from pipelines.generate.extract import generate_months
+    from pipelines.generate.month import RULE_IDS
 
     gen = generate_months(20_000, 11, start_month="2025-03", months=1, today=dt.date(2026, 1, 1))
     lines = next(iter(gen.months)).lines
@@ -128,7 +132,7 @@ def test_the_rules_read_no_column_the_review_leaves_unread() -> None:
         return [units, found, coverage_counts_plan(frame).collect()]
 
     full, narrow = review(lines), review(lines.select(RULE_COLUMNS))
-    assert full[1].height > 1000 and set(full[1]["rule_id"]) == set(RULES)
+    assert full[1].height > 1000 and set(full[1]["rule_id"]) >= set(RULE_IDS)  # every rule the generator plants
     for whole, read in zip(full, narrow, strict=True):
         assert read.equals(whole)
 
@@ -145,3 +149,14 @@ def test_missing_optional_columns_are_treated_as_absent() -> None:
     assert set(units["expected_basis"]) <= {"minutes_missing", "untimed", "duplicate"}
     frame = findings(lines, units.lazy(), REF, RuleSettings()).collect()
     assert "MINUTES_MISSING" in set(frame["rule_id"]) and "OVERLAP" not in set(frame["rule_id"])
+
+
+def test_every_rule_id_is_explained_in_docs_rules_md_with_its_source_and_an_example() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text()
+    sections = {part.split("\n", 1)[0].strip(): part for part in text.split("\n## ")[1:]}
+    for rule_id in RULES:
+        assert rule_id in sections, rule_id
+        body = sections[rule_id]
+        assert "**In plain words.**" in body and "**Source.**" in body and "**Example.**" in body, rule_id

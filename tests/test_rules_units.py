@@ -3,7 +3,7 @@
 import polars as pl
 
 from pipelines.rules import Reference, RuleSettings, line_units
-from pipelines.rules.testing import NPI_B, claim_lines
+from pipelines.rules.testing import NPI_B, NPI_C, claim_lines
 from pipelines.rules.units import LINE_UNITS_SCHEMA
 
 REF = Reference.load()
@@ -116,6 +116,7 @@ def test_visit_totals_of_two_claims_add_up_once_each() -> None:
         {"claim_id": "C1", "cpt_code": "97112", "total_timed_minutes": 20, "units_billed": 1},
         {"claim_id": "C1", "cpt_code": "97110", "total_timed_minutes": 20, "units_billed": 1},
         {"claim_id": "C2", "cpt_code": "97110", "total_timed_minutes": 25, "units_billed": 2},
+        billing_npi=NPI_C,  # one practice: its claims of the day are one group
     )
     assert frame["group_timed_minutes"].unique().to_list() == [45]
     assert frame["group_supported_units"].unique().to_list() == [3]
@@ -144,12 +145,14 @@ def test_lines_sharing_a_code_pool_their_minutes_then_fill_in_claim_and_line_ord
     frame = units(
         {"claim_id": "C1", "cpt_code": "97110", "minutes": 12, "units_billed": 1},
         {"claim_id": "C2", "cpt_code": "97110", "minutes": 12, "units_billed": 2},
+        billing_npi=NPI_C,
     )
     assert frame["code_minutes"].to_list() == [24, 24]
     assert frame["expected_units"].to_list() == [1, 1]  # first line up to its own 1 unit, the last takes the rest
     frame = units(
         {"claim_id": "C1", "cpt_code": "97110", "minutes": 10, "units_billed": 2},
         {"claim_id": "C2", "cpt_code": "97110", "minutes": 10, "units_billed": 2},
+        billing_npi=NPI_C,
     )
     assert frame["expected_units"].to_list() == [1, 0]
 
@@ -173,6 +176,7 @@ def test_a_duplicate_extra_is_left_out_of_the_day() -> None:
     frame = units(
         {"claim_id": "C1", "cpt_code": "97112", "minutes": 30, "units_billed": 2},
         {"claim_id": "C2", "cpt_code": "97112", "minutes": 30, "units_billed": 2},
+        billing_npi=NPI_C,
     )
     assert frame["duplicate_extra"].to_list() == [False, True]
     assert frame["group_timed_minutes"].to_list() == [30, 30]
@@ -226,7 +230,7 @@ def test_the_units_fingerprint_moves_with_the_payer_methods_and_timed_codes_only
 
     base = units_fingerprint(REF, RuleSettings())
     elsewhere = RuleSettings(
-        daily_limit_default=8, daily_limit_overrides={"97112": 6}, impossible_day_ceiling_minutes=600,
+        mue_payer_types=("medicare",), daily_limit_overrides={"97112": 6}, impossible_day_ceiling_minutes=600,
         oig_reference_minutes=400, dx_support_codes=("97112", "97110"), severity_overrides={"OVERLAP": "low"},
         daily_limit_justified_severity="medium",
     )

@@ -24,6 +24,7 @@ import polars as pl
 
 from pipelines.generate import writers
 from pipelines.generate.month import KEY_SCHEMA, RULE_IDS, build_month
+from pipelines.generate.scenarios import RECORD_SCHEMA, SCENARIO_RATE, add_scenarios, scenarios_per_kind
 from pipelines.generate.world import Period, World, build_world
 
 # Default plant rates: patient-day rules as a share of patient-days, therapist-day rules (OVERLAP,
@@ -47,6 +48,7 @@ VISITS_PER_THERAPIST_DAY = 9.0
 HIGH_SHARE = 3 / 40  # planted high-97112 providers among therapists
 ANSWER_KEY = "answer_key.ndjson"
 PLANTED_PROVIDERS = "planted_providers.ndjson"
+SCENARIOS = "scenarios.ndjson"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class MonthFrame:
     month: int
     lines: pl.DataFrame
     key: pl.DataFrame
+    scenarios: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORD_SCHEMA))
 
 
 @dataclass
@@ -107,8 +110,10 @@ def generate_months(
     patient_prefix: str = "P",
     claim_prefix: str = "C",
     today: dt.date | None = None,
+    scenario_rate: float = SCENARIO_RATE,
 ) -> Generation:
-    """The population and a lazy iterator of month frames (memory: one month at a time)."""
+    """The population and a lazy iterator of month frames (memory: one month at a time), each with
+    the scenarios of ``scenarios.py`` (``scenario_rate`` of its patient-days per kind; 0: none)."""
     if lines < 1:
         raise ValueError("lines must be at least 1")
     rates = {**DEFAULT_RATES, **(rates or {})}
@@ -149,8 +154,10 @@ def generate_months(
     def iterate() -> Iterator[MonthFrame]:
         for i, (year, month) in enumerate(period.months):
             counts = {rule: int(plan[rule][i]) for rule in plan}
+            n = scenarios_per_kind(est_pd[i], scenario_rate)
             out = build_month(world, i, np.random.default_rng([entropy, 1, i]), int(targets[i]), counts)
-            yield MonthFrame(year, month, out.lines, out.key)
+            lines, key, record = add_scenarios(out.lines, out.key, world, np.random.default_rng([entropy, 2, i]), year, month, n)
+            yield MonthFrame(year, month, lines, key, record)
 
     return Generation(world, iterate())
 
@@ -182,6 +189,7 @@ def generate_extract(
     vendor_headers: bool = False,
     rates: dict[str, float] | None = None,
     therapists: int | None = None,
+    scenario_rate: float = SCENARIO_RATE,
 ) -> GenerateSummary:
     """Write ``claims_YYYY_MM.<fmt>`` for each service month (rows shuffled), ``answer_key.ndjson``
     and ``planted_providers.ndjson`` into ``out_dir``; same arguments, same bytes.
@@ -190,15 +198,18 @@ def generate_extract(
     population cannot supply its share). ``rates`` overrides plant rates per rule_id (share of
     patient-days, of therapist-days for OVERLAP and IMPOSSIBLE_DAY, of 97112 patient-days for
     DOCUMENTATION); ``therapists`` fixes the pool size (default: scaled so a therapist sees about
-    nine patients a day).
+    nine patients a day); ``scenario_rate`` the scenarios of each kind (``scenarios.py``) as a share
+    of patient-days (0: none). ``scenarios.ndjson`` names the scenario claims.
     """
     ext = writers.extension(fmt)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    gen = generate_months(lines, seed, start_month=start_month, months=months, rates=rates, therapists=therapists)
+    gen = generate_months(lines, seed, start_month=start_month, months=months, rates=rates, therapists=therapists,
+                          scenario_rate=scenario_rate)
     files: list[Path] = []
     per_file: dict[str, int] = {}
     keys: list[pl.DataFrame] = []
+    records: list[pl.DataFrame] = []
     for mf in gen.months:
         frame = writers.to_vendor(mf.lines) if vendor_headers else mf.lines
         step = writers.XLSX_MAX_ROWS if ext == "xlsx" else max(frame.height, 1)  # a worksheet's row limit
@@ -209,7 +220,9 @@ def generate_extract(
             files.append(out_dir / name)
             per_file[name] = part.height
         keys.append(mf.key)
+        records.append(mf.scenarios)
     key = sort_key(pl.concat(keys, how="vertical") if keys else pl.DataFrame(schema=KEY_SCHEMA))
+    write_ndjson(pl.concat(records) if records else pl.DataFrame(schema=RECORD_SCHEMA), out_dir / SCENARIOS)
     write_ndjson(key, out_dir / ANSWER_KEY)
     providers = high_providers_frame(gen.world)
     write_ndjson(providers, out_dir / PLANTED_PROVIDERS)
@@ -222,6 +235,7 @@ def generate_extract(
         answer_key=out_dir / ANSWER_KEY,
         planted_providers=out_dir / PLANTED_PROVIDERS,
         high_97112_providers=tuple(providers["rendering_npi"].to_list()),
+        extra_files={SCENARIOS: "the scenario claims (kind, claim, patient, date, therapist)"},
     )
 
 

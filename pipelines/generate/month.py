@@ -70,6 +70,7 @@ GRAIN = {
     "OVERLAP": ("rendering_npi", "service_date"),
     "IMPOSSIBLE_DAY": ("rendering_npi", "service_date"),
     "DOCUMENTATION": ("patient_id", "service_date", "rendering_npi"),
+    "UNTIMED_UNITS": ("patient_id", "service_date"),  # planted by scenarios.py only
 }
 RULE_IDS = tuple(GRAIN)
 
@@ -535,24 +536,30 @@ def _plant_overlaps(
     v: Visits, td: np.ndarray, start: np.ndarray, end: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """On each OVERLAP therapist-day, shift one visit to start before the previous visit (of another
-    patient, both billing timed units) ends; returns the therapist-days where that was possible."""
+    patient, both billing timed units) ends, by more than the two visits' time outside timed codes
+    together (at least 5 minutes of one-on-one timed time at once); returns the therapist-days where
+    that was possible."""
     billed = (v.present & (v.units > 0)).any(axis=1)
-    ok = ~v.group & (v.dual == 0) & billed & (v.plant == "") & ~v.walkin
+    ok = ~v.group & (v.dual == 0) & billed & (v.plant == "") & ~v.walkin & ~v.assistant  # CQ/CO: the assistant's time
     sel = np.flatnonzero(v.on_ov)
     if len(sel) == 0:
         return start, end, np.zeros(0, np.int64)
     sel = sel[np.lexsort((sel, start[sel], td[sel]))]
     same_td = td[sel[1:]] == td[sel[:-1]]
     prev, cur = sel[:-1], sel[1:]
-    pair_ok = same_td & ok[prev] & ok[cur] & (v.dur[prev] >= 6) & (end[prev] <= start[cur])
+    # the rule judges one-on-one timed time: each visit's time outside timed codes (modalities, an
+    # evaluation, the gap to its end) may lie in the overlap, so the overlap must exceed both visits'
+    slack = np.maximum(v.dur - v.tot, 0)
+    need = slack[prev] + slack[cur] + 5
+    room = np.minimum(v.dur[prev] - 1, v.dur[cur]) - need
+    pair_ok = same_td & ok[prev] & ok[cur] & (room >= 0) & (end[prev] <= start[cur])
     pairs = np.flatnonzero(pair_ok)
     if len(pairs) == 0:
         return start, end, np.zeros(0, np.int64)
     chosen = _pick(rng, np.ones(len(pairs), bool), td[cur[pairs]], len(pairs))
     p, c = prev[pairs[chosen]], cur[pairs[chosen]]
-    max_ov = np.minimum(30, v.dur[p] - 1)
-    ov = 5 + (rng.random(len(p)) * (max_ov - 5 + 1)).astype(np.int64)
-    ov = np.minimum(ov, max_ov)
+    extra = np.minimum(room[pairs[chosen]], 20)
+    ov = need[pairs[chosen]] + (rng.random(len(p)) * (extra + 1)).astype(np.int64)
     start, end = start.copy(), end.copy()
     start[c] = end[p] - ov
     end[c] = start[c] + v.dur[c]
@@ -683,6 +690,8 @@ def _lines(
         pl.col("_end").cast(pl.Datetime("us")).alias("visit_end"),
         pl.when(pl.col("_disc") == 0).then(pl.lit("PT")).otherwise(pl.lit("OT")).alias("provider_specialty"),
         *(pl.when(pl.col("_flags_on")).then(pl.col(f"_{e}")).alias(f"{e}_documented") for e in ("deficit", "goals", "response")),
+        pl.lit(None, pl.Int64).alias("claim_frequency"),
+        pl.lit(None, pl.String).alias("original_claim_id"),
     ).select(pl.col(c).cast(t) for c, t in CANONICAL.items())
     return lines, vi
 

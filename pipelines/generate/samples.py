@@ -8,7 +8,8 @@
   whose text cells are hostile (formula-like, SQL-like) but valid data;
 - ``claims_truncated.parquet``: a Parquet file cut to half its bytes: rejected as a file;
 - ``answer_key.ndjson`` (findings; DOCUMENTATION rows name the ``missing`` elements),
-  ``planted_providers.ndjson``, ``quarantine_key.ndjson`` (the bad rows: source_file, 1-based data
+  ``planted_providers.ndjson``, ``scenarios.ndjson`` (the scenario claims, ``scenarios.py``),
+  ``quarantine_key.ndjson`` (the bad rows: source_file, 1-based data
   row, reasons as column names) and ``ingest_key.ndjson`` (the expected outcome per file).
 """
 
@@ -26,6 +27,7 @@ from pipelines.generate.extract import (
     ANSWER_KEY,
     DEFAULT_RATES,
     PLANTED_PROVIDERS,
+    SCENARIOS,
     GenerateSummary,
     generate_months,
     high_providers_frame,
@@ -129,7 +131,7 @@ def _bad_rows_file(seed: int, rng: np.random.Generator) -> tuple[pl.DataFrame, p
     """(the bad-rows file as text, its quarantine key, leftover clean lines for the truncated file)."""
     side = generate_months(
         1200, seed + 1, start_month="2026-10", months=1, rates=dict.fromkeys(RULE_IDS, 0.0),
-        therapists=4, high_providers=0, npi_block=4, patient_prefix="Q", claim_prefix="X",
+        therapists=4, high_providers=0, npi_block=4, patient_prefix="Q", claim_prefix="X", scenario_rate=0.0,
     )
     lines = next(side.months).lines
     sizes = lines.group_by("claim_id").len().sort("claim_id")
@@ -205,6 +207,7 @@ def write_samples(out_dir: Path, seed: int = 2026) -> GenerateSummary:
     providers = high_providers_frame(gen.world)
     write_ndjson(providers, out_dir / PLANTED_PROVIDERS)
     write_ndjson(quarantine, out_dir / QUARANTINE_KEY)
+    write_ndjson(pl.concat([september.scenarios, october.scenarios]), out_dir / SCENARIOS)
     n_bad = quarantine.height
     ingest = pl.DataFrame(
         [
@@ -229,5 +232,6 @@ def write_samples(out_dir: Path, seed: int = 2026) -> GenerateSummary:
         planted_providers=out_dir / PLANTED_PROVIDERS,
         high_97112_providers=tuple(providers["rendering_npi"].to_list()),
         quarantine_key=out_dir / QUARANTINE_KEY,
-        extra_files={INGEST_KEY: "expected ingest outcome per file", TRUNCATED_FILE: "half a Parquet file: must be rejected"},
+        extra_files={INGEST_KEY: "expected ingest outcome per file", TRUNCATED_FILE: "half a Parquet file: must be rejected",
+                     SCENARIOS: "the scenario claims (kind, claim, patient, date, therapist)"},
     )

@@ -87,6 +87,7 @@ PARSERS: dict[str, object] = {
     "goals_documented": _boolean,
     "response_documented": _boolean,
     "justification_documented": _boolean,
+    "claim_frequency": _integer,
 }
 
 
@@ -144,6 +145,8 @@ class ClaimLineText(dy.Schema):
     response_documented = dy.String(nullable=True)
     note_text = dy.String(nullable=True)
     justification_documented = dy.String(nullable=True)
+    claim_frequency = dy.String(nullable=True, regex=r"^[178]$")
+    original_claim_id = dy.String(nullable=True)
 
     # The rules read a column's parsed value and an NPI's check digit verdict through these two
     # class methods: here they parse the text; ``PreparsedClaimLine`` reads them from columns
@@ -290,6 +293,7 @@ REASONS: dict[str, str] = {
     "visit_times_format": "visit_start/visit_end: not a timestamp (YYYY-MM-DD HH:MM[:SS])",
     "visit_end_after_start": "visit_end: not after visit_start on the same day",
     "flags_format": "documentation flag: not true/false",
+    "claim_frequency|regex": "claim_frequency: not 1, 7 or 8 (X12 claim frequency: original, replacement, void)",
 }
 
 

@@ -6,10 +6,10 @@ import polars as pl
 
 from pipelines.columns import CANONICAL
 
-# Canonical columns no rule reads: the review reads a month without them (an 862k-line month is
-# 153 MB in Polars instead of 196 MB); ``canonical`` gives a frame without them typed nulls.
-# tests/test_rules_registry.py checks that dropping them changes no unit, finding or coverage count.
-NOT_READ = ("paid_amount", "provider_name", "clinic_name")
+# Canonical columns no rule reads: the review reads a month without them; ``canonical`` gives a
+# frame without them typed nulls. tests/test_rules_registry.py checks that dropping them changes no
+# unit, finding or coverage count.
+NOT_READ = ("provider_name", "clinic_name")
 RULE_COLUMNS = [name for name in CANONICAL if name not in NOT_READ]
 
 
@@ -26,9 +26,28 @@ def canonical(lines: pl.LazyFrame) -> pl.LazyFrame:
     return lines.with_columns(exprs) if exprs else lines
 
 
+PRICE_BASES = ("paid", "allowed", "charge", "pfs_estimate")
+
+
 def line_price() -> pl.Expr:
-    """Price of one billed unit of a line: allowed_amount / units_billed where allowed is present,
-    else charge_amount / units_billed; null for a line with no units or neither amount."""
+    """Price of one billed unit of a line from its own amounts: paid_amount / units_billed where paid
+    is present, else allowed, else charge; null for a line with no units or no amount (the rules'
+    line units then fall back on the fee schedule's estimate, ``units.prepared_lines``)."""
     units = pl.col("units_billed")
-    amount = pl.coalesce(pl.col("allowed_amount"), pl.col("charge_amount"))
+    amount = pl.coalesce(pl.col("paid_amount"), pl.col("allowed_amount"), pl.col("charge_amount"))
     return pl.when(units > 0).then(amount / units).otherwise(None).alias("price_per_unit")
+
+
+def price_basis() -> pl.Expr:
+    """Which amount ``line_price`` used: 'paid', 'allowed', 'charge', or null (none)."""
+    return (
+        pl.when(pl.col("units_billed") <= 0)
+        .then(None)
+        .when(pl.col("paid_amount").is_not_null())
+        .then(pl.lit("paid"))
+        .when(pl.col("allowed_amount").is_not_null())
+        .then(pl.lit("allowed"))
+        .when(pl.col("charge_amount").is_not_null())
+        .then(pl.lit("charge"))
+        .alias("price_basis")
+    )

@@ -2,9 +2,9 @@
 
 Each table is a versioned CSV under ``pipelines/reference/`` (see its README for sources). A user may
 point any table at their own file with the same columns: ``Reference.load({"cpt_codes": path})``.
-The CMS MUE table, when given (``{"mue": path}`` or ``Reference.with_mue``), overrides the daily
-limits: NCCI Policy Manual ch. 1 sec. V, "adjudication indicator 1 compares each claim line, 2 and 3
-sum all lines of the date of service".
+The CMS practitioner MUE table ships as a seed (``mue_practitioner_2024-07-01.csv``, every code CMS
+lists); a newer CMS file replaces it (``{"mue": path}``, the ``[rules] mue_table`` setting), read by
+``load_mue_table`` whatever CMS's header spelling.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "reference"
+MUE_SEED = "mue_practitioner_2024-07-01.csv"
 
 # table name -> (seed file, required columns)
 TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -27,7 +28,12 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "daily_limits": ("daily_limits.csv", ("cpt_code", "max_units_per_day")),
     "dx_97112_supportive": ("dx_97112_supportive.csv", ("icd10_prefix",)),
     "limits": ("limits.csv", ("name", "value")),
+    "addon_codes": ("addon_codes.csv", ("addon_code", "primary_code", "primary_units_per_day")),
+    "pfs_rvu": ("pprrvu_2024_97xxx.csv", ("hcpcs", "date_start", "date_end", "status_code", "non_facility_total", "conv_factor")),
 }
+# PFS status codes paid separately under the fee schedule (A active, R restricted, T paid only when no
+# other service that day is); B bundled, I not valid for Medicare, N non-covered: no separate payment
+PFS_PAID_STATUS = ("A", "R", "T")
 
 METHODS = ("cms", "ama")
 _TRUE = {"true", "t", "1", "yes", "y"}
@@ -103,6 +109,33 @@ def _prepare(name: str, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(normalize_dx(pl.col("icd10_prefix")).alias("icd10_prefix")).filter(
             pl.col("icd10_prefix").str.len_chars() > 0
         )
+    if name == "addon_codes":
+        return frame.with_columns(
+            normalize_code(pl.col("addon_code")),
+            normalize_code(pl.col("primary_code")),
+            pl.col("primary_units_per_day").str.strip_chars().cast(pl.Int64),
+        )
+    if name == "pfs_rvu":
+        if "mod" in frame.columns:  # global service only: no professional / technical component rows
+            frame = frame.filter(pl.col("mod").is_null() | (pl.col("mod").str.strip_chars() == ""))
+        return (
+            frame.select(
+                normalize_code(pl.col("hcpcs")).alias("cpt_code"),
+                pl.col("date_start").str.strip_chars().str.to_date(),
+                pl.col("date_end").str.strip_chars().str.to_date(),
+                pl.col("status_code").str.strip_chars().str.to_uppercase(),
+                pl.col("non_facility_total").str.strip_chars().cast(pl.Float64),
+                pl.col("conv_factor").str.strip_chars().cast(pl.Float64),
+                (pl.col("source_file") if "source_file" in frame.columns else pl.lit(None, pl.String)).alias("release"),
+            )
+            .with_columns(
+                pl.when(pl.col("status_code").is_in(PFS_PAID_STATUS))
+                .then((pl.col("non_facility_total") * pl.col("conv_factor")).round(2))
+                .otherwise(0.0)
+                .alias("pfs_national")
+            )
+            .sort("cpt_code", "date_start")
+        )
     if name == "limits":
         return frame.with_columns(pl.col("name").str.strip_chars(), pl.col("value").str.strip_chars().cast(pl.Float64))
     raise KeyError(name)
@@ -120,9 +153,20 @@ class Reference:
     - ``payer_methods``: payer_type, method ('cms' | 'ama'); ``payer_name_methods``: payer_name
       (lower case), method; a payer_name row wins over its payer_type row.
     - ``daily_limits``: cpt_code, max_units_per_day (int), mue_indicator (int, null = per date of
-      service), source.
-    - ``dx_97112_supportive``: icd10_prefix (upper case, no dot), family, rationale.
+      service), source: limits for payers outside the MUE's scope (97112: 4, the seed document's
+      typical allowance).
+    - ``mue``: CMS's practitioner MUE table: cpt_code, max_units_per_day (the MUE value),
+      mue_indicator (MAI 1 line edit, 2 date-of-service policy edit, 3 date-of-service clinical edit),
+      rationale, source.
+    - ``dx_97112_supportive``: icd10_prefix (upper case, no dot), label (the ICD-10-CM category
+      title), family, rationale, source.
     - ``limits``: name, value (float), unit, source.
+    - ``addon_codes``: addon_code, primary_code, primary_units_per_day (int), source: a code billed per
+      further period after its primary's first unit(s) (97130 after 97129).
+    - ``pfs_rvu``: the Medicare Physician Fee Schedule's relative value units per code and release:
+      cpt_code, date_start, date_end, status_code, non_facility_total (RVUs), conv_factor, release,
+      pfs_national (RVUs x conversion factor, national: no locality adjustment; 0 for a code the
+      schedule does not pay separately).
     """
 
     cpt_codes: pl.DataFrame
@@ -131,6 +175,9 @@ class Reference:
     daily_limits: pl.DataFrame
     dx_97112_supportive: pl.DataFrame
     limits: pl.DataFrame
+    addon_codes: pl.DataFrame
+    pfs_rvu: pl.DataFrame
+    mue: pl.DataFrame
     documentation_vocabulary: Path | None = None  # a user's vocabulary TOML; None: the shipped seed
 
     @classmethod
@@ -138,7 +185,7 @@ class Reference:
         """Read every seed CSV, replacing any table named in ``overrides`` by the user's file.
 
         Keys are the table names (``cpt_codes``, ``payer_methods``, ``payer_name_methods``,
-        ``daily_limits``, ``dx_97112_supportive``, ``limits``) plus ``mue`` for a CMS MUE file and
+        ``daily_limits``, ``dx_97112_supportive``, ``limits``, ``addon_codes``, ``pfs_rvu``) plus ``mue`` for a CMS MUE file and
         ``documentation_vocabulary`` for a note vocabulary TOML of the seed's structure (read here,
         so that a broken file is refused before any month is recomputed).
         """
@@ -155,21 +202,30 @@ class Reference:
             from pipelines.notes import load_vocabulary
 
             load_vocabulary(Path(vocabulary))  # raises VocabularyError with the file and the reason
-        ref = cls(**tables, documentation_vocabulary=Path(vocabulary) if vocabulary is not None else None)
-        if overrides.get("mue") is not None:
-            ref = ref.with_mue(load_mue_table(Path(overrides["mue"])))
-        return ref
+        mue = load_mue_table(Path(overrides.get("mue") or SEED_DIR / MUE_SEED))
+        return cls(**tables, mue=mue, documentation_vocabulary=Path(vocabulary) if vocabulary is not None else None)
 
     def with_mue(self, mue: pl.DataFrame) -> Reference:
-        """Daily limits with the MUE table's values: a code the MUE lists takes its MUE value and
-        adjudication indicator; a code the MUE does not list keeps its seed limit."""
-        kept = self.daily_limits.join(mue.select("cpt_code"), on="cpt_code", how="anti")
-        merged = pl.concat([kept, mue.select(self.daily_limits.columns)], how="vertical_relaxed")
-        return replace(self, daily_limits=merged.sort("cpt_code"))
+        """This reference with another MUE table (``load_mue_table``'s columns)."""
+        return replace(self, mue=mue)
 
     def timed_codes(self) -> list[str]:
         """Codes billed in 15-minute units (``timed`` true)."""
         return self.cpt_codes.filter(pl.col("timed"))["cpt_code"].to_list()
+
+    def untimed_codes(self) -> list[str]:
+        """Codes the reference marks untimed (``timed`` false): billed as 1 unit a service."""
+        return self.cpt_codes.filter(~pl.col("timed"))["cpt_code"].to_list()
+
+    def evaluation_codes(self) -> list[str]:
+        """Evaluation and re-evaluation codes (``kind`` 'evaluation')."""
+        if "kind" not in self.cpt_codes.columns:
+            return []
+        return self.cpt_codes.filter(pl.col("kind").str.strip_chars().str.to_lowercase() == "evaluation")["cpt_code"].to_list()
+
+    def code_families(self) -> dict[str, str]:
+        """Add-on code -> its primary code (97130 -> 97129): one timed service for the 8-minute rule."""
+        return dict(zip(self.addon_codes["addon_code"], self.addon_codes["primary_code"], strict=True))
 
     def supportive_prefixes(self) -> list[str]:
         """ICD-10-CM prefixes (upper case, no dot) that support 97112."""
@@ -189,20 +245,24 @@ def _key(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", header.lower())
 
 
-def _mue_columns(row: list[str]) -> tuple[int, int, int | None] | None:
-    """Positions of (code, value, indicator) if ``row`` is an MUE header row, else None.
+def _mue_columns(row: list[str]) -> tuple[int, int, int | None, int | None] | None:
+    """Positions of (code, value, indicator, rationale) if ``row`` is an MUE header row, else None.
 
     Tolerates the published spellings: "HCPCS/CPT Code", "HCPCS/ CPT Code", "CPT Code", "Code";
     "Practitioner Services MUE Values", "Outpatient Hospital Services MUE Values", "MUE Value", "MUE";
-    "MUE Adjudication Indicator", "Adjudication Indicator", "MAI".
+    "MUE Adjudication Indicator", "Adjudication Indicator", "MAI"; "MUE Rationale"; and the seed's
+    own hcpcs_code, mue_units, mue_mai, mue_rationale.
     """
     keys = [_key(h) for h in row]
     code = next((i for i, k in enumerate(keys) if ("hcpcs" in k or "cpt" in k or k == "code") and "desc" not in k), None)
-    value = next((i for i, k in enumerate(keys) if ("muevalue" in k or k == "mue") and "indicator" not in k), None)
-    indicator = next((i for i, k in enumerate(keys) if "indicator" in k or "adjudication" in k or k == "mai"), None)
+    value = next(
+        (i for i, k in enumerate(keys) if ("muevalue" in k or k in {"mue", "mueunits"}) and "indicator" not in k), None
+    )
+    indicator = next((i for i, k in enumerate(keys) if "indicator" in k or "adjudication" in k or k in {"mai", "muemai"}), None)
+    rationale = next((i for i, k in enumerate(keys) if "rationale" in k), None)
     if code is None or value is None:
         return None
-    return code, value, indicator
+    return code, value, indicator, rationale
 
 
 def _raw_rows(path: Path) -> list[list[str]]:
@@ -221,13 +281,15 @@ def _raw_rows(path: Path) -> list[list[str]]:
 
 
 def load_mue_table(path: Path) -> pl.DataFrame:
-    """Read a CMS MUE file (CSV, tab-separated text or Excel) into the ``daily_limits`` columns.
+    """Read a CMS MUE file (CSV, tab-separated text or Excel) into the ``daily_limits`` columns and
+    the rationale.
 
-    NCCI Policy Manual ch. 1 sec. V: an MUE is "a per-code maximum of units per patient per day";
-    "adjudication indicator 1 compares each claim line, 2 and 3 sum all lines of the date of
-    service". Copyright preamble lines before the header are skipped; the indicator keeps its leading
-    digit ("3 Date of Service Edit: Clinical" -> 3). Returns cpt_code, max_units_per_day,
-    mue_indicator, source.
+    An MUE is "the maximum UOS that a provider would reasonably report for a single beneficiary on a
+    single date of service" (NGS Medicare, "Medically Unlikely Edits Billing and Processing"); its
+    adjudication indicator (MAI) says whether it counts a claim line (1) or the date of service (2, 3).
+    Copyright preamble lines before the header are skipped; the indicator keeps its leading digit
+    ("3 Date of Service Edit: Clinical" -> 3). Returns cpt_code, max_units_per_day, mue_indicator,
+    rationale, source.
     """
     path = Path(path)
     rows = _raw_rows(path)
@@ -237,21 +299,22 @@ def load_mue_table(path: Path) -> pl.DataFrame:
             break
     else:
         raise ReferenceError(f"MUE file {path.name}: no header row with an HCPCS/CPT code and an MUE value column")
-    code_i, value_i, ind_i = positions
+    code_i, value_i, ind_i, why_i = positions
     body = [r for r in rows[start + 1 :] if len(r) > max(code_i, value_i) and r[code_i].strip()]
+
+    def column(i: int | None) -> list[str | None]:
+        return [r[i] if i is not None and len(r) > i else None for r in body]
+
     frame = pl.DataFrame(
-        {
-            "cpt_code": [r[code_i] for r in body],
-            "value": [r[value_i] for r in body],
-            "indicator": [r[ind_i] if ind_i is not None and len(r) > ind_i else None for r in body],
-        },
-        schema={"cpt_code": pl.String, "value": pl.String, "indicator": pl.String},
+        {"cpt_code": column(code_i), "value": column(value_i), "indicator": column(ind_i), "rationale": column(why_i)},
+        schema={"cpt_code": pl.String, "value": pl.String, "indicator": pl.String, "rationale": pl.String},
     )
     return (
         frame.select(
             normalize_code(pl.col("cpt_code")).alias("cpt_code"),
             pl.col("value").str.extract(r"(\d+)", 1).cast(pl.Int64).alias("max_units_per_day"),
             pl.col("indicator").str.extract(r"^\s*([123])", 1).cast(pl.Int64).alias("mue_indicator"),
+            pl.col("rationale").str.strip_chars(),
             pl.lit(f"CMS MUE table ({path.name})").alias("source"),
         )
         .filter(pl.col("max_units_per_day").is_not_null() & pl.col("cpt_code").str.contains(r"^[0-9A-Z]{5}$"))

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from pipelines.rules.claims import EXCLUDED
+from pipelines.rules.exposure import priced
 from pipelines.rules.findings._common import FINDINGS_SCHEMA, RuleFunction
 from pipelines.rules.findings.allocation import allocation
 from pipelines.rules.findings.daily_limit import daily_limit
@@ -20,6 +22,7 @@ from pipelines.rules.findings.impossible_day import impossible_day
 from pipelines.rules.findings.minutes_missing import minutes_missing
 from pipelines.rules.findings.overlap import overlap
 from pipelines.rules.findings.units_over_minutes import units_over_minutes
+from pipelines.rules.findings.untimed_units import untimed_units
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
 
@@ -33,6 +36,7 @@ RULES: dict[str, RuleFunction] = {
     "OVERLAP": overlap,
     "DOCUMENTATION": documentation,
     "IMPOSSIBLE_DAY": impossible_day,
+    "UNTIMED_UNITS": untimed_units,
 }
 
 SORT_KEY = [
@@ -51,7 +55,10 @@ def findings(
     """Every rule's findings (or only ``rules``') in the FINDINGS schema, sorted.
 
     ``units`` is ``line_units(lines, ref, settings)``, lazy or collected (``.collect().lazy()``, as
-    the warehouse stores it); it is cached so the rules share one computation.
+    the warehouse stores it); it is cached so the rules share one computation. The lines of replaced
+    and voided claims and of voids (``claims.EXCLUDED``) are left out of every rule. Each finding is
+    priced from the lines it questions, with its ``exposure`` counted once per line
+    (``exposure.py``).
     """
     selected = list(RULES) if rules is None else list(rules)
     unknown = [r for r in selected if r not in RULES]
@@ -60,5 +67,9 @@ def findings(
     if not selected:
         return pl.LazyFrame(schema=FINDINGS_SCHEMA)
     units = units.cache()  # every rule reads it: a lazy line_units plan is computed once
+    # replaced and voided claims, and voids, are no services: no rule sees their lines
+    excluded = units.filter(pl.col("claim_status").is_in(EXCLUDED)).select("claim_id").unique()
+    lines = lines.join(excluded, on="claim_id", how="anti")
+    units = units.filter(~pl.col("claim_status").is_in(EXCLUDED)).cache()
     frames = [RULES[rule_id](lines, units, ref, settings) for rule_id in selected]
-    return pl.concat(frames, how="vertical").sort(SORT_KEY, nulls_last=True)
+    return priced(pl.concat(frames, how="vertical"), units).sort(SORT_KEY, nulls_last=True)

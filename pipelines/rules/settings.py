@@ -25,6 +25,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     "OVERLAP": "high",
     "DOCUMENTATION": "medium",
     "IMPOSSIBLE_DAY": "high",
+    "UNTIMED_UNITS": "medium",
 }
 
 
@@ -32,11 +33,15 @@ DEFAULT_SEVERITY: dict[str, str] = {
 class RuleSettings:
     """Settings of the rules (defaults in brackets).
 
-    - ``daily_limit_codes`` [("97112",)]: codes the DAILY_LIMIT rule checks.
-    - ``daily_limit_default`` [4]: units a day for a checked code that neither
-      ``daily_limit_overrides`` nor the reference (``daily_limits.csv`` / MUE) limits. Seed document:
-      "payers typically allow four units (60 minutes) of 97112 a day".
-    - ``daily_limit_overrides`` [{}]: cpt_code -> units a day; wins over the reference and the MUE.
+    - ``daily_limit_overrides`` [{}]: cpt_code -> units a day, for any code and payer; wins over the
+      MUE table and ``daily_limits.csv``.
+    - ``group_without_billing_npi`` ['claim']: the 8-minute-rule group's billing unit for a line
+      without ``billing_npi``: its claim, or 'rendering_npi' (``groups.py``).
+    - ``overlap_tolerance_minutes`` [5]: an OVERLAP of at most this many minutes of one-on-one timed
+      time is low severity (clock skew between two notes, a hand-over).
+    - ``mue_payer_types`` [("medicare", "medicare_advantage")]: payer types whose lines DAILY_LIMIT
+      checks against CMS's MUE table (MUEs are Medicare's edits); other payers' lines are checked
+      against ``daily_limits.csv`` (97112: 4, the seed document's typical allowance).
     - ``impossible_day_ceiling_minutes`` [None = ``limits.csv``, 720]: a therapist's documented timed
       one-on-one minutes in a day above this are an IMPOSSIBLE_DAY.
     - ``oig_reference_minutes`` [None = ``limits.csv``, 480]: OIG's 8 hours, reported in the detail.
@@ -45,12 +50,11 @@ class RuleSettings:
       ``payer_name_methods.csv`` and over the payer_type mapping.
     - ``dx_support_codes`` [("97112",)]: codes whose claim must carry a supportive diagnosis.
     - ``severity_overrides`` [{}]: rule_id -> 'high' | 'medium' | 'low', over ``DEFAULT_SEVERITY``.
-    - ``daily_limit_justified_severity`` ['low']: DAILY_LIMIT severity when a line of the day has
-      ``justification_documented`` true (the finding is still raised).
+    - ``daily_limit_justified_severity`` ['low']: DAILY_LIMIT severity when a line the finding counts
+      has ``justification_documented`` true and the limit is not absolute (MAI 3, or a limit without
+      an MAI); the finding is still raised. MAI 1 and 2 keep their severity.
     """
 
-    daily_limit_codes: tuple[str, ...] = ("97112",)
-    daily_limit_default: int = 4
     daily_limit_overrides: dict[str, int] = field(default_factory=dict)
     impossible_day_ceiling_minutes: int | None = None
     oig_reference_minutes: int | None = None
@@ -59,9 +63,14 @@ class RuleSettings:
     dx_support_codes: tuple[str, ...] = ("97112",)
     severity_overrides: dict[str, str] = field(default_factory=dict)
     daily_limit_justified_severity: str = "low"
+    mue_payer_types: tuple[str, ...] = ("medicare", "medicare_advantage")
+    group_without_billing_npi: str = "claim"
+    overlap_tolerance_minutes: int = 5
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "daily_limit_codes", tuple(c.strip().upper() for c in self.daily_limit_codes))
+        if self.group_without_billing_npi not in ("claim", "rendering_npi"):
+            raise ValueError("group_without_billing_npi must be 'claim' or 'rendering_npi'")
+        object.__setattr__(self, "mue_payer_types", tuple(p.strip().lower() for p in self.mue_payer_types))
         object.__setattr__(self, "dx_support_codes", tuple(c.strip().upper() for c in self.dx_support_codes))
         for name in ("payer_type_methods", "payer_name_methods"):
             mapping = {str(k).strip().lower(): str(v).strip().lower() for k, v in getattr(self, name).items()}
@@ -70,7 +79,7 @@ class RuleSettings:
                 raise ValueError(f"{name}: method must be 'cms' or 'ama', got {bad[0]!r}")
             object.__setattr__(self, name, mapping)
         limits = {str(k).strip().upper(): int(v) for k, v in self.daily_limit_overrides.items()}
-        if self.daily_limit_default < 0 or any(v < 0 for v in limits.values()):
+        if any(v < 0 for v in limits.values()):
             raise ValueError("daily limits must be >= 0 units")
         object.__setattr__(self, "daily_limit_overrides", limits)
         severities = {**self.severity_overrides, "_justified": self.daily_limit_justified_severity}
@@ -80,6 +89,8 @@ class RuleSettings:
         unknown = sorted(set(self.severity_overrides) - set(DEFAULT_SEVERITY))
         if unknown:
             raise ValueError(f"severity_overrides: unknown rule id(s) {', '.join(unknown)}")
+        if self.overlap_tolerance_minutes < 0:
+            raise ValueError("overlap_tolerance_minutes must be >= 0")
         for name in ("impossible_day_ceiling_minutes", "oig_reference_minutes"):
             value = getattr(self, name)
             if value is not None and value <= 0:

@@ -10,7 +10,9 @@ A finding belongs to a provider as follows (contract, "Rule ids and their grain"
   each of them, so provider totals need not add up to the findings table;
 - therapist-day grain (OVERLAP, IMPOSSIBLE_DAY): that NPI; the patient-days it touches are all the
   NPI's patient-days of that date.
-A finding with no service date, or that no NPI can be found for, is not attributed.
+A finding with no service date, or that no NPI can be found for, is not attributed. A provider's
+``amount_at_risk`` sums its findings' ``exposure`` (each line's amount counted once across rules,
+``pipelines/rules/exposure.py``), not the findings' own amounts.
 
 Two counts per provider, service month and rule come out: ``findings`` (distinct findings, for the
 rate ``findings per patient-day``) and ``flagged_days``, the successes of the rule's proportion test:
@@ -37,6 +39,7 @@ KNOWN_RULE_IDS = (
     "OVERLAP",
     "DOCUMENTATION",
     "IMPOSSIBLE_DAY",
+    "UNTIMED_UNITS",
 )
 
 # Therapist-day rules: their proportion test counts the provider's flagged working days out of its
@@ -52,6 +55,7 @@ FINDING_COLUMNS: dict[str, pl.DataType] = {
     "line_number": pl.Int64(),
     "units_over": pl.Int64(),
     "amount_at_risk": pl.Float64(),
+    "exposure": pl.Float64(),
 }
 
 
@@ -61,9 +65,18 @@ def normalized_findings(findings: pl.DataFrame | pl.LazyFrame | None) -> pl.Lazy
         return pl.LazyFrame(schema=FINDING_COLUMNS)
     f = lazy(findings)
     names = set(f.collect_schema().names())
-    return f.select(
-        (pl.col(c).cast(t) if c in names else pl.lit(None, dtype=t)).alias(c) for c, t in FINDING_COLUMNS.items()
-    ).with_columns(pl.col("rule_id").str.strip_chars().str.to_uppercase()).filter(pl.col("rule_id").is_not_null())
+    return (
+        f.select(
+            (pl.col(c).cast(t) if c in names else pl.lit(None, dtype=t)).alias(c) for c, t in FINDING_COLUMNS.items()
+        )
+        .with_columns(
+            pl.col("rule_id").str.strip_chars().str.to_uppercase(),
+            # a provider's amount at risk sums its findings' exposure: each line's amount counted once
+            # (pipelines/rules/exposure.py); findings from before exposure existed keep their own amount
+            pl.coalesce("exposure", "amount_at_risk").alias("amount_at_risk"),
+        )
+        .filter(pl.col("rule_id").is_not_null())
+    )
 
 
 def present_rule_ids(findings: pl.LazyFrame) -> set[str]:

@@ -13,7 +13,7 @@ import polars as pl
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
 
-FINDINGS_SCHEMA: dict[str, pl.DataType] = {
+FINDING_BASE: dict[str, pl.DataType] = {
     "rule_id": pl.String(),
     "severity": pl.String(),
     "rendering_npi": pl.String(),
@@ -27,6 +27,15 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "billing_provider": pl.String(),
     "discipline": pl.String(),
 }
+# Added by the registry from each finding's lines (``pipelines/rules/exposure.py``): the part of its
+# amount at risk no finding of higher precedence counted already, what priced it, and who did.
+EXPOSURE_SCHEMA: dict[str, pl.DataType] = {
+    "exposure": pl.Float64(),
+    "price_basis": pl.String(),
+    "exposure_estimated": pl.Boolean(),
+    "counted_by": pl.String(),
+}
+FINDINGS_SCHEMA: dict[str, pl.DataType] = {**FINDING_BASE, **EXPOSURE_SCHEMA}
 
 RuleFunction = Callable[[pl.LazyFrame, pl.LazyFrame, Reference, RuleSettings], pl.LazyFrame]
 
@@ -40,6 +49,43 @@ THERAPIST_DAY = ("rendering_npi", "service_date")
 GROUP_EXTRAS = ("billing_provider", "discipline")
 
 
+CLAIMS = "_claims"  # the lines a finding questions: list of {claim_id, line_number, units}
+CLAIM_DTYPE = pl.List(pl.Struct({"claim_id": pl.String, "line_number": pl.Int64, "units": pl.Int64}))
+
+
+def each_line(units: pl.Expr = pl.col("units_billed")) -> pl.Expr:
+    """A line-grain finding's claim: its own line, ``units`` of it."""
+    return pl.concat_list(pl.struct(pl.col("claim_id"), pl.col("line_number"), units.alias("units"))).alias(CLAIMS)
+
+
+def lines_claimed(units: pl.Expr = pl.col("units_billed")) -> pl.Expr:
+    """Aggregation: the group's lines, ``units`` of each (lines with none left out)."""
+    return (
+        pl.struct(pl.col("claim_id"), pl.col("line_number"), units.alias("units"))
+        .filter(units > 0)
+        .sort_by(pl.col("claim_id"), pl.col("line_number"))
+        .alias(CLAIMS)
+    )
+
+
+def spread(lines: pl.LazyFrame, key: Sequence[str], budget: str, order: Sequence[str], descending: Sequence[bool]) -> pl.LazyFrame:
+    """Per ``key``, its ``budget`` units (a column, the same on each of its lines) laid on its lines
+    in ``order``, each line up to its own units_billed: ``key`` + ``_claims``. How a group-level
+    finding's units over become the lines it questions (e.g. the lines billing the most above their
+    code's share first, then the latest claims)."""
+    key = list(key)
+    ordered = lines.sort([*key, *order], descending=[False] * len(key) + list(descending))
+    units = pl.col("units_billed")
+    before = units.cum_sum().over(key) - units
+    take = pl.min_horizontal(units, pl.col(budget) - before).clip(lower_bound=0)
+    return (
+        ordered.with_columns(take.alias("_take"))
+        .filter(pl.col("_take") > 0)
+        .group_by(key)
+        .agg(pl.struct(pl.col("claim_id"), pl.col("line_number"), pl.col("_take").alias("units")).alias(CLAIMS))
+    )
+
+
 def as_findings(
     frame: pl.LazyFrame,
     rule_id: str,
@@ -47,10 +93,11 @@ def as_findings(
     filled: Sequence[str],
 ) -> pl.LazyFrame:
     """``frame`` (with units_over, amount_at_risk, detail and the ``filled`` columns) in the FINDINGS
-    schema: the ``filled`` columns kept, every other identifying column null."""
+    schema: the ``filled`` columns kept, every other identifying column null; and ``_claims``, the
+    lines it questions, from which the registry prices it (``exposure.py``)."""
     fixed = {"rule_id", "severity", "units_over", "amount_at_risk", "detail"}
     exprs = []
-    for name, dtype in FINDINGS_SCHEMA.items():
+    for name, dtype in FINDING_BASE.items():
         if name == "rule_id":
             exprs.append(pl.lit(rule_id, dtype).alias(name))
         elif name == "severity":
@@ -60,7 +107,8 @@ def as_findings(
             exprs.append(pl.col(name).cast(dtype))
         else:
             exprs.append(pl.lit(None, dtype).alias(name))
-    return frame.select(exprs)
+    claims = pl.col(CLAIMS).cast(CLAIM_DTYPE) if CLAIMS in frame.collect_schema().names() else pl.lit(None, CLAIM_DTYPE).alias(CLAIMS)
+    return frame.select(*exprs, claims)
 
 
 MICROS = 1_000_000
@@ -109,6 +157,18 @@ def attribute_rendering(timed_lines: pl.LazyFrame, key: Sequence[str]) -> pl.Laz
     )
 
 
+def cotreatment_note(shared: pl.Expr) -> pl.Expr:
+    """' Co-treatment: N minutes ... count once.' when the group had shared minutes, else ''
+    (Pub. 100-04 ch. 5 sec. 20.3: "The time counted is the time the patient is treated")."""
+    return pl.when(shared.fill_null(0) > 0).then(
+        pl.format(
+            " Co-treatment: {} two clinicians spent with the patient at the same time on one service count once"
+            " (the time counted is the time the patient is treated).",
+            plural(shared, "minute"),
+        )
+    ).otherwise(pl.lit(""))
+
+
 def also_rendered(other_npis: pl.Expr) -> pl.Expr:
     """' Also rendered by NPI ...' when the group had other therapists, else ''."""
     return pl.when(other_npis.str.len_chars() > 0).then(pl.format(" Also rendered by NPI {}.", other_npis)).otherwise(
@@ -116,8 +176,20 @@ def also_rendered(other_npis: pl.Expr) -> pl.Expr:
     )
 
 
-def code_level(timed_lines: pl.LazyFrame, key: Sequence[str]) -> pl.LazyFrame:
-    """One row per (key, code) from ``line_units`` rows: minutes, units billed, allowed range."""
+def service_label(ref: Reference) -> pl.Expr:
+    """The code as the 8-minute rule counts it: a pair of ``addon_codes.csv`` as one service
+    ('97129/97130'), any other code as itself."""
+    labels = {}
+    for addon, primary in ref.code_families().items():
+        labels[addon] = labels[primary] = f"{primary}/{addon}"
+    return pl.col("cpt_code").replace(labels) if labels else pl.col("cpt_code")
+
+
+def code_level(timed_lines: pl.LazyFrame, key: Sequence[str], ref: Reference | None = None) -> pl.LazyFrame:
+    """One row per (key, service) from ``line_units`` rows: minutes, units billed, allowed range (a
+    code pair of ``addon_codes.csv`` is one service: its lines share these figures)."""
+    if ref is not None:
+        timed_lines = timed_lines.with_columns(service_label(ref).alias("cpt_code"))
     return timed_lines.group_by(*key, "cpt_code").agg(
         pl.col("code_minutes").first(),
         pl.col("code_units_billed").first(),

@@ -24,11 +24,13 @@ from pipelines.rules.findings._common import (
     GROUP_EXTRAS,
     PATIENT_DAY_NPI,
     also_rendered,
+    cotreatment_note,
     as_findings,
     at_risk,
     attribute_rendering,
     code_level,
     joined_field,
+    lines_claimed,
     plural,
     sorted_rows,
     unit_price,
@@ -61,13 +63,15 @@ def allocation(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
             pl.col("group_timed_minutes").first(),
             pl.col("group_supported_units").first(),
             pl.col("group_units_billed").first(),
+            pl.col("group_shared_minutes").first(),
+            lines_claimed(excess),  # each line its units above its code's share
         )
         .cache()
     )
     flagged = timed.join(over.select(G), on=G, how="semi").cache()
 
     codes = (
-        code_level(flagged, G)
+        code_level(flagged, G, ref)
         .with_columns(
             pl.format("{} {}", pl.col("cpt_code"), pl.col("code_minutes")).alias("mins"),
             pl.format("{} {}", pl.col("cpt_code"), units_range(pl.col("code_units_min"), pl.col("code_units_max"))).alias(
@@ -95,7 +99,7 @@ def allocation(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
         over.join(codes, on=G, how="left")
         .join(attribute_rendering(flagged, G).drop("group_price"), on=G, how="left")
         .with_columns(
-            pl.concat_str([detail, also_rendered(pl.col("other_npis"))]).alias("detail"),
+            pl.concat_str([detail, cotreatment_note(pl.col("group_shared_minutes")), also_rendered(pl.col("other_npis"))]).alias("detail"),
             at_risk(pl.col("units_over"), pl.col("price")),
         )
     )

@@ -42,7 +42,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import notes
-from pipelines.rules.findings._common import PATIENT_DAY_NPI, as_findings, at_risk, plural, unit_price
+from pipelines.rules.findings._common import PATIENT_DAY_NPI, as_findings, at_risk, lines_claimed, plural, unit_price
 from pipelines.rules.frame import canonical
 from pipelines.rules.reference import Reference, normalize_code
 from pipelines.rules.settings import RuleSettings
@@ -164,7 +164,7 @@ def documentation(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, sett
     billed = (
         units.filter((pl.col("cpt_code") == CODE) & (pl.col("units_billed") > 0) & ~pl.col("duplicate_extra"))
         .group_by(DAY)
-        .agg(pl.col("units_billed").sum().alias("units_over"), unit_price().alias("price"))
+        .agg(pl.col("units_billed").sum().alias("units_over"), unit_price().alias("price"), lines_claimed())
     )
     days = billed.join(documentation_sources(lines), on=DAY, how="inner")
     days = days.with_columns(notes.masked_goals(pl.col("note"), vocab).alias("_note_goals_masked"))

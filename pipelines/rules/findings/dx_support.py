@@ -5,7 +5,13 @@ Domain doc: 97112 is "medically necessary for a functional deficit from a neurom
 stroke, traumatic brain injury, spinal cord injury, chronic joint instability or surgical
 reconstruction, severe ankle sprain, Parkinson's disease, multiple sclerosis ... Simple strengthening
 is 97110, not 97112, so a 97112 line supported only by muscle weakness (M62.81) or by pain codes draws
-scrutiny." The supportive list is reference data (``dx_97112_supportive.csv``, ICD-10-CM prefixes).
+scrutiny." A Medicare contractor's policy (First Coast LMRP, Physical Medicine and Rehabilitation): 97112
+"may be reasonable and necessary for impairments which affect the body's neuromuscular system such
+as: documented loss of deep tendon reflexes and vibration sense accompanied by paresthesia ...;
+documented nerve palsy, such as peroneal nerve injury causing foot drop; documented muscular
+weakness or flaccidity as result of a cerebral dysfunction, a nerve injury or disease or having had a
+spinal cord disease or trauma". The supportive list is reference data (``dx_97112_supportive.csv``,
+ICD-10-CM prefixes, each family with its label and source; see ``pipelines/reference/README.md``).
 
 The claim's diagnoses are the union of ``diagnosis_codes`` over all its lines (codes separated by
 ';' — ',' and spaces are tolerated — compared upper case without the dot). A billed (units > 0) line of
@@ -21,7 +27,7 @@ import re
 
 import polars as pl
 
-from pipelines.rules.findings._common import LINE_DRILL_DOWN, as_findings, at_risk, plural
+from pipelines.rules.findings._common import LINE_DRILL_DOWN, as_findings, at_risk, each_line, plural
 from pipelines.rules.frame import canonical
 from pipelines.rules.reference import Reference, normalize_dx
 from pipelines.rules.settings import RuleSettings
@@ -71,6 +77,7 @@ def dx_support(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
         )
     )
     result = unsupported.with_columns(
+        each_line(),
         pl.col("units_billed").alias("units_over"),
         at_risk(pl.col("units_billed"), pl.col("price_per_unit").fill_null(0.0)),
         detail.alias("detail"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.findings._common import LINE_DRILL_DOWN, as_findings, at_risk, plural
+from pipelines.rules.findings._common import LINE_DRILL_DOWN, as_findings, at_risk, each_line, plural
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
 
@@ -34,6 +34,7 @@ def minutes_missing(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, se
         & pl.col("visit_timed_minutes").is_null()
     )
     result = missing.with_columns(
+        each_line(),
         pl.col("units_billed").alias("units_over"),
         at_risk(pl.col("units_billed"), pl.col("price_per_unit").fill_null(0.0)),
         pl.format(

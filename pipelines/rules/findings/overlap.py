@@ -3,25 +3,31 @@
 Contract: "one therapist's visits with different patients overlap in time while billing one-on-one
 timed codes". NCCI Policy Manual ch. 11 sec. P (domain doc): "not more than one therapy service per
 15-minute period, except supervised modalities 97010-97028; group therapy 97150 is untimed and does
-not need one-on-one contact".
+not need one-on-one contact". Pub. 100-04 ch. 5 sec. 20.3: "The time counted is the time the patient
+is treated."
 
-A visit is one claim's lines of one therapist (rendering NPI) on one service date, spanning
-[min visit_start, max visit_end) — half-open, so a visit ending at 10:00 and one starting at 10:00 do
-not overlap. Only visits billing units of a timed code count (untimed codes, incl. supervised
-modalities and group therapy 97150, do not). Vectorized sweep, no pairwise join:
+Judged on one-on-one timed time, not whole visit windows:
 
-1. Each patient's visits of the therapist-day are merged into disjoint spans (sort by start, a new
-   span starts where the start is at or after the running maximum end of the earlier visits).
-2. Over the therapist-day's spans sorted by start, a span overlaps an earlier one of another patient
-   iff its start is before the running maximum end of the earlier spans (a same-patient earlier span
-   ends at or before it starts, by step 1); it overlaps a later one iff the next span starts before
-   it ends.
-3. Overlapping minutes = for each span, the minutes it shares with the union of earlier spans: the
-   minutes billed to a patient while already with another (three at once count twice).
+- A visit is one claim's lines of one therapist (rendering NPI) and patient on one day, spanning
+  [min visit_start, max visit_end) (half-open: a visit ending at 10:00 and one starting at 10:00 do
+  not overlap). It takes part when it bills units of a timed code furnished by the therapist: lines
+  carrying the assistant modifiers CQ or CO are the assistant's time, not the therapist's.
+- Its one-on-one timed minutes T: the documented minutes of those lines (when every billed one has
+  them), else the visit's total_timed_minutes, else the least the chart allows (15u - 7 for u units).
+  The rest of its window (``slack`` = window - T: supervised modalities such as hot packs at a visit's
+  edge, an evaluation, rest) may lie in the overlap without any one-on-one time at once.
+- A therapist's group session (97150 billed) occupies the therapist throughout its window (slack 0):
+  overlapping a one-on-one timed visit of another patient it IS an overlap, while the group's own
+  patients, in one session, are one "patient" to each other.
 
-units_over = the chart (8-minute rule) of the overlapping minutes; priced at the overlapping visits'
-timed lines. Therapist-day grain (rendering_npi, service_date). Both sweeps are one sort and running
-maxima (``_sweep``), not per-group windows: days with a single visit cost nothing extra.
+Minutes: the sweep below gives, over the day's visits, the minutes billed to a patient while the
+therapist was already with another (three at once count twice). Each minute of a visit's slack can
+remove at most one of those minutes, so at least (overlap minutes - the overlapping visits' slack)
+minutes were one-on-one timed time for two patients at once: that lower bound is the finding's
+``minutes`` (raised when above 0). units_over = the chart (8-minute rule) of those minutes; priced at
+the overlapping visits' timed lines. At or below ``settings.overlap_tolerance_minutes`` (default 5)
+the finding is low severity. Therapist-day grain (rendering_npi, service_date). Both sweeps are one
+sort and running maxima (``_sweep``), not per-group windows.
 """
 
 from __future__ import annotations
@@ -29,13 +35,14 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.chart import units_for_minutes
-from pipelines.rules.findings._common import THERAPIST_DAY, amount_micros, as_findings, at_risk, per_unit, plural
+from pipelines.rules.findings._common import THERAPIST_DAY, amount_micros, as_findings, at_risk, per_unit, plural, spread
 from pipelines.rules.frame import canonical, line_price
 from pipelines.rules.reference import Reference, normalize_code
 from pipelines.rules.settings import RuleSettings
 
 RULE_ID = "OVERLAP"
 DAY = ["rendering_npi", "service_date"]
+GROUP_KEY = "\x00group session"  # the patient key of a therapist's group session visits
 
 
 _SEGMENT = 2**34  # seconds: larger than any epoch-second clock time this side of the year 2500
@@ -60,35 +67,67 @@ def _sweep(rows: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
     )
 
 
+ASSISTANT = r"(?:^|[;,\s])(CQ|CO)(?:$|[;,\s])"
+GROUP_SESSION = "97150"
+
+
 def overlap(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: RuleSettings) -> pl.LazyFrame:
-    """OVERLAP findings, one per therapist-day with overlapping visits of different patients."""
-    one_on_one = normalize_code(pl.col("cpt_code")).is_in(ref.timed_codes()) & (pl.col("units_billed") > 0)
+    """OVERLAP findings, one per therapist-day billing one-on-one timed time for two patients at once."""
+    code = normalize_code(pl.col("cpt_code"))
+    assistant = pl.col("modifiers").str.to_uppercase().str.contains(ASSISTANT).fill_null(False)
+    one_on_one = code.is_in(ref.timed_codes()) & ~assistant
+    billed = pl.col("units_billed") > 0
+    timed_billed = pl.col("_one") & billed
+    documented = pl.col("minutes").filter(pl.col("_one")).sum()
+    lacking = (timed_billed & pl.col("minutes").is_null()).any()
+    least = 15 * pl.col("units_billed").filter(timed_billed).sum() - 7
     visits = (
         canonical(lines)
-        .select(*DAY, "patient_id", "claim_id", "visit_start", "visit_end", "units_billed", line_price(), one_on_one.alias("_timed"))
+        .select(
+            *DAY, "patient_id", "claim_id", "visit_start", "visit_end", "units_billed", "minutes", "total_timed_minutes",
+            line_price(), one_on_one.alias("_one"), (code == GROUP_SESSION).alias("_group"),
+        )
         .filter(pl.col("visit_start").is_not_null() & pl.col("visit_end").is_not_null())
         .group_by(*DAY, "patient_id", "claim_id")
         .agg(
             pl.col("visit_start").min().alias("start"),
             pl.col("visit_end").max().alias("end"),
-            pl.col("_timed").any().alias("_timed_visit"),
-            amount_micros().filter(pl.col("_timed")).sum().alias("amount"),
-            pl.col("units_billed").filter(pl.col("_timed") & pl.col("price_per_unit").is_not_null()).sum().alias("priced_units"),
+            timed_billed.any().alias("_timed_visit"),
+            (pl.col("_group") & billed).any().alias("_group_visit"),
+            pl.when(~lacking).then(documented).when(pl.col("total_timed_minutes").is_not_null().any())
+            .then(pl.col("total_timed_minutes").max()).otherwise(least).alias("_timed_minutes"),
+            amount_micros().filter(timed_billed | (pl.col("_group") & billed)).sum().alias("amount"),
+            pl.col("units_billed").filter((timed_billed | pl.col("_group")) & pl.col("price_per_unit").is_not_null())
+            .sum().alias("priced_units"),
         )
-        .filter(pl.col("_timed_visit") & (pl.col("end") > pl.col("start")))
+        .filter((pl.col("_timed_visit") | pl.col("_group_visit")) & (pl.col("end") > pl.col("start")))
+        .with_columns(
+            # a group session's patients are one to each other; it occupies the therapist throughout
+            pl.when(pl.col("_group_visit") & ~pl.col("_timed_visit")).then(pl.lit(GROUP_KEY)).otherwise(pl.col("patient_id"))
+            .alias("patient_id"),
+            pl.when(pl.col("_group_visit"))
+            .then(0)
+            .otherwise(((pl.col("end") - pl.col("start")).dt.total_minutes() - pl.col("_timed_minutes")).clip(lower_bound=0))
+            .alias("slack"),
+        )
     )
     patient = [*DAY, "patient_id"]
-    spans = (
+    spanned = (
         _sweep(visits.sort(*patient, "start", "end"), patient)
         .with_columns((pl.col("_earlier_end").is_null() | (pl.col("start") >= pl.col("_earlier_end"))).alias("_new"))
         .with_columns(pl.col("_new").cast(pl.Int64).cum_sum().alias("_span"))
-        .group_by(*patient, "_span")
+        .cache()
+    )
+    spans = (
+        spanned.group_by(*patient, "_span")
         .agg(
             pl.col("start").min(),
             pl.col("end").max(),
             pl.len().alias("n_visits"),
             pl.col("amount").sum(),
             pl.col("priced_units").sum(),
+            pl.col("slack").sum(),
+            pl.col("_group_visit").any().alias("_group"),
         )
     )
     spans = _sweep(spans.sort(*DAY, "start", "end"), DAY).with_columns(
@@ -106,21 +145,55 @@ def overlap(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: 
         .group_by(DAY)
         .agg(
             pl.col("n_visits").sum(),
-            pl.col("patient_id").n_unique().alias("n_patients"),
-            (pl.col("_shared_seconds").sum() // 60).alias("minutes"),
+            pl.col("patient_id").filter(pl.col("patient_id") != GROUP_KEY).n_unique().alias("n_patients"),
+            pl.col("_group").any().alias("group_session"),
+            (pl.col("_shared_seconds").sum() // 60).alias("window_minutes"),
+            pl.col("slack").sum(),
             pl.col("amount").sum(),
             pl.col("priced_units").sum(),
         )
-        .filter(pl.col("n_patients") > 1)
+        .with_columns((pl.col("window_minutes") - pl.col("slack")).clip(lower_bound=0).alias("minutes"))
+        .filter((pl.col("n_patients") + pl.col("group_session").cast(pl.Int64) > 1) & (pl.col("minutes") > 0))
     )
+    # the units over are the overlapping visits' timed (or group) lines', the latest visit's first
+    involved = spanned.join(
+        spans.filter(pl.col("_involved")).select(*patient, "_span"), on=[*patient, "_span"], how="semi"
+    ).select(*DAY, "claim_id", "start")
+    busy = (timed_billed | (pl.col("_group") & billed))
+    claims = spread(
+        canonical(lines)
+        .select(*DAY, "claim_id", "line_number", "units_billed", one_on_one.alias("_one"), (code == GROUP_SESSION).alias("_group"))
+        .filter(busy)
+        .join(involved, on=[*DAY, "claim_id"], how="inner")
+        .join(days.select(*DAY, units_for_minutes(pl.col("minutes")).alias("_budget")), on=DAY, how="inner"),
+        DAY, "_budget", ["start", "claim_id", "line_number"], [True, True, True],
+    )
+    days = days.join(claims, on=DAY, how="left")
+    tolerance = settings.overlap_tolerance_minutes
     units_over = units_for_minutes(pl.col("minutes"))
     price = per_unit(pl.col("amount"), pl.col("priced_units"))
-    result = days.with_columns(units_over.alias("units_over")).with_columns(
-        at_risk(pl.col("units_over"), price),
-        pl.format(
-            "{} visits with {} different patients overlap in time while billing one-on-one timed codes: {} "
-            "billed to a patient while already with another ({} on the 8-minute chart).",
-            pl.col("n_visits"), pl.col("n_patients"), plural(pl.col("minutes"), "minute"), plural(pl.col("units_over"), "unit"),
-        ).alias("detail"),
+    who = pl.when(pl.col("group_session")).then(
+        pl.format("{} and a group session (97150)", plural(pl.col("n_patients"), "patient"))
+    ).otherwise(pl.format("{} different patients", pl.col("n_patients")))
+    detail = pl.concat_str(
+        [
+            pl.format(
+                "{} visits with {} overlap in time while billing one-on-one timed time: {} of their visit windows at "
+                "once, of which at least {} one-on-one timed time for two patients at once ({} the visits spent "
+                "outside the therapist's one-on-one timed codes set aside); {} on the 8-minute chart.",
+                pl.col("n_visits"), who, plural(pl.col("window_minutes"), "minute"), plural(pl.col("minutes"), "minute"),
+                plural(pl.col("slack"), "minute"), plural(pl.col("units_over"), "unit"),
+            ),
+            pl.when(pl.col("group_session"))
+            .then(pl.lit(" A group session occupies the therapist throughout its time."))
+            .otherwise(pl.lit("")),
+            pl.when(pl.col("minutes") <= tolerance)
+            .then(pl.lit(f" Within the tolerance of {tolerance} minutes: low severity."))
+            .otherwise(pl.lit("")),
+        ]
     )
-    return as_findings(result, RULE_ID, settings.severity(RULE_ID), THERAPIST_DAY)
+    result = days.with_columns(units_over.alias("units_over")).with_columns(
+        at_risk(pl.col("units_over"), price), detail.alias("detail")
+    )
+    severity = pl.when(pl.col("minutes") <= tolerance).then(pl.lit("low")).otherwise(pl.lit(settings.severity(RULE_ID)))
+    return as_findings(result, RULE_ID, severity, THERAPIST_DAY)

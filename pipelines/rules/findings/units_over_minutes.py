@@ -30,15 +30,20 @@ from pipelines.rules.findings._common import (
     GROUP_EXTRAS,
     PATIENT_DAY_NPI,
     also_rendered,
+    cotreatment_note,
     as_findings,
     at_risk,
     attribute_rendering,
     code_level,
+    join_sorted,
     joined_field,
     plural,
     sorted_rows,
+    spread,
 )
+from pipelines.rules.chart import units_for_minutes
 from pipelines.rules.groups import GROUP_KEY
+from pipelines.rules.units import _ama_bound
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
 
@@ -68,12 +73,15 @@ def units_over_minutes(
             pl.col("group_timed_minutes").first(),
             pl.col("group_units_billed").first(),
             pl.col("group_supported_units").first(),
+            pl.col("group_shared_minutes").first(),
+            pl.col("group_code_minutes").first(),
+            pl.col("group_visit_total_minutes").first(),
         )
         .cache()
     )
     flagged = timed.join(over.select(G), on=G, how="semi").cache()
 
-    codes = code_level(flagged, G).with_columns(
+    codes = code_level(flagged, G, ref).with_columns(
         pl.format("{} {}", pl.col("cpt_code"), pl.col("code_minutes").cast(pl.String).fill_null("?")).alias("_minutes"),
         pl.format("{} {}", pl.col("cpt_code"), pl.col("code_units_billed")).alias("_billed"),
         pl.format(
@@ -102,8 +110,18 @@ def units_over_minutes(
 
     method = pl.col("method").str.to_uppercase()
     t, n, b = pl.col("group_timed_minutes"), pl.col("group_supported_units"), pl.col("group_units_billed")
+    code_m, visit_m = pl.col("group_code_minutes"), pl.col("group_visit_total_minutes")
+    disagree = code_m.is_not_null() & visit_m.is_not_null() & (code_m != visit_m)
     detail = (
-        pl.when(pl.col("total_check") & (pl.col("group_basis") == "per_code_minutes"))
+        pl.when(pl.col("total_check") & disagree & (pl.col("group_basis") == "visit_total_only"))
+        .then(
+            pl.format(
+                "The per-code minutes add up to {} ({}) but the visit totals to {}: checked against each, the lower "
+                "governs, {} timed minutes supporting {} under the {} method; {} billed ({}).",
+                code_m, pl.col("minutes_by_code"), visit_m, t, plural(n, "unit"), method, b, pl.col("billed_by_code"),
+            )
+        )
+        .when(pl.col("total_check") & (pl.col("group_basis") == "per_code_minutes"))
         .then(
             pl.format(
                 "{} timed minutes ({}) support {} under the {} method; {} billed ({}).",
@@ -141,11 +159,82 @@ def units_over_minutes(
             )
         )
     )
+    lower_codes = pl.when(disagree & (pl.col("group_basis") == "per_code_minutes")).then(
+        pl.format(" The visit totals say {} minutes; the per-code minutes, lower, govern.", visit_m)
+    ).otherwise(pl.lit(""))
+    detail = pl.concat_str([detail, lower_codes])
+    # the units over are the lines' billing most above their code's share, then the latest claims'
+    claims = spread(
+        flagged.join(over.select(*G, pl.col("units_over").alias("_budget")), on=G, how="left").with_columns(
+            (pl.col("units_billed") - pl.col("expected_units_max").fill_null(0)).alias("_excess")
+        ),
+        G, "_budget", ["_excess", "claim_id", "line_number"], [True, True, True],
+    )
     result = (
         over.join(per_group, on=G, how="left")
+        .join(claims, on=G, how="left")
         .join(attribute_rendering(flagged, G), on=G, how="left")
         .with_columns(
-            pl.concat_str([detail, also_rendered(pl.col("other_npis"))]).alias("detail"),
+            pl.concat_str([detail, cotreatment_note(pl.col("group_shared_minutes")), also_rendered(pl.col("other_npis"))]).alias("detail"),
+            at_risk(pl.col("units_over"), pl.col("group_price")),
+        )
+    )
+    found = as_findings(result, RULE_ID, settings.severity(RULE_ID), (*PATIENT_DAY_NPI, *GROUP_EXTRAS))
+    return pl.concat([found, _shared_visit_totals(timed, over, settings)])
+
+
+VISIT = ["patient_id", "service_date", "billing_provider", "claim_id"]
+
+
+def _shared_visit_totals(timed: pl.LazyFrame, over: pl.LazyFrame, settings: RuleSettings) -> pl.LazyFrame:
+    """A visit total repeated on the lines of several disciplines of one claim (``visit_disciplines``)
+    is one visit's minutes: it bounds the units of the disciplines together (Pub. 100-02 ch. 15 sec.
+    220.3: "The billing and the total timed code treatment minutes must be consistent"). Each
+    discipline's group alone is checked against the whole total above; this checks them together, for
+    a visit none of whose groups is already a finding (its units would be reported twice)."""
+    joint = timed.filter(pl.col("visit_disciplines").is_not_null())
+    reported = joint.join(over.select(G), on=G, how="semi").select(VISIT).unique()
+    total = pl.col("visit_total")
+    visits = (
+        joint.group_by(VISIT)
+        .agg(
+            pl.col("visit_disciplines").first(),
+            pl.col("total_timed_minutes").max().alias("visit_total"),
+            pl.col("units_billed").sum().alias("billed"),
+            (pl.col("method") == "cms").any().alias("cms"),
+            pl.col("cpt_code").n_unique().cast(pl.Int64).alias("n_codes"),
+            join_sorted(pl.format("{} {}", pl.col("cpt_code"), pl.col("units_billed")), [pl.col("discipline"), pl.col("cpt_code")])
+            .alias("billed_by_code"),
+        )
+        .join(reported, on=VISIT, how="anti")
+        .with_columns(
+            pl.when(pl.col("cms")).then(units_for_minutes(total)).otherwise(_ama_bound(total, pl.col("n_codes"))).alias("supported")
+        )
+        .with_columns((pl.col("billed") - pl.col("supported")).alias("units_over"))
+        .filter(pl.col("units_over") > 0)
+    )
+    flagged = joint.join(visits.select(VISIT), on=VISIT, how="semi")
+    claims = spread(
+        flagged.join(visits.select(*VISIT, pl.col("units_over").alias("_budget")), on=VISIT, how="left"),
+        VISIT, "_budget", ["claim_id", "line_number"], [True, True],
+    )
+    result = (
+        visits.join(attribute_rendering(flagged, VISIT), on=VISIT, how="left")
+        .join(claims, on=VISIT, how="left")
+        .with_columns(
+            pl.concat_str(
+                [
+                    pl.format(
+                        "One visit total of {} timed minutes is repeated on the {} lines of claim {}: one visit's minutes, "
+                        "bounding its disciplines together. They support {} under the {} method; {} billed ({}).",
+                        total, pl.col("visit_disciplines"), pl.col("claim_id"), plural(pl.col("supported"), "unit"),
+                        pl.when(pl.col("cms")).then(pl.lit("CMS")).otherwise(pl.lit("AMA")), pl.col("billed"),
+                        pl.col("billed_by_code"),
+                    ),
+                    also_rendered(pl.col("other_npis")),
+                ]
+            ).alias("detail"),
+            pl.col("visit_disciplines").alias("discipline"),
             at_risk(pl.col("units_over"), pl.col("group_price")),
         )
     )
