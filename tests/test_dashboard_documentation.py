@@ -22,6 +22,7 @@ from dashboards.report import write_report
 from dashboards.snapshot import reading
 from pipelines.publish import publish_snapshot
 from pipelines.rules import Reference, RuleSettings, line_units
+from pipelines.rules.findings._common import FINDING_BASE
 from pipelines.rules.findings.documentation import NOT_RUN_MESSAGE, documentation
 from tests.dashboard_fixtures import fixture_info  # noqa: F401  (pytest fixture)
 
@@ -48,7 +49,7 @@ def documented(fixture_info, tmp_path_factory):  # noqa: F811
     units = line_units(lines.lazy(), ref, settings).collect()
     found = documentation(lines.lazy(), units.lazy(), ref, settings).collect()
     assert found.height == 1 and all(s in found["detail"][0] for s in SPANS)
-    con.register("incoming", found)
+    con.register("incoming", found.select(list(FINDING_BASE)))  # the columns a rule gives (no pricing)
     con.execute("delete from findings where rule_id = 'DOCUMENTATION' and patient_id = ? and service_date = ?", [PATIENT, day])
     con.execute("insert into findings by name select * from incoming")
     con.unregister("incoming")

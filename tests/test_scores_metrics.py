@@ -222,6 +222,7 @@ def test_every_rule_has_a_rate_column_and_new_rule_ids_get_one():
         "rate_overlap",
         "rate_documentation",
         "rate_impossible_day",
+        "rate_untimed_units",
     ]
     assert plain.select(pl.sum_horizontal(rates).sum()).item() == 0
     found = findings([{"rule_id": "new_rule", "rendering_npi": B, "patient_id": "p1", "service_date": D1}])
