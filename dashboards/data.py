@@ -761,7 +761,8 @@ def finding_claim_ids(snap: Snapshot, finding_ids) -> pl.DataFrame:
 
     * a line (``claim_id`` filled): that claim;
     * a patient-day (``patient_id`` filled): the claims of the patient's lines that day; of the
-      finding's 8-minute-rule group (billing provider and discipline) when it names one, else of the
+      finding's 8-minute-rule group (billing provider and discipline; ``OT+PT`` for a visit total the two
+      disciplines share) when it names one, else of the
       finding's therapist when it names one (an 8-minute-rule group spans its therapists);
     * a therapist-day (neither): the claims of the therapist's lines that day.
     """
@@ -788,7 +789,8 @@ def finding_claim_ids(snap: Snapshot, finding_ids) -> pl.DataFrame:
             where f.claim_id is null) pd {units_join})
         where case when f_billing is not null or f_discipline is not null
                    then (f_billing is null or billing_npi = f_billing)
-                        and (f_discipline is null or line_discipline is null or line_discipline = f_discipline)
+                        and (f_discipline is null or line_discipline is null
+                             or list_contains(string_split(f_discipline, '+'), line_discipline))
                    else f_npi is null or rendering_npi = f_npi end
         union all
         select f.finding_id, cl.claim_id from f join claim_lines cl

@@ -88,6 +88,14 @@ RULES: dict[str, Term] = {
         "OIG \"questionable billing\" study (more than 8 hours of therapy in a day). "
         "Code: pipelines/rules/findings/impossible_day.py",
     ),
+    "UNTIMED_UNITS": Term(
+        "Untimed service billed for more than one unit",
+        "A service not measured in 15-minute units (an evaluation, group therapy, a supervised modality) "
+        "is billed as one unit a day however long it took; more than one unit of it, or two evaluations "
+        "of one discipline the same day, is a finding. 97129/97130 follow their first-unit/add-on arithmetic.",
+        "Medicare Claims Processing Manual (Pub. 100-04) ch. 5 sec. 20.2 B: for untimed codes \"the provider "
+        "enters '1' in the field labeled units\". Code: pipelines/rules/findings/untimed_units.py",
+    ),
 }
 
 THERAPIST_DAY_RULES = ("OVERLAP", "IMPOSSIBLE_DAY")  # their rates count working days (pipelines.scores.peers)
