@@ -56,9 +56,12 @@ def open_overview(page, base):
 
 
 def choose(page, dropdown: str, value: str) -> None:
-    """Pick the option of ``value`` in a dcc.Dropdown (the page then shows the view of the new URL)."""
+    """Pick the option of ``value`` in a dcc.Dropdown, then wait until Dash has rendered the view of the
+    new URL (a dropdown opened while the filter bar re-renders loses its options)."""
     page.click(dropdown)
     page.click(f'[role="option"]:has(input[value="{value}"])')
+    page.wait_for_timeout(150)
+    page.wait_for_function("() => window.store && !window.store.getState().isLoading")
 
 
 def open_flagged_provider(page, base, npi):
