@@ -92,7 +92,7 @@ def child(markers: Path, argv: list[str], kill_at_insert: str | None = None) -> 
     stream.write(f"{time.monotonic() - started:.3f} PROCESS_START -\n")
 
     if kill_at_insert:
-        from pipelines import warehouse
+        from pipelines.warehouse import writes as warehouse
 
         table, _, nth = kill_at_insert.partition(":")
         seen = {"n": 0}
@@ -119,16 +119,16 @@ def child(markers: Path, argv: list[str], kill_at_insert: str | None = None) -> 
         return original(self, event, *args, **kwargs)
 
     DagsterInstance.handle_new_event = handle_new_event
-    from pipelines import cli
-    from pipelines.cli import app
+    from pipelines.cli import progress_bars
+    from pipelines.cli.commands import app
 
-    advance = cli._RichDisplay.advance
+    advance = progress_bars.RichDisplay.advance
 
     def advanced(self, stage: str, note: str) -> None:  # after each file's commit: "ADVANCE ingest"
         stream.write(f"{time.monotonic() - started:.3f} ADVANCE {stage}\n")
         advance(self, stage, note)
 
-    cli._RichDisplay.advance = advanced
+    progress_bars.RichDisplay.advance = advanced
 
     stream.write(f"{time.monotonic() - started:.3f} IMPORTED -\n")
     try:
@@ -171,7 +171,7 @@ def stage_hit(markers: list[tuple[float, str, str]]) -> str:
 
 def unitreview_command() -> list[str]:
     found = Path(sys.executable).with_name("unitreview")
-    return [str(found)] if found.exists() else [sys.executable, "-m", "pipelines.cli"]
+    return [str(found)] if found.exists() else [sys.executable, "-m", "pipelines.cli.commands"]
 
 
 def make_inputs(work: Path, lines: int, seed: int, months: int = 6) -> tuple[Path, Path]:

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import polars as pl
 
-from pipelines.columns import CLAIM_LINE_SCHEMA
+from pipelines.ingest.columns import CLAIM_LINE_SCHEMA
 from pipelines.rules import Reference, RuleSettings, findings, line_units
 
 CODES = np.array(["97112", "97110", "97116", "97140", "97530", "97161", "97010", "97150"])

@@ -21,7 +21,7 @@ from dashboards.app import create_app
 from dashboards.background import running
 from dashboards.report import write_report
 from dashboards.users import add_user
-from pipelines.publish import publish_snapshot
+from pipelines.warehouse.snapshot import publish_snapshot
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -2,7 +2,7 @@
 
 Each open is a fresh in-memory DuckDB that ATTACHes the snapshot file READ_ONLY: DuckDB's
 per-process instance cache never hands back a database whose file was since replaced, so a new
-snapshot (swapped in by ``pipelines.publish``) shows on the next request.
+snapshot (swapped in by ``pipelines.warehouse.snapshot``) shows on the next request.
 """
 
 from __future__ import annotations

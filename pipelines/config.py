@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipelines.columns import CANONICAL
+from pipelines.ingest.columns import CANONICAL
 
 BUILTIN_PROFILES = Path(__file__).parent / "reference" / "header_profiles.toml"
 

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from tests.fixtures_warehouse import FixtureInfo, build_fixture_warehouse
-from pipelines.publish import publish_snapshot
+from pipelines.warehouse.snapshot import publish_snapshot
 
 
 def publish(warehouse: Path, snapshot: Path) -> dict:

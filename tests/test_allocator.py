@@ -11,7 +11,7 @@ import pytest
 from pipelines import ALLOCATOR_CONF
 
 POLARS_DEFAULT = "dirty_decay_ms:500,muzzy_decay_ms:1000"
-ENTRY_MODULES = ["pipelines.cli", "pipelines.definitions"]  # the console script, `dagster dev`
+ENTRY_MODULES = ["pipelines.cli.commands", "pipelines.definitions"]  # the console script, `dagster dev`
 
 
 def allocator_conf_after_import(module: str, user_value: str | None = None) -> str:

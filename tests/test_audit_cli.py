@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.audit import worksheet as sheets
-from pipelines.cli import app
+from pipelines.cli.commands import app
 from tests.fixtures_warehouse import PATIENTS, build_fixture_warehouse
 
 runner = CliRunner()

@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks import kill_harness as kh
-from pipelines.cli import WarehouseBusy, app, lock_path, review_lock
+from pipelines.cli.commands import app
+from pipelines.cli.lock import WarehouseBusy, lock_path, review_lock
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +163,7 @@ def test_a_lock_lost_in_the_middle_of_a_run_is_one_sentence(extract, tmp_path, m
     # DuckDBResource retries a lock error for about 100 s first; here it gives up at once.)
     import dagster_duckdb.resource
 
-    import pipelines.cli as cli
+    import pipelines.cli.commands as cli
 
     def no_retry(fn, retry_on, args=None, kwargs=None, max_retries=0, delay_generator=None):
         return fn(*(args or ()), **(kwargs or {}))

@@ -1,4 +1,4 @@
-"""The console script ends its process without Python's interpreter teardown (``pipelines.cli.main``,
+"""The console script ends its process without Python's interpreter teardown (``pipelines.cli.commands.main``,
 about 1 s after a 10M-line review): what a user, a pipe or a scheduler reads of a review must be whole
 all the same, its exit status kept, and nothing left behind."""
 

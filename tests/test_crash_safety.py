@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks import kill_harness as kh
-from pipelines.cli import app
+from pipelines.cli.commands import app
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ from dashboards.pages import overview, patient_day
 from dashboards.privacy import NOTE_WITHHELD, patient_token
 from dashboards.report import write_report
 from dashboards.snapshot import reading
-from pipelines.publish import publish_snapshot
+from pipelines.warehouse.snapshot import publish_snapshot
 from pipelines.rules import Reference, RuleSettings, line_units
 from pipelines.rules.findings._common import FINDING_BASE
 from pipelines.rules.findings.documentation import NOT_RUN_MESSAGE, documentation

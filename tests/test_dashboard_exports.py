@@ -22,7 +22,7 @@ from dashboards.privacy import Viewer, patient_token
 from dashboards.safe_export import FORMULA_PREFIXES, UTF8_BOM, to_csv_bytes
 from dashboards.snapshot import reading
 from dashboards.view_state import ViewState
-from pipelines.cli import app as cli
+from pipelines.cli.commands import app as cli
 from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from dashboards.snapshot import SnapshotUnavailable, open_snapshot, reading
-from pipelines import publish as publish_module
-from pipelines.publish import publish_snapshot
+from pipelines.warehouse import snapshot as publish_module
+from pipelines.warehouse.snapshot import publish_snapshot
 from tests.fixtures_warehouse import build_fixture_warehouse
 
 

@@ -22,7 +22,7 @@ from dashboards import app_key, sessions, users
 from dashboards.app import create_app, serve
 from dashboards.privacy import patient_token
 from dashboards.sessions import SessionPolicy
-from pipelines.cli import app as cli
+from pipelines.cli.commands import app as cli
 from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 
 PATIENT = "PHI-PAT-0001"

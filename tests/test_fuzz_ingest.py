@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.columns import CANONICAL, REQUIRED
+from pipelines.cli.commands import app
+from pipelines.ingest.columns import CANONICAL, REQUIRED
 from pipelines.config import Config
 from pipelines.ingest.extract import DUPLICATE_KEY_IN_FILE, DUPLICATE_KEY_LOADED, ingest_file
 from pipelines.ingest.headers import match_headers, normalize

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.columns import CANONICAL, OPTIONAL, PAYER_TYPES, REQUIRED
+from pipelines.ingest.columns import CANONICAL, OPTIONAL, PAYER_TYPES, REQUIRED
 from pipelines.generate import DEFAULT_RATES, generate_extract, is_valid_npi, write_samples
 from pipelines.generate.npi import make_npis
 from pipelines.generate.units import chart, cms_allocation, cms_max_units
@@ -560,7 +560,7 @@ def test_documentation_plant_rate_follows_the_97112_patient_days(doc_extract):
 def test_every_note_phrase_states_at_most_its_own_element():
     """The detector the DOCUMENTATION rule uses finds exactly the element each catalog phrase is for,
     and nothing in the phrases that lack one (catalog.py's promise)."""
-    from pipelines.notes import detect, load_vocabulary
+    from pipelines.notes.detector import detect, load_vocabulary
 
     rows = [(p, {e}) for e, phrases in cat.NOTE_SHOWS.items() for p in phrases]
     rows += [(p, set()) for phrases in cat.NOTE_LACKS.values() for p in phrases]

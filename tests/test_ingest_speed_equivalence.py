@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import pipelines.assets.ingest as ingest_asset
 import pipelines.ingest.validate as validate_module
-from pipelines.columns import CANONICAL
+from pipelines.ingest.columns import CANONICAL
 from pipelines.definitions import build_defs
 from pipelines.ingest.extract import (
     DUPLICATE_KEY_IN_FILE,

@@ -23,7 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks import kill_harness as kh
-from pipelines.cli import app
+from pipelines.cli.commands import app
 from tests.extracts import row, rows, write_csv
 
 UNITREVIEW = [str(Path(sys.executable).with_name("unitreview"))]

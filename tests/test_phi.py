@@ -25,7 +25,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from pipelines.cli.commands import app
 from tests import browser_support
 from tests.extracts import VALID_ROW, row, write_csv
 

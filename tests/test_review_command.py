@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from pipelines.cli.commands import app
 from tests.extracts import VALID_ROW, row, rows, write_csv
 
 runner = CliRunner()

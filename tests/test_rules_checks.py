@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 from typer.testing import CliRunner
 
 from pipelines.assets.rules import findings_keys_exist, no_negative_expected_units, one_units_row_per_line
-from pipelines.cli import app
+from pipelines.cli.commands import app
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"
 

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from pipelines.config import load_config
-from pipelines.evaluate import documentation_by_element
+from pipelines.generate.evaluate import documentation_by_element
 from pipelines.rules import Reference, RuleSettings, findings, line_units
 from pipelines.rules.findings.documentation import (
     NOT_RUN_MESSAGE,
@@ -21,7 +21,7 @@ from pipelines.rules.findings.documentation import (
     documentation_coverage_frame,
     missing_elements,
 )
-from pipelines.notes import (
+from pipelines.notes.detector import (
     DEFAULT_PATH,
     ELEMENTS,
     MAX_SPAN,
@@ -450,7 +450,7 @@ def test_a_users_vocabulary_replaces_the_seed(tmp_path):
 def test_a_broken_vocabulary_file_stops_the_review_before_anything_is_read(tmp_path):
     from typer.testing import CliRunner
 
-    from pipelines.cli import app
+    from pipelines.cli.commands import app
 
     broken = tmp_path / "vocab.toml"
     broken.write_text('version = "clinic-1"\n')

@@ -6,7 +6,7 @@ import sys
 import polars as pl
 import pytest
 
-from pipelines.columns import CANONICAL
+from pipelines.ingest.columns import CANONICAL
 from pipelines.rules import FINDINGS_SCHEMA, RULES, Reference, RuleSettings, findings, line_units
 from pipelines.rules.findings.documentation import coverage_counts_plan
 from pipelines.rules.frame import NOT_READ, RULE_COLUMNS

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.evaluate import GRAIN, documentation_by_element, precision_recall, read_answer_key
+from pipelines.cli.commands import app
+from pipelines.generate.evaluate import GRAIN, documentation_by_element, precision_recall, read_answer_key
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"
 # the quarantine key names columns; the review's reasons name some of them by their group

@@ -18,7 +18,7 @@ from dashboards import components, context, data, glossary
 from dashboards.pages import guarded
 from dashboards.privacy import protect
 from dashboards.view_state import ViewState
-from pipelines.notes import ELEMENTS, LABELS, highlight_segments
+from pipelines.notes.detector import ELEMENTS, LABELS, highlight_segments
 
 PATH_TEMPLATE = "/patient-day/<npi>/<token>/<date>"
 LINE_COLUMNS = ["cpt_code", "minutes", "units_billed", "expected_units", "method", "group_timed_minutes",

@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.resources import ReviewSettings
+from pipelines.warehouse.schema import transaction
 
 # A finding is the same finding across reviews when its rule and identifying columns are the same.
 FINDING_KEY = (
@@ -28,8 +29,7 @@ def review_runs(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource,
     now = dt.datetime.now(dt.UTC)
     config_hash = review.config().rules_fingerprint()
     with warehouse_db.get_connection() as con:
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             for column, kind in (("finding_key", "varchar"), ("first_seen", "timestamptz"), ("last_seen", "timestamptz")):
                 con.execute(f"alter table findings add column if not exists {column} {kind}")
             con.execute(f"update findings set finding_key = {FINDING_KEY} where finding_key is null")
@@ -82,10 +82,6 @@ def review_runs(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource,
                         new + returned, resolved, config_hash,
                     ],
                 )
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
     return dg.MaterializeResult(
         metadata={"recorded": bool(changed), "new_findings": new + returned, "resolved_findings": resolved, "config_hash": config_hash}
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines import progress, warehouse
+from pipelines.assets import progress
 from pipelines.ingest.extract import (
     UNREADABLE,
     FileResult,
@@ -19,6 +19,7 @@ from pipelines.ingest.extract import (
 )
 from pipelines.ingest.readers import extract_format, find_extracts
 from pipelines.resources import ReviewSettings
+from pipelines.warehouse import ingest_log, schema
 
 
 def source_name(path: Path, root: Path) -> str:
@@ -101,35 +102,35 @@ def ingest_extracts(
             return digests[i]
 
         with warehouse_db.get_connection() as con, progress.stage("ingest", len(files)) as shown:
-            warehouse.ensure_schema(con)
-            lookup = warehouse.existing_keys(con)
-            logged = warehouse.logged_file_stats(con)
+            schema.ensure_schema(con)
+            lookup = ingest_log.existing_keys(con)
+            logged = ingest_log.logged_file_stats(con)
 
             def read_ahead(i: int) -> None:
                 """Start preparing file i if, as the warehouse is now, it is a file to load."""
                 if i >= len(files) or i in ahead or digest_of(i).exception() is not None:
                     return
                 digest, unreadable, _ = digest_of(i).result()
-                if unreadable or warehouse.known_file(con, names[i], digest):
+                if unreadable or ingest_log.known_file(con, names[i], digest):
                     return
-                if warehouse.loaded_as(con, digest) is None:
+                if ingest_log.loaded_as(con, digest) is None:
                     ahead[i] = reader.submit(prepare_file, files[i], names[i], profiles, sha256=digest)
 
             for i, path in enumerate(files):
                 name = names[i]
                 digest, unreadable, read = digest_of(i).result()
                 mtime_ns = read[1] if read else None
-                if warehouse.known_file(con, name, digest):
+                if ingest_log.known_file(con, name, digest):
                     _drop(ahead.pop(i, None))
                     if read:  # read again (touched, or logged before the stat was kept): not next time
-                        warehouse.note_file_stat(con, name, digest, *read)
+                        ingest_log.note_file_stat(con, name, digest, *read)
                     outcomes.append({"source_file": name, "status": "unchanged"})
                     shown.advance("ingest", f"{name}: already ingested")
                     continue
-                earlier = warehouse.loaded_as(con, digest)
+                earlier = ingest_log.loaded_as(con, digest)
                 if earlier is not None:
                     _drop(ahead.pop(i, None))
-                    warehouse.write_duplicate_delivery(
+                    ingest_log.write_duplicate_delivery(
                         con, name, digest, extract_format(path), path.stat().st_size, earlier, context.run.run_id, mtime_ns
                     )
                     outcomes.append({"source_file": name, "status": "duplicate", "reason": f"same content as {earlier}"})
@@ -145,7 +146,7 @@ def ingest_extracts(
                     prepared: PreparedFile | FileResult = future.result()
                     result = prepared if isinstance(prepared, FileResult) else finish_file(prepared, lookup)
                     del prepared
-                warehouse.write_file_result(con, result, context.run.run_id, mtime_ns)
+                ingest_log.write_file_result(con, result, context.run.run_id, mtime_ns)
                 outcomes.append({**result.log_row(), "sha256": None})
                 if result.status == "rejected":
                     context.log.warning(f"rejected {name}: {result.reason}")

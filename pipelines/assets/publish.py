@@ -6,8 +6,8 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines import progress
-from pipelines.publish import copy_database_snapshot, copy_snapshot, take_snapshot
+from pipelines.assets import progress
+from pipelines.warehouse.snapshot import copy_database_snapshot, copy_snapshot, take_snapshot
 
 
 def snapshot_path(warehouse_path: str) -> Path:
@@ -41,9 +41,8 @@ def report_path(warehouse_path: str) -> Path:
 def review_publish(warehouse_db: DuckDBResource):
     """The snapshot, then the report. For a warehouse file the report is rendered from the warehouse
     itself while a second thread copies its bytes into the snapshot: after the checkpoint nothing
-    writes the file until this step ends, so both read the same database, and the copy (I/O, ~2 s
-    for a 10M-line warehouse) overlaps the report (queries and plotly). The report is written after
-    the snapshot is swapped in, as before."""
+    writes the file until this step ends, so both read the same database, and the copy (I/O) overlaps
+    the report (queries and plotly). The report is written after the snapshot is swapped in."""
     from dashboards.report import render_report, save_report
     from dashboards.snapshot import SnapshotInfo
 

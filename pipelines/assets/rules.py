@@ -17,7 +17,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from pipelines import progress, warehouse
+from pipelines.assets import progress
 from pipelines.resources import ReviewSettings
 from pipelines.rules.findings.documentation import (
     RULE_ID as DOCUMENTATION,
@@ -29,6 +29,7 @@ from pipelines.rules.findings.documentation import (
 from pipelines.rules.frame import RULE_COLUMNS
 from pipelines.rules.registry import RULES, findings
 from pipelines.rules.units import LINE_UNITS_SCHEMA, line_units, units_fingerprint
+from pipelines.warehouse import by_month, schema, writes
 
 DERIVED = ["line_units", "findings", "rule_coverage_months"]
 # Up to this many recomputed months are written in place, in one transaction that holds their rows
@@ -64,8 +65,8 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
     ref, settings, fingerprint = config.reference(), config.rule_settings(), config.rules_fingerprint()
     units_print = units_fingerprint(ref, settings)
     with warehouse_db.get_connection() as con:
-        warehouse.ensure_schema(con)
-        covered, covered_hash, covered_units = warehouse.rules_state(con)
+        schema.ensure_schema(con)
+        covered, covered_hash, covered_units = by_month.rules_state(con)
         watermark = con.execute("select max(ingested_at) from claim_lines").fetchall()[0][0]
         # a warehouse from before coverage was kept per month has none: recompute it all once
         counted = con.execute("select count(*) from rule_coverage_months").fetchall()[0][0] > 0
@@ -73,41 +74,41 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
         # stored units stand for a configuration change they do not read, if every line has them
         keep_units = False
         if covered is None or covered_hash != fingerprint or not counted:
-            months, everything = warehouse.derived_months(con), True  # new configuration: all
+            months, everything = by_month.derived_months(con), True  # new configuration: all
             keep_units = covered is not None and counted and covered_units == units_print and no_new_lines
         elif no_new_lines:
             months, everything = [], False
         else:
-            months, everything = warehouse.months_to_recompute(con, covered), False
+            months, everything = by_month.months_to_recompute(con, covered), False
         derived = [table for table in DERIVED if not (keep_units and table == "line_units")]
         units_rows = found_rows = 0
         in_place = not everything and len(months) <= IN_PLACE_MONTHS
         with progress.stage("rules", len(months)) as shown, ExitStack() as stack:
             if months and in_place:
-                stack.enter_context(warehouse.transaction(con))  # commits after the publishing below
+                stack.enter_context(schema.transaction(con))  # commits after the publishing below
                 for table in derived:
-                    warehouse.delete_months(con, table, months)
+                    writes.delete_months(con, table, months)
                 target = {table: table for table in derived}
             elif months or everything:
-                target = stack.enter_context(warehouse.staged(con, derived))
+                target = stack.enter_context(writes.staged(con, derived))
             if months or everything:
-                warehouse.mark_claims_across_months(con, None if everything else months)
+                by_month.mark_claims_across_months(con, None if everything else months)
             waiting: dict[str, list[pl.DataFrame]] = {table: [] for table in derived}
 
             def write_waiting() -> None:
                 for table, frames in waiting.items():
                     if frames:
-                        warehouse.insert_rows(con, target[table], pl.concat(frames, how="diagonal_relaxed"))
+                        writes.insert_rows(con, target[table], pl.concat(frames, how="diagonal_relaxed"))
                         frames.clear()
 
             for month in months:
-                lines = warehouse.read_month_lines(con, RULE_COLUMNS, month).lazy()
+                lines = by_month.read_month_lines(con, RULE_COLUMNS, month).lazy()
                 in_month = pl.col("service_date").dt.truncate("1mo") == month
                 # the in-memory engine: same speed on a month, and polars 2.1's streaming engine, used
                 # for both, panicked on a large month's findings ("assertion failed: i < self.len()",
                 # see pipelines/rules/__init__.py)
                 if keep_units:  # the same lines' stored units (0.15 s against 1.2 s at 860k lines)
-                    units = warehouse.read_month_lines(con, list(LINE_UNITS_SCHEMA), month, "line_units")
+                    units = by_month.read_month_lines(con, list(LINE_UNITS_SCHEMA), month, "line_units")
                 else:
                     units = line_units(lines, ref, settings, ordered=False).collect(engine="in-memory")
                 # collected together: DOCUMENTATION and the coverage counts share the month's 97112
@@ -133,14 +134,14 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
             write_waiting()
             # readers see the old months or the new ones, never a mix: one transaction moves them in
             if months or everything:
-                with nullcontext() if in_place else warehouse.transaction(con):
+                with nullcontext() if in_place else schema.transaction(con):
                     if not in_place:
-                        warehouse.publish_staged(con, target, None if everything else months)
-                    warehouse.stamp_rules_months(con, months, everything)
-                    warehouse.set_rules_state(con, watermark, fingerprint, units_print)
+                        writes.publish_staged(con, target, None if everything else months)
+                    by_month.stamp_rules_months(con, months, everything)
+                    by_month.set_rules_state(con, watermark, fingerprint, units_print)
                     counts = con.sql("select * from rule_coverage_months where rule_id = ?", params=[DOCUMENTATION]).pl()
                     con.execute("delete from rule_coverage where rule_id = ?", [DOCUMENTATION])
-                    warehouse.insert_rows(con, "rule_coverage", coverage_row(coverage_of_counts(counts)))
+                    writes.insert_rows(con, "rule_coverage", coverage_row(coverage_of_counts(counts)))
         if not months:
             context.log.info("no new claim lines since the last rules run: nothing to recompute")
         totals = dict(con.execute("select rule_id, count(*) from findings group by 1").fetchall())

@@ -7,13 +7,14 @@ import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from pipelines import progress, score_pieces, warehouse
-from pipelines.columns import CANONICAL
+from pipelines.assets import progress
+from pipelines.ingest.columns import CANONICAL
 from pipelines.resources import ReviewSettings
 from pipelines.scores.attribution import FINDING_COLUMNS
 from pipelines.scores.facts import line_frame
 from pipelines.scores.score import piece_of, scores_of_pieces
 from pipelines.scores.settings import ScoreSettings
+from pipelines.warehouse import by_month, schema, score_pieces, writes
 
 UNIT_COLUMNS = [
     "claim_id", "line_number", "rendering_npi", "patient_id", "service_date", "discipline",
@@ -44,8 +45,8 @@ def review_scores(context: dg.AssetExecutionContext, warehouse_db: DuckDBResourc
     rules recomputed: the other months' pieces are read back from the warehouse."""
     settings = review.config().score_settings()
     with warehouse_db.get_connection() as con:
-        warehouse.ensure_schema(con)
-        months = warehouse.scored_months(con)
+        schema.ensure_schema(con)
+        months = by_month.scored_months(con)
         stale = score_pieces.months_to_score(con, months, settings)
         with progress.stage("scores", len(stale) + 1) as shown:
             for month in stale:
@@ -56,7 +57,7 @@ def review_scores(context: dg.AssetExecutionContext, warehouse_db: DuckDBResourc
             stored = score_pieces.load_pieces(con, months)
             scores = scores_of_pieces([stored] if stored else [], settings)
             # one transaction: the ranking and the metrics behind it are never from different reviews
-            warehouse.replace_tables(con, {"provider_scores": scores.scores, "provider_metrics": scores.metrics})
+            writes.replace_tables(con, {"provider_scores": scores.scores, "provider_metrics": scores.metrics})
             shown.advance("scores", "provider_scores")
     if months and not stale:
         context.log.info("no month recomputed by the rules: every month's scoring piece read back")
@@ -79,9 +80,9 @@ def month_lines(con: duckdb.DuckDBPyConnection, month: dt.date, settings: ScoreS
     batch by batch: the read columns of the month are never held at once."""
     unit_columns = UNIT_COLUMNS + [k for k in settings.peer_keys if k not in CANONICAL and k not in UNIT_COLUMNS]
     line_columns = ["provider_name"] + [k for k in settings.peer_keys if k in CANONICAL and k not in UNIT_COLUMNS]
-    batches = warehouse.month_units_with_line_columns(con, month, unit_columns, line_columns)
+    batches = by_month.month_units_with_line_columns(con, month, unit_columns, line_columns)
     line = pl.concat([line_frame(None, batch, settings) for batch in batches], how="vertical")
-    return line, warehouse.read_month_columns(con, "findings", list(FINDING_COLUMNS), month)
+    return line, by_month.read_month_columns(con, "findings", list(FINDING_COLUMNS), month)
 
 
 @dg.asset_check(asset="provider_scores", blocking=True, description="One row per provider and period; ranks 1..n without gaps")

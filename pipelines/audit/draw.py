@@ -32,6 +32,7 @@ import polars as pl
 
 from pipelines.audit import frame as frames
 from pipelines.audit import stats
+from pipelines.warehouse.schema import table_columns
 
 PROCEDURE = "unitreview-audit-draw/1: frame sorted by (service_date, patient_id); numpy PCG64(seed); per stratum the n_h smallest of rng.random(N_h)"
 ALL = "all"
@@ -280,7 +281,7 @@ def draw_from_frame(request: DrawRequest, frame: pl.DataFrame) -> tuple[list[Str
 
 def review_config_hash(con: duckdb.DuckDBPyConnection) -> str | None:
     """The configuration the findings were computed with (``rules_state``), when recorded."""
-    if "config_hash" not in frames.columns(con, "rules_state"):
+    if "config_hash" not in table_columns(con, "rules_state"):
         return None
     rows = con.execute("select config_hash from rules_state order by 1 limit 1").fetchall()
     return rows[0][0] if rows else None
@@ -288,7 +289,7 @@ def review_config_hash(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def provider_name(con: duckdb.DuckDBPyConnection, npi: str) -> str | None:
     for table in ("provider_scores", "claim_lines"):
-        if {"rendering_npi", "provider_name"} <= set(frames.columns(con, table)):
+        if {"rendering_npi", "provider_name"} <= set(table_columns(con, table)):
             rows = con.execute(
                 f"select provider_name from {table} where rendering_npi = ? and provider_name is not null limit 1", [npi]
             ).fetchall()

@@ -15,19 +15,11 @@ import datetime as dt
 import duckdb
 import polars as pl
 
+from pipelines.warehouse.schema import table_columns
+
 AMOUNT_COLUMNS = ("paid_amount", "allowed_amount", "charge_amount")
 AMOUNT_RULE = "per line: paid_amount, else allowed_amount, else charge_amount (0 when none is filled)"
 FRAME_ORDER = ("service_date", "patient_id")
-
-
-def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """The columns of ``table`` in the connection's current database ([] when it is absent)."""
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_name = ? "
-        "and table_catalog = current_database() and table_schema = current_schema() order by ordinal_position",
-        [table],
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def _col(present: list[str], alias: str, name: str, sql_type: str) -> str:
@@ -53,7 +45,7 @@ def beneficiary_days(
     open), sorted by (service_date, patient_id). Columns: patient_id, service_date, lines,
     examined_amount (rounded to cents), amount_basis ('paid', 'paid+allowed', ...), and the count of
     lines per basis (lines_paid, lines_allowed, lines_charge, lines_none)."""
-    present = columns(con, "claim_lines")
+    present = table_columns(con, "claim_lines")
     for needed in ("patient_id", "service_date", "rendering_npi", "claim_id", "line_number"):
         if needed not in present:
             raise LookupError(f"claim_lines has no column {needed}")
@@ -93,8 +85,8 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame):
 def item_lines(con: duckdb.DuckDBPyConnection, npi: str, items: pl.DataFrame) -> pl.DataFrame:
     """Every claim line of the sampled beneficiary-days (``items``: sample_item, patient_id,
     service_date) with minutes, billed and expected units (``line_units``) and the amounts."""
-    present = columns(con, "claim_lines")
-    lu_present = columns(con, "line_units")
+    present = table_columns(con, "claim_lines")
+    lu_present = table_columns(con, "line_units")
     have_lu = {"claim_id", "line_number"} <= set(lu_present)
     c = lambda name, t="varchar": _col(present, "cl", name, t)  # noqa: E731
     u = lambda name, t="varchar": _col(lu_present, "lu", name, t) if have_lu else f"cast(null as {t})"  # noqa: E731
@@ -135,7 +127,7 @@ def item_findings(con: duckdb.DuckDBPyConnection, npi: str, items: pl.DataFrame,
     patient-day (this therapist's, or naming no therapist: daily limit, duplicate), and the
     therapist-day findings of this therapist that date (shared with the therapist's other patients
     that day, so never counted in ``amount_at_risk`` of one beneficiary-day)."""
-    present = columns(con, "findings")
+    present = table_columns(con, "findings")
     empty = pl.DataFrame(schema={
         "sample_item": pl.Int64, "grain": pl.String, "rule_id": pl.String, "severity": pl.String,
         "claim_id": pl.String, "line_number": pl.Int64, "units_over": pl.Float64, "amount_at_risk": pl.Float64,

@@ -18,6 +18,7 @@ import polars as pl
 from pipelines.audit import appraise as appraisal_mod
 from pipelines.audit import draw as draws
 from pipelines.audit import frame as frames
+from pipelines.warehouse.schema import table_columns, transaction
 
 DDL = Path(__file__).resolve().parents[2] / "sql" / "003_audit.sql"
 SAMPLE_TABLE, APPRAISAL_TABLE = "audit_samples", "audit_appraisals"
@@ -73,13 +74,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     ensure_tables(con)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         _insert(con, table, frame)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 def write_sample(con: duckdb.DuckDBPyConnection, d: draws.Draw) -> None:
@@ -93,7 +89,7 @@ def write_appraisal(con: duckdb.DuckDBPyConnection, a: appraisal_mod.Appraisal) 
 
 
 def has_sample_table(con: duckdb.DuckDBPyConnection) -> bool:
-    return "sample_id" in frames.columns(con, SAMPLE_TABLE)
+    return "sample_id" in table_columns(con, SAMPLE_TABLE)
 
 
 @dataclass
@@ -155,7 +151,7 @@ def same_items(d: draws.Draw, stored: StoredSample) -> bool:
 
 
 def load_appraisal(con: duckdb.DuckDBPyConnection, appraisal_id: str) -> pl.DataFrame:
-    if "appraisal_id" not in frames.columns(con, APPRAISAL_TABLE):
+    if "appraisal_id" not in table_columns(con, APPRAISAL_TABLE):
         return pl.DataFrame()
     return con.sql(
         f"select * from {APPRAISAL_TABLE} where appraisal_id = $id order by scope desc, stratum",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipelines.columns import CANONICAL
+from pipelines.ingest.columns import CANONICAL
 from pipelines.generate import catalog as cat
 from pipelines.generate.units import ama_units, cms_allocation, cms_max_units
 from pipelines.generate.world import DOC_BOTH, DOC_FLAGS, DOC_NOTES, World, make_patients

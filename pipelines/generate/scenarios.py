@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.columns import CANONICAL
+from pipelines.ingest.columns import CANONICAL
 from pipelines.generate import catalog as cat
 
 SCENARIO_RATE = 0.001  # scenarios of each kind, as a share of the month's patient-days (at least 1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipelines.columns import CANONICAL, LINEAGE, REQUIRED
+from pipelines.ingest.columns import CANONICAL, LINEAGE, REQUIRED
 
 _IGNORED = re.compile(r"[\s\-_]+")
 

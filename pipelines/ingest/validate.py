@@ -15,7 +15,7 @@ import datetime as dt
 import dataframely as dy
 import polars as pl
 
-from pipelines.columns import CANONICAL, PAYER_TYPES
+from pipelines.ingest.columns import CANONICAL, PAYER_TYPES
 
 EARLIEST_SERVICE_DATE = dt.date(2000, 1, 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.columns import CANONICAL
+from pipelines.ingest.columns import CANONICAL
 
 # Canonical columns no rule reads: the review reads a month without them; ``canonical`` gives a
 # frame without them typed nulls. tests/test_rules_registry.py checks that dropping them changes no

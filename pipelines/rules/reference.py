@@ -199,7 +199,7 @@ class Reference:
         }
         vocabulary = overrides.get(VOCABULARY)
         if vocabulary is not None:
-            from pipelines.notes import load_vocabulary
+            from pipelines.notes.detector import load_vocabulary
 
             load_vocabulary(Path(vocabulary))  # raises VocabularyError with the file and the reason
         mue = load_mue_table(Path(overrides.get("mue") or SEED_DIR / MUE_SEED))

@@ -1,7 +1,7 @@
 """Small ``claim_lines`` frames for tests and examples: give only the columns a case is about.
 
 ``claim_lines({"cpt_code": "97112", "minutes": 24, "units_billed": 2}, {...})`` fills every other
-canonical column (``pipelines.columns.CLAIM_LINE_SCHEMA``) with a default (one Medicare patient, one
+canonical column (``pipelines.ingest.columns.CLAIM_LINE_SCHEMA``) with a default (one Medicare patient, one
 PT day with a valid NPI) or null, numbers ``line_number`` within each claim, and returns a LazyFrame
 with the canonical dtypes.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.columns import CLAIM_LINE_SCHEMA
+from pipelines.ingest.columns import CLAIM_LINE_SCHEMA
 
 NPI_A = "1234567893"  # valid NPI check digit (Luhn over 80840 + the 10 digits)
 NPI_B = "1245319599"

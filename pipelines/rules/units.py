@@ -377,9 +377,7 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
     the total is unknown. ``group_basis``: 'per_code_minutes', 'visit_total_only', 'minutes_missing'
     or 'untimed' (no counted timed line).
     """
-    # collected here: with the claim statuses, duplicates and prices inside one lazy plan, planning it
-    # took 0.2 s even for two lines (hypothesis tests run it thousands of times); collected, 0.03 s,
-    # and a 900k-line month's units no slower (3.7-4.3 s against 4.4-5.0 s, measured by hand)
+    # collected here: with the claim statuses, duplicates and prices in one lazy plan, planning alone is slow
     lines_ = prepared_lines(lines, ref, settings).collect(engine="in-memory").lazy()
     # One integer id per 8-minute-rule group, so later joins and windows hash one column.
     groups = (
@@ -393,8 +391,7 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
     )
     base = lines_.join(groups.select(*G, "_gid"), on=G, how="left").cache()  # read by every branch: once
     counted = base.filter(pl.col("counts"))
-    # visits, codes and the groups' totals are each read by two later branches: cached, they are
-    # computed once (without, the plan computed them twice: 1.34 s -> 1.08 s for an 866k-line month)
+    # visits, codes and the groups' totals are each read by two later branches: cached, they are computed once
     is_cms = pl.col("method") == "cms"
 
     visits = (
@@ -489,8 +486,8 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
     blocks, rest = m // 15, m % 15
     leftover = pl.col("group_supported_units") - pl.col("_blocks")
     # With a group's codes in order of remaining minutes (most first), the codes ahead of one are
-    # those before the first code with as many minutes (a rank over each group, 3x faster at 745k
-    # codes than rank().over()); level: codes with as many remaining minutes (self included)
+    # those before the first code with as many minutes (a rank over each group, cheaper than
+    # rank().over()); level: codes with as many remaining minutes (self included)
     codes = (
         codes.with_columns(rest.alias("_rest"))
         .sort("_gid", "_rest", descending=[False, True])

@@ -16,7 +16,7 @@ billing 97112 (units > 0; duplicate extras are DUPLICATE's). Its documentation i
 - deficit, goals, response: the structured flag (``deficit_documented``, ``goals_documented``,
   ``response_documented``) where a line of those visits fills it (true when any line says true) —
   the flag takes precedence over the text; otherwise the note text (``note_text``, the visits'
-  distinct notes) read by the detector ``pipelines.notes`` with the vocabulary
+  distinct notes) read by the detector ``pipelines.notes.detector`` with the vocabulary
   ``pipelines/reference/documentation_vocabulary.toml``; with neither, the element is not assessable;
 - technique: no flag exists, so always the note text; with no note (e.g. a clinic exporting flags
   only) the technique is not assessable.
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines import notes
+from pipelines.notes import detector as notes
 from pipelines.rules.findings._common import PATIENT_DAY_NPI, as_findings, at_risk, lines_claimed, plural, unit_price
 from pipelines.rules.frame import canonical
 from pipelines.rules.reference import Reference, normalize_code

@@ -19,7 +19,7 @@ import polars as pl
 from pipelines.scores.facts import MonthFacts
 from pipelines.scores.score import Piece
 from pipelines.scores.settings import ScoreSettings
-from pipelines.warehouse import quote_identifier
+from pipelines.warehouse.schema import quote_identifier, table_columns, transaction
 
 # bump when a piece's frames change shape or meaning: every stored piece is then made again
 PIECE_VERSION = "1"
@@ -67,15 +67,14 @@ def drop_pieces(con: duckdb.DuckDBPyConnection) -> None:
 
 def _delete(con: duckdb.DuckDBPyConnection, months: list[dt.date]) -> None:
     for part in PARTS:
-        if con.execute("select count(*) from information_schema.tables where table_name = ?", [f"score_piece_{part}"]).fetchall()[0][0]:
+        if table_columns(con, f"score_piece_{part}"):
             con.execute(f"delete from {_table(part)} where {MONTH} in (select unnest($months::date[]))", {"months": months})
     con.execute(f"delete from score_pieces where {MONTH} in (select unnest($months::date[]))", {"months": months})
 
 
 def save_piece(con: duckdb.DuckDBPyConnection, month: dt.date, piece: Piece, settings: ScoreSettings) -> None:
     """Store one month's piece with the rules stamp it was made from, replacing the month's old one."""
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         _delete(con, [month])
         for part, frame in _frames(piece).items():
             con.register("incoming", frame.with_columns(pl.lit(month).alias(MONTH)))
@@ -88,10 +87,6 @@ def save_piece(con: duckdb.DuckDBPyConnection, month: dt.date, piece: Piece, set
             f"insert into score_pieces select ?, ?, (select computed_at from rules_months where {MONTH} = ?)",
             [month, settings_hash(settings), month],
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 def load_pieces(con: duckdb.DuckDBPyConnection, months: list[dt.date]) -> Piece | None:

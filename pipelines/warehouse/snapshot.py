@@ -16,11 +16,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.warehouse.schema import quote_identifier
+
 SNAPSHOT_ALIAS = "unitreview_snapshot"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _literal(text: str) -> str:
@@ -65,7 +63,7 @@ def take_snapshot(con: duckdb.DuckDBPyConnection, snapshot_path: Path) -> dict:
         "snapshot_path": str(snapshot_path),
         "taken_at": dt.datetime.now(dt.UTC),
         "source_warehouse": source_path,
-        "tables": {t: con.execute(f"select count(*) from {_quote(t)}").fetchone()[0] for t in tables},
+        "tables": {t: con.execute(f"select count(*) from {quote_identifier(t)}").fetchone()[0] for t in tables},
         "source_db": source_db,
         "source_file": source_file,
     }
@@ -128,7 +126,7 @@ def _finish(tmp: Path, snapshot: dict) -> dict:
 def _copy_database(con: duckdb.DuckDBPyConnection, source_db: str, tmp: Path) -> None:
     con.execute(f"attach {_literal(str(tmp))} as {SNAPSHOT_ALIAS}")
     try:
-        con.execute(f"copy from database {_quote(source_db)} to {SNAPSHOT_ALIAS}")
+        con.execute(f"copy from database {quote_identifier(source_db)} to {SNAPSHOT_ALIAS}")
         con.execute(f"checkpoint {SNAPSHOT_ALIAS}")
     except BaseException:
         con.execute(f"detach {SNAPSHOT_ALIAS}")

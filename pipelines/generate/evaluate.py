@@ -3,7 +3,7 @@ DOCUMENTATION per missing element.
 
 A finding matches a key row of the same rule on the rule's grain columns (review outputs v1, "Rule
 ids and their grain"). Used by the tests on data_samples/ and by ``unitreview evaluate``; also
-``python -m pipelines.evaluate --warehouse W.duckdb --key answer_key.ndjson`` prints both tables.
+``python -m pipelines.generate.evaluate --warehouse W.duckdb --key answer_key.ndjson`` prints both tables.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print precision and recall per rule, and DOCUMENTATION per missing element."""
     import duckdb
 
-    parser = argparse.ArgumentParser(prog="python -m pipelines.evaluate", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m pipelines.generate.evaluate", description=main.__doc__)
     parser.add_argument("--warehouse", required=True, type=Path, help="a warehouse reviewed from a generated extract")
     parser.add_argument("--key", required=True, type=Path, help="the generator's answer_key.ndjson")
     args = parser.parse_args(argv)
