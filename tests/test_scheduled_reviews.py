@@ -116,9 +116,9 @@ def test_run_metadata_carries_counts_but_no_patient_identifier(tmp_path):
 def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(
     months, tmp_path, monkeypatch, in_place_months, flush_rows
 ):
-    monkeypatch.setattr("pipelines.assets.rules.IN_PLACE_MONTHS", in_place_months)
+    monkeypatch.setattr("pipelines.rules.incremental.IN_PLACE_MONTHS", in_place_months)
     if flush_rows is not None:
-        monkeypatch.setattr("pipelines.assets.rules.FLUSH_ROWS", flush_rows)
+        monkeypatch.setattr("pipelines.rules.incremental.FLUSH_ROWS", flush_rows)
     landing = tmp_path / "landing"
     landing.mkdir()
     files = sorted(months.glob("claims_*.csv"))

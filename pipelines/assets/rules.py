@@ -1,19 +1,11 @@
-"""Rules stage: claim_lines -> line_units and findings (pure functions in pipelines/rules).
+"""Rules stage: claim_lines -> line_units and findings (pure functions in pipelines/rules), incremental
+by service month (the policy: ``pipelines.rules.incremental``)."""
 
-Incremental by service month: every rule's grain (line, patient-day, therapist-day) lies within one
-month, so only the months that newly ingested lines touch are recomputed; a change of configuration
-or reference data recomputes everything; when it leaves what line units read as it was
-(``units_fingerprint``: the timed codes and payer methods) and no lines came in since, the stored
-line units stand and only the findings are recomputed from them. Many months are written to staged
-copies of the tables, each write committed on its own (memory stays at one month, or at the small
-months written together: FLUSH_ROWS), and moved in together in one transaction; a single month (a
-monthly review's) is written in place, in one transaction. Readers see all old or all new months
-either way.
-"""
-
+import datetime as dt
 from contextlib import ExitStack, nullcontext
 
 import dagster as dg
+import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
@@ -27,20 +19,20 @@ from pipelines.rules.findings.documentation import (
     month_of_counts,
 )
 from pipelines.rules.frame import RULE_COLUMNS
+from pipelines.rules.incremental import (
+    DERIVED,
+    Recompute,
+    RulesState,
+    WritePlan,
+    flush_due,
+    how_to_write,
+    what_to_recompute,
+)
+from pipelines.rules.reference import Reference
 from pipelines.rules.registry import RULES, findings
+from pipelines.rules.settings import RuleSettings
 from pipelines.rules.units import LINE_UNITS_SCHEMA, line_units, units_fingerprint
 from pipelines.warehouse import by_month, schema, writes
-
-DERIVED = ["line_units", "findings", "rule_coverage_months"]
-# Up to this many recomputed months are written in place, in one transaction that holds their rows
-# in memory until it commits (about 300 MB for an 860k-line month); more go through staged tables.
-# In place saves copying the staged rows in (0.75 s for a 10M-line warehouse's new month).
-IN_PLACE_MONTHS = 1
-# Staged months are written once this many line units wait (a month at least as large goes alone). A
-# DuckDB insert smaller than a row group (122,880 rows) goes through the write-ahead log, and the log
-# passing its threshold checkpoints the database: the 12 months of a 1M-line warehouse wrote their
-# units and findings in 4.7 s one month an insert, in 2.1 s two or more months an insert.
-FLUSH_ROWS = 250_000
 
 
 @dg.multi_asset(
@@ -66,82 +58,17 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
     units_print = units_fingerprint(ref, settings)
     with warehouse_db.get_connection() as con:
         schema.ensure_schema(con)
-        covered, covered_hash, covered_units = by_month.rules_state(con)
-        watermark = con.execute("select max(ingested_at) from claim_lines").fetchall()[0][0]
-        # a warehouse from before coverage was kept per month has none: recompute it all once
-        counted = con.execute("select count(*) from rule_coverage_months").fetchall()[0][0] > 0
-        no_new_lines = watermark is None or (covered is not None and watermark <= covered)
-        # stored units stand for a configuration change they do not read, if every line has them
-        keep_units = False
-        if covered is None or covered_hash != fingerprint or not counted:
-            months, everything = by_month.derived_months(con), True  # new configuration: all
-            keep_units = covered is not None and counted and covered_units == units_print and no_new_lines
-        elif no_new_lines:
-            months, everything = [], False
-        else:
-            months, everything = by_month.months_to_recompute(con, covered), False
-        derived = [table for table in DERIVED if not (keep_units and table == "line_units")]
-        units_rows = found_rows = 0
-        in_place = not everything and len(months) <= IN_PLACE_MONTHS
-        with progress.stage("rules", len(months)) as shown, ExitStack() as stack:
-            if months and in_place:
-                stack.enter_context(schema.transaction(con))  # commits after the publishing below
-                for table in derived:
-                    writes.delete_months(con, table, months)
-                target = {table: table for table in derived}
-            elif months or everything:
-                target = stack.enter_context(writes.staged(con, derived))
-            if months or everything:
-                by_month.mark_claims_across_months(con, None if everything else months)
-            waiting: dict[str, list[pl.DataFrame]] = {table: [] for table in derived}
-
-            def write_waiting() -> None:
-                for table, frames in waiting.items():
-                    if frames:
-                        writes.insert_rows(con, target[table], pl.concat(frames, how="diagonal_relaxed"))
-                        frames.clear()
-
-            for month in months:
-                lines = by_month.read_month_lines(con, RULE_COLUMNS, month).lazy()
-                in_month = pl.col("service_date").dt.truncate("1mo") == month
-                # the in-memory engine: same speed on a month, and polars 2.1's streaming engine, used
-                # for both, panicked on a large month's findings ("assertion failed: i < self.len()",
-                # see pipelines/rules/__init__.py)
-                if keep_units:  # the same lines' stored units (0.15 s against 1.2 s at 860k lines)
-                    units = by_month.read_month_lines(con, list(LINE_UNITS_SCHEMA), month, "line_units")
-                else:
-                    units = line_units(lines, ref, settings, ordered=False).collect(engine="in-memory")
-                # collected together: DOCUMENTATION and the coverage counts share the month's 97112
-                # patient-day sources (0.1-0.15 s a month of 866k lines)
-                found, counts = pl.collect_all(
-                    [findings(lines, units.lazy(), ref, settings).filter(in_month), coverage_counts_plan(lines)],
-                    engine="in-memory",
-                )
-                units = units.filter(in_month)
-                coverage = month_of_counts(counts, month).with_columns(rule_id=pl.lit(DOCUMENTATION))
-                for table, frame in zip(DERIVED, (units, found, coverage)):
-                    if table in waiting:
-                        waiting[table].append(frame)
-                # staged, the months are written as they come, small ones together (FLUSH_ROWS), each
-                # write committed on its own (an open transaction holds its rows in memory: a 10M-line
-                # rebuild in one transaction peaked 2.5 GB higher); in place, the one month is written
-                # after the loop and waits for the transaction's commit below
-                # (the findings' rows are counted when the line units are kept)
-                if sum(frame.height for frame in waiting.get("line_units", waiting["findings"])) >= FLUSH_ROWS:
-                    write_waiting()
-                units_rows, found_rows = units_rows + (0 if keep_units else units.height), found_rows + found.height
-                shown.advance("rules", month.isoformat()[:7])
-            write_waiting()
-            # readers see the old months or the new ones, never a mix: one transaction moves them in
-            if months or everything:
-                with nullcontext() if in_place else schema.transaction(con):
-                    if not in_place:
-                        writes.publish_staged(con, target, None if everything else months)
-                    by_month.stamp_rules_months(con, months, everything)
-                    by_month.set_rules_state(con, watermark, fingerprint, units_print)
-                    counts = con.sql("select * from rule_coverage_months where rule_id = ?", params=[DOCUMENTATION]).pl()
-                    con.execute("delete from rule_coverage where rule_id = ?", [DOCUMENTATION])
-                    writes.insert_rows(con, "rule_coverage", coverage_row(coverage_of_counts(counts)))
+        state = _rules_state(con)
+        recompute = what_to_recompute(state, fingerprint, units_print)
+        months = {
+            "all": lambda: by_month.derived_months(con),
+            "none": list,
+            "touched": lambda: by_month.months_to_recompute(con, state.computed_through),
+        }[recompute.months]()
+        plan = how_to_write(recompute, len(months))
+        with progress.stage("rules", len(months)) as shown:
+            stamp = (state.newest_line, fingerprint, units_print)
+            units_rows, found_rows = _write_months(con, months, recompute, plan, (ref, settings), shown, stamp)
         if not months:
             context.log.info("no new claim lines since the last rules run: nothing to recompute")
         totals = dict(con.execute("select rule_id, count(*) from findings group by 1").fetchall())
@@ -152,7 +79,7 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
         metadata={
             "table_rows": table_rows[0],
             "rows_recomputed": units_rows,
-            "months_recomputed": dg.MetadataValue.json([] if keep_units else recomputed),
+            "months_recomputed": dg.MetadataValue.json([] if recompute.keep_units else recomputed),
         },
     )
     yield dg.MaterializeResult(
@@ -166,6 +93,91 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
     )
 
 
+def _rules_state(con: duckdb.DuckDBPyConnection) -> RulesState:
+    computed_through, config_hash, units_hash = by_month.rules_state(con)
+    newest_line = con.execute("select max(ingested_at) from claim_lines").fetchall()[0][0]
+    per_month = con.execute("select count(*) from rule_coverage_months").fetchall()[0][0] > 0
+    return RulesState(computed_through, config_hash, units_hash, per_month, newest_line)
+
+
+def _month_results(
+    con: duckdb.DuckDBPyConnection, month: dt.date, keep_units: bool, ref: Reference, settings: RuleSettings
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One service month's line units, findings and DOCUMENTATION coverage counts."""
+    lines = by_month.read_month_lines(con, RULE_COLUMNS, month).lazy()
+    in_month = pl.col("service_date").dt.truncate("1mo") == month
+    # the in-memory engine: polars 2.1's streaming engine panicked on a large month's findings
+    # (see pipelines/rules/__init__.py)
+    if keep_units:
+        units = by_month.read_month_lines(con, list(LINE_UNITS_SCHEMA), month, "line_units")
+    else:
+        units = line_units(lines, ref, settings, ordered=False).collect(engine="in-memory")
+    # collected together: DOCUMENTATION and the coverage counts share the month's 97112 patient-day sources
+    found, counts = pl.collect_all(
+        [findings(lines, units.lazy(), ref, settings).filter(in_month), coverage_counts_plan(lines)],
+        engine="in-memory",
+    )
+    coverage = month_of_counts(counts, month).with_columns(rule_id=pl.lit(DOCUMENTATION))
+    return units.filter(in_month), found, coverage
+
+
+def _write_months(
+    con: duckdb.DuckDBPyConnection,
+    months: list[dt.date],
+    recompute: Recompute,
+    plan: WritePlan,
+    rules: tuple[Reference, RuleSettings],
+    shown,
+    stamp: tuple[dt.datetime | None, str, str],
+) -> tuple[int, int]:
+    """Recompute the months, write them as ``plan`` says and move them in with the rules state
+    (``stamp``: lines covered up to, configuration and units fingerprints); the line units' and
+    findings' row counts."""
+    units_rows = found_rows = 0
+    if not (months or recompute.everything):
+        return units_rows, found_rows
+    with ExitStack() as stack:
+        if plan.in_place:
+            stack.enter_context(schema.transaction(con))  # commits after the publishing below
+            for table in plan.tables:
+                writes.delete_months(con, table, months)
+            target = {table: table for table in plan.tables}
+        else:
+            target = stack.enter_context(writes.staged(con, list(plan.tables)))
+        by_month.mark_claims_across_months(con, None if recompute.everything else months)
+        waiting: dict[str, list[pl.DataFrame]] = {table: [] for table in plan.tables}
+
+        def write_waiting() -> None:
+            for table, frames in waiting.items():
+                if frames:
+                    writes.insert_rows(con, target[table], pl.concat(frames, how="diagonal_relaxed"))
+                    frames.clear()
+
+        for month in months:
+            units, found, coverage = _month_results(con, month, recompute.keep_units, *rules)
+            for table, frame in zip(DERIVED, (units, found, coverage)):
+                if table in waiting:
+                    waiting[table].append(frame)
+            # staged months are committed write by write (an open transaction holds its rows in memory);
+            # the findings' rows are counted when the line units are kept
+            if flush_due(sum(frame.height for frame in waiting.get("line_units", waiting["findings"]))):
+                write_waiting()
+            units_rows += 0 if recompute.keep_units else units.height
+            found_rows += found.height
+            shown.advance("rules", month.isoformat()[:7])
+        write_waiting()
+        # readers see the old months or the new ones, never a mix: one transaction moves them in
+        with nullcontext() if plan.in_place else schema.transaction(con):
+            if not plan.in_place:
+                writes.publish_staged(con, target, None if recompute.everything else months)
+            by_month.stamp_rules_months(con, months, recompute.everything)
+            by_month.set_rules_state(con, *stamp)
+            counts = con.sql("select * from rule_coverage_months where rule_id = ?", params=[DOCUMENTATION]).pl()
+            con.execute("delete from rule_coverage where rule_id = ?", [DOCUMENTATION])
+            writes.insert_rows(con, "rule_coverage", coverage_row(coverage_of_counts(counts)))
+    return units_rows, found_rows
+
+
 def _scalar(warehouse_db: DuckDBResource, query: str) -> int:
     with warehouse_db.get_connection() as con:
         return con.execute(query).fetchall()[0][0]
@@ -173,10 +185,8 @@ def _scalar(warehouse_db: DuckDBResource, query: str) -> int:
 
 @dg.asset_check(asset="line_units", blocking=True, description="Every loaded line has exactly one line_units row")
 def one_units_row_per_line(warehouse_db: DuckDBResource) -> dg.AssetCheckResult:
-    # first the two tables' keys compared as multisets, by row count and by the sum of a 64-bit hash
-    # of each key (one scan each: 0.4 s at 10M lines against 2-2.7 s for the join); with
-    # (claim_id, line_number) unique in claim_lines (line_keys_unique), equal multisets mean exactly
-    # one row per line. A difference, or a hash collision hiding one (~2^-64), is then counted exactly.
+    # keys compared as multisets first (row count and a 64-bit hash sum: one scan each, no join); with the
+    # keys unique in claim_lines (line_keys_unique) equal multisets mean one row per line, else the join counts
     same_keys = _scalar(
         warehouse_db,
         "select (select (count(*), sum(hash(claim_id, line_number))) from claim_lines)"
@@ -199,8 +209,7 @@ def no_negative_expected_units(warehouse_db: DuckDBResource) -> dg.AssetCheckRes
 
 @dg.asset_check(asset="findings", blocking=True, description="Every finding's keys exist in claim_lines")
 def findings_keys_exist(warehouse_db: DuckDBResource) -> dg.AssetCheckResult:
-    # each key's matches as a semi join (findings are few, claim lines many), then the findings
-    # with a key that found none: 2x faster at 10M lines than correlated NOT EXISTS subqueries
+    # each key's matches as a semi join (findings are few, claim lines many), not correlated NOT EXISTS subqueries
     orphans = _scalar(
         warehouse_db,
         "with f as (select rowid as i, claim_id, line_number, patient_id, rendering_npi, service_date from findings),"
