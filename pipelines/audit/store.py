@@ -17,7 +17,6 @@ import polars as pl
 
 from pipelines.audit import appraise as appraisal_mod
 from pipelines.audit import draw as draws
-from pipelines.audit import frame as frames
 from pipelines.warehouse.schema import table_columns, transaction
 
 DDL = Path(__file__).resolve().parents[2] / "sql" / "003_audit.sql"

@@ -155,7 +155,7 @@ CLINIC_SUFFIXES = (
 )
 
 # --- 97112 treatment notes --------------------------------------------------------------------------
-# A note is built from one phrase per section in a template's order (``month._documentation``). Each
+# A note is built from one phrase per section in a template's order (``lines.documentation_columns``). Each
 # element of the DOCUMENTATION rule has phrases that show it (several phrasings, abbreviations pt,
 # SLS, BOS, LOB, DGI, TUG, NMR, PNF, ther ex, and a few typos) and phrases that do not (empty, vague or
 # negated): a note planted as missing an element takes one of the latter. Every phrase states one

@@ -14,19 +14,13 @@ from pathlib import Path
 
 import polars as pl
 
-GRAIN: dict[str, list[str]] = {
-    "UNITS_OVER_MINUTES": ["patient_id", "service_date", "rendering_npi"],
-    "ALLOCATION": ["patient_id", "service_date", "rendering_npi"],
-    "DOCUMENTATION": ["patient_id", "service_date", "rendering_npi"],
-    "DAILY_LIMIT": ["patient_id", "service_date"],
-    "DUPLICATE": ["patient_id", "service_date"],
-    "MINUTES_MISSING": ["claim_id", "line_number"],
-    "DX_SUPPORT": ["claim_id", "line_number"],
-    "OVERLAP": ["rendering_npi", "service_date"],
-    "IMPOSSIBLE_DAY": ["rendering_npi", "service_date"],
-    "UNTIMED_UNITS": ["patient_id", "service_date"],
-}
+from pipelines.rules.registry import GRAIN
 
+# the order of the evaluation's rows
+RULE_ORDER = (
+    "UNITS_OVER_MINUTES", "ALLOCATION", "DOCUMENTATION", "DAILY_LIMIT", "DUPLICATE", "MINUTES_MISSING",
+    "DX_SUPPORT", "OVERLAP", "IMPOSSIBLE_DAY", "UNTIMED_UNITS",
+)
 _TYPES = {"service_date": pl.Date, "line_number": pl.Int64}
 
 
@@ -50,7 +44,7 @@ def _keys(frame: pl.DataFrame, rule_id: str) -> pl.DataFrame:
 def precision_recall(findings: pl.DataFrame, key: pl.DataFrame) -> pl.DataFrame:
     """One row per rule: planted, found, true positives, precision, recall."""
     rows = []
-    for rule_id in GRAIN:
+    for rule_id in RULE_ORDER:
         found, planted = _keys(findings, rule_id), _keys(key, rule_id)
         if found.height == 0 and planted.height == 0:
             continue

@@ -23,7 +23,8 @@ import numpy as np
 import polars as pl
 
 from pipelines.generate import writers
-from pipelines.generate.month import KEY_SCHEMA, RULE_IDS, build_month
+from pipelines.generate.answer_key import KEY_SCHEMA
+from pipelines.generate.month import RULE_IDS, build_month
 from pipelines.generate.scenarios import RECORD_SCHEMA, SCENARIO_RATE, add_scenarios, scenarios_per_kind
 from pipelines.generate.world import Period, World, build_world
 

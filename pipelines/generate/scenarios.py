@@ -289,7 +289,7 @@ def _lay(inst: pl.DataFrame, template: pl.DataFrame, kind: str, k: int, stamp: s
 
 def _key(rows: pl.DataFrame, kind: str) -> pl.DataFrame:
     """The answer-key rows the kind's instances raise (KEY_SCHEMA of ``month.py``)."""
-    from pipelines.generate.month import KEY_SCHEMA
+    from pipelines.generate.answer_key import KEY_SCHEMA
 
     date = pl.col("service_date").dt.strftime("%Y-%m-%d")
     first_patient = rows.sort("_inst", "claim_id", "line_number").group_by("_inst", maintain_order=True).agg(

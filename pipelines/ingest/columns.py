@@ -1,4 +1,4 @@
-"""The claims-line extract's columns (input contract v1, ``shared/contract/claims-extract.md``).
+"""The claims-line extract's columns (input contract v1, ``docs/contract/claims-extract.md``).
 
 One place names every canonical column and the Polars type it has once loaded into ``claim_lines``.
 Ingestion parses raw text into these types; rules, scores and the generator all read these names.

@@ -1,4 +1,4 @@
-"""Row validation of the input contract v1 (``shared/contract/claims-extract.md``).
+"""Row validation of the input contract v1 (``docs/contract/claims-extract.md``).
 
 The schema checks the extract's text as delivered: a value either parses into its contract type and
 meets its rule, or the row goes to the quarantine with every reason it failed. Nothing is coerced:
