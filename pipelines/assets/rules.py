@@ -106,8 +106,7 @@ def _month_results(
     """One service month's line units, findings and DOCUMENTATION coverage counts."""
     lines = by_month.read_month_lines(con, RULE_COLUMNS, month).lazy()
     in_month = pl.col("service_date").dt.truncate("1mo") == month
-    # the in-memory engine: polars 2.1's streaming engine panicked on a large month's findings
-    # (see pipelines/rules/__init__.py)
+    # the in-memory engine: polars 2.1's streaming engine can panic on a large month's findings
     if keep_units:
         units = by_month.read_month_lines(con, list(LINE_UNITS_SCHEMA), month, "line_units")
     else:

@@ -6,9 +6,7 @@
     found = findings(lines, units.lazy(), ref, settings).collect(engine="in-memory")
 
 No Dagster, no DuckDB: frames in, frames out. Collect with the in-memory engine, as the review does:
-with polars 2.1's default (streaming) engine for both, the line units of an 870k-line month came
-back in 24 chunks and their findings panicked ("assertion failed: i < self.len()", a filter then
-``pl.format``); with either collected in memory they did not.
+polars 2.1's streaming engine can panic on a large month's findings.
 """
 
 from pipelines.rules.chart import units_for_minutes
