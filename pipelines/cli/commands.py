@@ -245,9 +245,10 @@ def main() -> None:
 
     When a command returns (or exits with a status) its files and warehouse connections are closed
     and its output is written; what remains is Python's interpreter teardown, which frees every
-    module and object one by one, long after a large review. The output is flushed and ``os._exit`` ends the process without it. An exception the command did not
-    handle takes the ordinary exit, traceback and all, and so does a run under a profiler or a
-    coverage tool (they write their results at exit).
+    module and object one by one, long after a large review. The output is flushed and ``os._exit``
+    ends the process without it. An exception the command did not handle takes the ordinary exit,
+    traceback and all, and so does a run under a profiler or a coverage tool (they write their
+    results at exit).
     """
     try:
         app()

@@ -2,6 +2,7 @@
 
 One place names every canonical column and the Polars type it has once loaded into ``claim_lines``.
 Ingestion parses raw text into these types; rules, scores and the generator all read these names.
+It lives in ``ingest/`` because the input contract is what reading an extract checks.
 """
 
 from __future__ import annotations
