@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import pipelines.assets.ingest as ingest_asset
+import pipelines.ingest.load as ingest_asset
 import pipelines.ingest.validate as validate_module
 from pipelines.ingest.columns import CANONICAL
 from pipelines.definitions import build_defs

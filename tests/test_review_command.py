@@ -77,7 +77,7 @@ def test_reviewing_the_same_input_twice_changes_no_table(extracts, tmp_path):
 
 
 def test_a_file_already_ingested_is_not_read_again_until_its_size_or_modification_time_changes(extracts, tmp_path, monkeypatch):
-    import pipelines.assets.ingest as ingest
+    import pipelines.ingest.load as ingest
 
     warehouse = tmp_path / "w.duckdb"
     assert review(extracts, warehouse).exit_code == 0
@@ -102,7 +102,7 @@ def test_a_file_already_ingested_is_not_read_again_until_its_size_or_modificatio
 
 
 def test_a_file_logged_before_its_modification_time_was_kept_is_read_once_more_then_not(extracts, tmp_path, monkeypatch):
-    import pipelines.assets.ingest as ingest
+    import pipelines.ingest.load as ingest
 
     warehouse = tmp_path / "w.duckdb"
     assert review(extracts, warehouse).exit_code == 0
@@ -191,7 +191,7 @@ def test_an_unreadable_file_is_rejected_and_the_others_still_load(extracts, tmp_
 
 
 def test_a_file_that_cannot_be_opened_is_rejected_and_the_others_still_load(extracts, tmp_path, monkeypatch):
-    import pipelines.assets.ingest as ingest_asset
+    import pipelines.ingest.load as ingest_asset
 
     real = ingest_asset.sha256_of
 
