@@ -1,7 +1,7 @@
 """A small, realistic warehouse for the dashboard and report tests (synthetic data only).
 
 ``build_fixture_warehouse(path)`` writes the review-output tables with the shapes the pipeline
-produces (``shared/contract/review-outputs.md``): five providers in two clinics over three months,
+produces (``docs/contract/review-outputs.md``): five providers in two clinics over three months,
 twelve patients whose ids (``PHI-PAT-0001`` ...) the tests scan for, findings of several rules
 (patient-day, line and therapist-day grain), provider scores per month and for ``all``, and the
 long provider metrics. Some text cells carry spreadsheet-formula bait (``=HYPERLINK``, ``-1+2``,

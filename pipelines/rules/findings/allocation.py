@@ -1,12 +1,14 @@
 """ALLOCATION: the day's total is supported, but the units sit on the wrong codes (CMS only).
 
-Claims Processing Manual ch. 5 sec. 20.2 C: "If a service represented by a 15 minute timed code is
-performed in a single day for at least 15 minutes, that service shall be billed for at least one
-unit. If ... at least 30 minutes, ... at least two units, etc. It is not appropriate to count all
-minutes of treatment in a day toward the units for one code if other services were performed for
-more than 15 minutes."  Allocation (domain doc): "each code first gets its full 15-minute blocks; the
-units left over go one each to the codes with the largest remaining minutes. A tie on remaining
-minutes is the clinician's choice: a checker must accept every tied assignment and never report it."
+Pub. 100-04 ch. 5 sec. 20.2 C (as chirocode.com quotes it verbatim; see docs/rules.md): "If a service
+represented by a 15 minute timed code is performed in a single day for at least 15 minutes that service
+shall be billed for at least one unit. If the service is performed for at least 30 minutes, that service
+shall be billed for at least two units, etc. It is not appropriate to count all minutes of treatment in a
+day toward the units for one code if other services were performed for more than 15 minutes."
+The allocation is unitreview's reading of the section's examples 2 and 3 (secondary copies): each code
+first gets its full 15-minute blocks; the units left over go one each to the codes with the largest
+remaining minutes; a tie on remaining minutes is the clinician's choice ("choose either code for 2
+units and bill the other for 1 unit"), so every tied assignment is accepted and never reported.
 
 Raised for a CMS group whose per-code minutes are all documented and whose billed timed units do not
 exceed the chart of its total (above that it is UNITS_OVER_MINUTES), when some code carries more units

@@ -1,14 +1,15 @@
 """DAILY_LIMIT: more units of a code in one day than its Medically Unlikely Edit (or configured limit).
 
 CMS's practitioner MUE table (``pipelines/reference/mue_practitioner_2024-07-01.csv``) gives every
-code it lists a value and an adjudication indicator (MAI). An MUE is "the maximum UOS that a provider
-would reasonably report for a single beneficiary on a single date of service" (NGS Medicare,
-"Medically Unlikely Edits Billing and Processing"). How the indicator is applied (CMS's MUE pages, as
-the seed's README records them): "MAI 1 counts each claim line; MAI 2 and 3 count all lines of the
-code on the date (summed across claims of the same provider), and when exceeded every unit of the code
-that date is denied, not just the excess; MAI 3 can be paid on appeal with records that support the
-units". NGS: "MAI Indicator '1': this is a claim line edit which will deny when UOS are in excess of
-the MUE".
+code it lists a value and an adjudication indicator (MAI). CMS's MUE page: "An MUE for a HCPCS/CPT
+code is the maximum units of service that a provider would report under most circumstances for a
+single beneficiary on a single date of service." NGS Medicare (a MAC), "Medically Unlikely Edits Billing
+and Processing": "MAI Indicator “1”: this is a claim line edit which will deny when UOS are in excess
+of the MUE, although this may be impacted by the presence of a modifier on the claim line." Palmetto
+GBA (a MAC): "HCPCS codes with a MAI "2" are absolute date of service (DOS) and per day edits based on
+policy", and "the denial may be appealed for HCPCS code with a MUE adjudication indicator (MAI) of "1"
+or "3."" Secondary (no primary text read): that MAI 2 and 3 sum the code's lines of the date across
+the same provider's claims and, when exceeded, deny every unit of the code that date, not the excess.
 
 Which limit a billed line (units > 0; duplicate extras are DUPLICATE's) is checked against:
 
@@ -19,8 +20,8 @@ Which limit a billed line (units > 0; duplicate extras are DUPLICATE's) is check
    summary counts those lines); an MUE of 0 marks a code Medicare does not pay separately (97010
    bundled, 97014 replaced by G0283 for Medicare), a coding matter rather than units over a limit, so
    it raises no DAILY_LIMIT (the summary counts those lines too);
-3. other payers: ``daily_limits.csv`` (97112: 4, the seed document's "payers typically allow four units
-   (60 minutes) of 97112 a day"), per date of service.
+3. other payers: ``daily_limits.csv`` (97112: 4, a configurable default, not a published edit), per
+   date of service.
 
 MAI 1: a line whose units exceed the value is a finding at line grain (claim_id, line_number, with the
 patient-day); every unit of the line is at risk. Otherwise the units of the code are summed per

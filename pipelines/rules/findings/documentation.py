@@ -3,11 +3,14 @@
 Contract: "a day billing 97112 whose documentation lacks a functional deficit, measurable goals, the
 response to treatment, or any skilled neuromuscular technique (from the flags, else from the note
 text); the detail names what is missing. Not raised when the extract carries neither flags nor notes:
-the summary says the check could not run". Seed document (Benefit Policy Manual ch. 15 sec. 220.3):
-"Documentation must establish medical necessity: the patient's functional deficit ... specific,
-measurable goals for the re-education; and the patient's response to treatment ... a note naming the
-skilled technique (PNF, biofeedback, perturbation or unstable-surface training, core stabilization,
-tactile cueing) is the usual evidence."
+the summary says the check could not run". Pub. 100-02 ch. 15 sec. 220.3: the progress report
+"provides justification for the medical necessity of treatment" with an "Assessment of improvement,
+extent of progress (or lack thereof) toward each goal"; sec. 220.2: the services must be "of such a
+level of complexity and sophistication or the condition of the patient shall be such that the services
+required can be safely and effectively performed only by a therapist". The four elements as one test
+(deficit, measurable goals, response, a named skilled technique such as PNF, biofeedback, perturbation
+or unstable-surface training, core stabilization, tactile cueing) are unitreview's reading of these
+sections (docs/rules.md, DOCUMENTATION).
 
 Grain: patient-day with the therapist (patient_id, service_date, rendering_npi), for every such day
 billing 97112 (units > 0; duplicate extras are DUPLICATE's). Its documentation is that of the visits

@@ -4,8 +4,10 @@ Contract: "the same service (patient, date, therapist, code) of the same session
 windows, or without windows the same minutes) is billed on more than one claim; two documented
 sessions are not duplicates, nor are replacements and voids (claim_frequency 7, 8)". The time that
 counts is the time the patient is treated (Pub. 100-04 ch. 5 sec. 20.3: "The time counted is
-the time the patient is treated"): a session billed twice is one treatment time, while two sessions
-at different times of the day are two, whose minutes add up in the 8-minute-rule group.
+the time the patient is treated", as First Coast, a MAC, restates it: secondary): a session billed twice
+is one treatment time, while two sessions at different times of the day are two, whose minutes add up
+in the 8-minute-rule group. X12 837 CLM05-3 (professional claims): "1 (Original), 7 (Replacement of
+Prior Claim), or 8 (Void/Cancel of Prior Claim)".
 
 Lines billing units (> 0) that share (patient, date, rendering NPI, code, units) across claim ids
 are the same service when they are of the same session: their visit windows overlap (identical

@@ -1,16 +1,17 @@
 """DX_SUPPORT: a 97112 line whose claim carries no diagnosis supporting neuromuscular re-education.
 
 Contract: "a 97112 line's claim carries no diagnosis that supports neuromuscular re-education".
-Domain doc: 97112 is "medically necessary for a functional deficit from a neuromuscular impairment:
-stroke, traumatic brain injury, spinal cord injury, chronic joint instability or surgical
-reconstruction, severe ankle sprain, Parkinson's disease, multiple sclerosis ... Simple strengthening
-is 97110, not 97112, so a 97112 line supported only by muscle weakness (M62.81) or by pain codes draws
-scrutiny." A Medicare contractor's policy (First Coast LMRP, Physical Medicine and Rehabilitation): 97112
-"may be reasonable and necessary for impairments which affect the body's neuromuscular system such
-as: documented loss of deep tendon reflexes and vibration sense accompanied by paresthesia ...;
-documented nerve palsy, such as peroneal nerve injury causing foot drop; documented muscular
-weakness or flaccidity as result of a cerebral dysfunction, a nerve injury or disease or having had a
-spinal cord disease or trauma". The supportive list is reference data (``dx_97112_supportive.csv``,
+Sources, all secondary (docs/rules.md, DX_SUPPORT): a Medicare contractor's retired policy (First
+Coast LMRP, Physical Medicine and Rehabilitation) as codingahead.com reproduces its conditions: "the
+patient has the loss of deep tendon reflexes and vibration sense accompanied by paresthesia, burning,
+or diffuse pain of the feet, lower legs, and/or fingers; the patient has nerve palsy, such as peroneal
+nerve injury causing foot drop; or the patient has muscular weakness or flaccidity as a result of a
+cerebral dysfunction, a nerve injury or disease, or has had a spinal cord disease or trauma"; Aetna
+CPB 0325 (as chirocode.com quotes it): "impairments which affect the body's neuromuscular system (e.g.,
+poor static or dynamic sitting/standing balance, loss of gross and fine motor coordination,
+hypo/hypertonicity)". Simple strengthening is 97110, so muscle weakness (M62.81) or pain codes alone
+do not support 97112 (unitreview's reading). The MAC billing and coding articles (A57067, A56566)
+could not be read for a 97112 list. The supportive list is reference data (``dx_97112_supportive.csv``,
 ICD-10-CM prefixes, each family with its label and source; see ``pipelines/reference/README.md``).
 
 The claim's diagnoses are the union of ``diagnosis_codes`` over all its lines (codes separated by

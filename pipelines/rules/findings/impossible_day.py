@@ -1,10 +1,11 @@
 """IMPOSSIBLE_DAY: a therapist's documented one-on-one timed minutes in a day exceed the ceiling.
 
 Contract: "one therapist's documented timed one-on-one minutes in a day exceed the configured ceiling
-(default 12 hours)". Domain doc: "OIG's 'questionable billing' study flagged providers 'paid for more
-than 8 hours of outpatient therapy provided in a single day'. unitreview flags a therapist whose
-documented timed minutes in a day exceed a configurable ceiling (default 12 hours), and reports the
-8-hour figure as a metric."
+(default 12 hours)". HHS-OIG, "Questionable Billing for Medicare Outpatient Therapy Services"
+(OEI-04-09-00540, December 2010) counted among questionable characteristics providers "who were paid
+for more than 8 hours of outpatient therapy provided in a single day" (phrase as a summary of the report
+gives it: secondary). The 12-hour ceiling is a unitreview default, not a published limit; the 8-hour
+figure is a metric.
 
 Minutes of the therapist's timed lines (untimed codes, incl. supervised modalities and group therapy
 97150, are not one-on-one timed time; duplicate extras are left out), counted per visit (one claim's

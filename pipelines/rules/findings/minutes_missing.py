@@ -2,8 +2,8 @@
 
 Contract: "a timed code is billed with no documented minutes, per line or as a visit total"; input
 contract: "A timed line without minutes (and no visit total below) is a finding, not a rejected row".
-Benefit Policy Manual ch. 15 sec. 220.3: "Medicare treatment notes must record total timed minutes
-and total treatment time".
+Pub. 100-02 ch. 15 sec. 220.3 requires in each treatment note "Total timed code treatment minutes and
+total treatment time in minutes".
 
 A line is reported when its code is timed, it bills units (> 0), it has no ``minutes`` and its visit
 (its claim's lines of the same 8-minute-rule group) carries no ``total_timed_minutes``. Its units

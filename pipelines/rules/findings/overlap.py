@@ -1,10 +1,12 @@
 """OVERLAP: one therapist billing one-on-one timed time for two patients at once.
 
 Contract: "one therapist's visits with different patients overlap in time while billing one-on-one
-timed codes". NCCI Policy Manual ch. 11 sec. P (domain doc): "not more than one therapy service per
-15-minute period, except supervised modalities 97010-97028; group therapy 97150 is untimed and does
-not need one-on-one contact". Pub. 100-04 ch. 5 sec. 20.3: "The time counted is the time the patient
-is treated."
+timed codes". Secondary, not a quotation: the NCCI Policy Manual ch. 11 (physical medicine and
+rehabilitation), as the project's domain notes summarize it, allows not more than one therapy service
+per 15-minute period, except supervised modalities 97010-97028; group therapy 97150 is untimed and
+does not need one-on-one contact (the Policy Manual's text could not be read; docs/rules.md, OVERLAP).
+Pub. 100-04 ch. 5 sec. 20.3: "The time counted is the time the patient is treated" (as First Coast, a
+MAC, restates it).
 
 Judged on one-on-one timed time, not whole visit windows:
 

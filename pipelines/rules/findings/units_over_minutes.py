@@ -1,10 +1,10 @@
 """UNITS_OVER_MINUTES: billed timed units exceed what the documented minutes support.
 
 Contract: "billed timed units of the 8-minute-rule group exceed the units its documented minutes
-support under the payer's method". Claims Processing Manual ch. 5 sec. 20.2 C: "If more than one 15
-minute timed CPT code is billed during a single calendar day, then the total number of timed units
-that can be billed is constrained by the total treatment minutes for that day." AMA/CPT: "the same
-chart applied to each code on its own, then summed".
+support under the payer's method". Pub. 100-04 ch. 5 sec. 20.2 C (as chirocode.com quotes it
+verbatim): "When more than one service represented by 15 minute timed codes is performed in a single
+day, the total number of minutes of service (as noted on the chart above) determines the number of
+timed units billed." AMA/CPT: the same chart applied to each code on its own, then summed.
 
 Per 8-minute-rule group (patient, day, billing provider, discipline), from ``line_units``:
 

@@ -1,8 +1,9 @@
 """UNTIMED_UNITS: an untimed service billed for more than 1 unit a day, or two evaluations the same day.
 
-Claims Processing Manual (Pub. 100-04) ch. 5 sec. 20.2 B, as the domain doc quotes it: "When reporting
-service units for HCPCS codes where the procedure is not defined by a specific timeframe ("untimed"
-HCPCS), the provider enters "1" in the field labeled units." Untimed are the codes ``cpt_codes.csv``
+Claims Processing Manual (Pub. 100-04) ch. 5 sec. 20.2 B: "When reporting service units for HCPCS
+codes where the procedure is not defined by a specific timeframe ("untimed" HCPCS), the provider
+enters "1" in the field labeled units." (Checked only as far as "(“untimed” HCPCS), th" in a verbatim
+quotation on chirocode.com; the end of the sentence is secondary: docs/rules.md, UNTIMED_UNITS.) Untimed are the codes ``cpt_codes.csv``
 marks ``timed`` false: evaluations and re-evaluations 97161-97168, group therapy 97150, supervised
 modalities 97010-97028 and G0283, 92507 and 92521-92526.
 
