@@ -2,7 +2,7 @@
 
 A filter by clinic, payer type or discipline needs every finding enriched from its claim lines and
 every line's discipline from ``line_units``: joins over all claim lines that take seconds on a large
-review. ``dashboards.data`` defines those tables (the relations its queries used to build on every
+review. ``dashboards.data.derived`` defines those tables (the relations its queries used to build on every
 call, grouped so that each filter still picks the same rows) and reads them through
 ``frame(snap, names, query, params)``:
 
