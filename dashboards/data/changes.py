@@ -4,7 +4,7 @@ sentence for managers.
 
 from __future__ import annotations
 
-from dashboards.snapshot import Snapshot
+from dashboards.data.snapshot import Snapshot
 
 
 def review_changes(snap: Snapshot) -> dict | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from dashboards.snapshot import Snapshot
+from dashboards.data.snapshot import Snapshot
 
 
 def finding_claim_ids(snap: Snapshot, finding_ids) -> pl.DataFrame:

@@ -1,4 +1,4 @@
-"""The derived tables the overview's filters read (built once per snapshot by ``dashboards.summaries``).
+"""The derived tables the overview's filters read (built once per snapshot by ``dashboards.data.summaries``).
 
 Findings are read *enriched*: grain columns the rule leaves empty are filled from the claim line
 (line-grain rules) and the clinic, payer type and discipline come from the lines of the finding's
@@ -13,12 +13,12 @@ it is built, else the claim lines themselves: both give the same rows.
 
 from __future__ import annotations
 
-from dashboards import summaries
+from dashboards.data import summaries
 from dashboards.data.lines import discipline_sql, lines_sql, one_units_row_per_line, require_lines
 from dashboards.data.periods import in_period, one_of, whole_months
-from dashboards.snapshot import MissingData, Snapshot
+from dashboards.data.snapshot import MissingData, Snapshot
 
-# Derived tables (``dashboards.summaries``), built once per snapshot:
+# Derived tables (``dashboards.data.summaries``), built once per snapshot:
 FINDINGS = "dash_findings"  # the enriched findings (all but ``detail``)
 LINE_CELLS = "dash_line_cells"  # claim lines counted by month, clinic, payer type, discipline, therapist
 DAYS_97112 = "dash_97112_days"  # 97112 units by patient-day, clinic, payer type, discipline

@@ -7,11 +7,11 @@ import datetime as dt
 
 import polars as pl
 
-from dashboards import summaries
+from dashboards.access.privacy import resolve_token
+from dashboards.data import summaries
 from dashboards.data.derived import FINDINGS, findings_with_detail
 from dashboards.data.lines import line_detail_sql
-from dashboards.privacy import resolve_token
-from dashboards.snapshot import Snapshot
+from dashboards.data.snapshot import Snapshot
 
 
 def patient_ids_on(snap: Snapshot, service_date: dt.date, npi: str | None = None) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from dashboards import summaries
+from dashboards.data import summaries
 from dashboards.data.derived import (
     CLAIM_LINE_CELLS,
     FINDINGS,
@@ -16,7 +16,7 @@ from dashboards.data.derived import (
 )
 from dashboards.data.lines import direct_lines_sql, direct_params, line_detail_sql, lines_sql
 from dashboards.data.periods import Filters, in_period, period_bounds, scores_period, whole_months
-from dashboards.snapshot import MissingData, Snapshot
+from dashboards.data.snapshot import MissingData, Snapshot
 
 
 TOP_PROVIDERS = 10

@@ -14,10 +14,11 @@ import datetime as dt
 import polars as pl
 from dash import html
 
-from dashboards import components, context, data, glossary
+from dashboards import context, data
+from dashboards.access.privacy import protect
 from dashboards.pages import guarded
-from dashboards.privacy import protect
-from dashboards.view_state import ViewState
+from dashboards.ui import components, glossary
+from dashboards.ui.view_state import ViewState
 from pipelines.notes import ELEMENTS, LABELS, highlight_segments
 
 PATH_TEMPLATE = "/patient-day/<npi>/<token>/<date>"

@@ -1,10 +1,10 @@
-"""One provider: why it is flagged (``dashboards.why_flagged``: each metric that adds to its risk
+"""One provider: why it is flagged (``dashboards.ui.why_flagged``: each metric that adds to its risk
 score against the peers, and the days behind it), metrics against peers, the monthly trend, its
 findings (a row opens the patient-day, or the therapist-day for OVERLAP and IMPOSSIBLE_DAY) and the
-exports of its findings and lines; for auditors, the audit sample controls (``dashboards.audit``:
+exports of its findings and lines; for auditors, the audit sample controls (``dashboards.ui.audit``:
 draw, download the worksheet, upload it back, see the appraisal).
 
-The period and the filters come from the URL (``dashboards.view_state``) and stay in every link:
+The period and the filters come from the URL (``dashboards.ui.view_state``) and stay in every link:
 breadcrumbs, exports, the days its findings open."""
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import dash_ag_grid as dag
 import polars as pl
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import audit, components, context, data, figures, navigation, why_flagged
-from dashboards.links import finding_href, patient_day_href  # noqa: F401 - still importable from here
+from dashboards import context, data
+from dashboards.access.privacy import protect
+from dashboards.data.snapshot import MissingData
 from dashboards.pages import guarded
-from dashboards.privacy import protect
-from dashboards.snapshot import MissingData
-from dashboards.view_state import ViewState, period_text
+from dashboards.ui import audit, components, figures, navigation, why_flagged
+from dashboards.ui.links import finding_href
+from dashboards.ui.view_state import ViewState, period_text
 
 PATH_TEMPLATE = "/providers/<npi>"
 FINDING_COLUMNS = ["service_date", "rule_id", "detail", "units_over", "amount_at_risk", "severity", "patient_ref",

@@ -8,11 +8,12 @@ import dash_ag_grid as dag
 import polars as pl
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import components, context, data, filter_bar, navigation, ranking
+from dashboards import context, data
+from dashboards.data.snapshot import MissingData
 from dashboards.pages import guarded
 from dashboards.pages.overview import provider_href, range_scores_notice
-from dashboards.snapshot import MissingData
-from dashboards.view_state import ViewState
+from dashboards.ui import components, filter_bar, navigation, ranking
+from dashboards.ui.view_state import ViewState
 
 PATH = "/providers"
 

@@ -15,12 +15,14 @@ import dash
 import polars as pl
 from dash import Input, Output, dcc, html, no_update
 
-from dashboards import components, context, data, visits
-from dashboards.evidence_figures import therapist_day_timeline
-from dashboards.links import THERAPIST_DAY_RULES, patient_day_href
+from dashboards import context, data
+from dashboards.access.privacy import protect
+from dashboards.data import visits
 from dashboards.pages import guarded
-from dashboards.privacy import protect
-from dashboards.view_state import ViewState
+from dashboards.ui import components
+from dashboards.ui.evidence_figures import therapist_day_timeline
+from dashboards.ui.links import THERAPIST_DAY_RULES, patient_day_href
+from dashboards.ui.view_state import ViewState
 
 PATH_TEMPLATE = "/therapist-day/<npi>/<date>"
 NO_TIMES = ("These visits have no start or no end time: they cannot be placed on the timeline, and the "

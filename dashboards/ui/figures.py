@@ -2,7 +2,7 @@
 
 Each takes the Polars frame that ``dashboards.data`` returns and gives a Plotly figure; none reads
 the snapshot or knows who is looking (no builder receives patient identifiers). Rules and metrics
-are named in plain words (``dashboards.glossary``), their ids in the hover.
+are named in plain words (``dashboards.ui.glossary``), their ids in the hover.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import textwrap
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboards import glossary
+from dashboards.ui import glossary
 
 RULE_COLORS = {
     "UNITS_OVER_MINUTES": "#d62728",

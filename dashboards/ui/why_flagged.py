@@ -10,11 +10,13 @@ import dash_ag_grid as dag
 import polars as pl
 from dash import ALL, Input, Output, dcc, html, no_update
 
-from dashboards import components, context, evidence
-from dashboards.evidence_figures import metric_against_peers
-from dashboards.links import patient_day_href, therapist_day_href
-from dashboards.privacy import protect
-from dashboards.snapshot import MissingData
+from dashboards import context
+from dashboards.access.privacy import protect
+from dashboards.data import evidence
+from dashboards.data.snapshot import MissingData
+from dashboards.ui import components
+from dashboards.ui.evidence_figures import metric_against_peers
+from dashboards.ui.links import patient_day_href, therapist_day_href
 
 SECTION_ID = "why-flagged"
 DAYS_GRID = "why-days"  # pattern-matching id type of the day grids: {"type": DAYS_GRID, "metric": name}

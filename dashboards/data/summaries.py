@@ -24,7 +24,7 @@ from typing import Callable
 import duckdb
 import polars as pl
 
-from dashboards.snapshot import ALIAS, Snapshot, attach_read_only, file_identity
+from dashboards.data.snapshot import ALIAS, Snapshot, attach_read_only, file_identity
 
 CATALOG = "memory.main"
 MAX_CACHED = 4  # snapshot files with tables kept in memory (one per path: an older one is dropped)

@@ -1,5 +1,5 @@
 """Small UI pieces the pages share: the snapshot line, breadcrumbs, notices, cards and grids (their
-headers in plain words, ``dashboards.glossary``)."""
+headers in plain words, ``dashboards.ui.glossary``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import dash_ag_grid as dag
 import polars as pl
 from dash import dcc, html
 
-from dashboards import glossary
-from dashboards.figures import GRAPH_CONFIG
-from dashboards.snapshot import Snapshot
-from dashboards.view_state import ViewState
+from dashboards.data.snapshot import Snapshot
+from dashboards.ui import glossary
+from dashboards.ui.figures import GRAPH_CONFIG
+from dashboards.ui.view_state import ViewState
 
 AUTO_HEIGHT_ROWS = 30
 # columns whose values are ids shown by their plain names (rule ids stay ids: reviewers cite them)
