@@ -27,15 +27,11 @@ FINDING_COLUMNS = ["service_date", "rule_id", "detail", "units_over", "amount_at
 
 
 def export_links(npi: str, state: ViewState) -> html.Div:
-    q = state.query()
-    return html.Div([
-        html.Span("Export: "),
-        html.A("findings (CSV)", href=f"/export/providers/{npi}/findings.csv{q}", id="export-findings-csv", download=""),
-        html.Span(" · "),
-        html.A("lines (CSV)", href=f"/export/providers/{npi}/lines.csv{q}", id="export-lines-csv", download=""),
-        html.Span(" · "),
-        html.A("findings and lines (Excel)", href=f"/export/providers/{npi}/review.xlsx{q}", id="export-xlsx", download=""),
-    ], className="exports")
+    return components.export_links(
+        "Export: ", f"/export/providers/{npi}", state,
+        [("findings (CSV)", "findings.csv", "export-findings-csv"), ("lines (CSV)", "lines.csv", "export-lines-csv"),
+         ("findings and lines (Excel)", "review.xlsx", "export-xlsx")],
+    )
 
 
 def findings_frame(snap, viewer, npi: str, period: str, state: ViewState | None = None) -> pl.DataFrame:

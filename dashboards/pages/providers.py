@@ -19,13 +19,10 @@ PATH = "/providers"
 
 
 def export_links(state: ViewState) -> html.Div:
-    q = state.query()
-    return html.Div([
-        html.Span("Export the ranking: "),
-        html.A("CSV", href=f"/export/ranking.csv{q}", id="export-ranking-csv", download=""),
-        html.Span(" · "),
-        html.A("Excel", href=f"/export/ranking.xlsx{q}", id="export-ranking-xlsx", download=""),
-    ], className="exports")
+    return components.export_links(
+        "Export the ranking: ", "/export", state,
+        [("CSV", "ranking.csv", "export-ranking-csv"), ("Excel", "ranking.xlsx", "export-ranking-xlsx")],
+    )
 
 
 def layout(**query):

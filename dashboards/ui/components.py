@@ -58,6 +58,17 @@ def card(label: str, value: str, id: str | None = None) -> html.Div:
                     className="card", **kwargs)
 
 
+def export_links(label: str, base: str, state: ViewState, files: list[tuple[str, str, str]]) -> html.Div:
+    """A row of download links: ``label``, then each (text, file name under ``base``, element id),
+    every link keeping the page's filters (``state``)."""
+    q = state.query()
+    links: list = [html.Span(label)]
+    for text, name, id in files:
+        links += [html.Span(" · ")] if len(links) > 1 else []
+        links.append(html.A(text, href=f"{base}/{name}{q}", id=id, download=""))
+    return html.Div(links, className="exports")
+
+
 def graph(id: str | dict, figure, **kwargs) -> dcc.Graph:
     """A Plotly graph, never offering to share the figure to a cloud (``figures.GRAPH_CONFIG``)."""
     return dcc.Graph(id=id, figure=figure, config=GRAPH_CONFIG, **kwargs)
