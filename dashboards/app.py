@@ -71,7 +71,6 @@ def _shell():
             html.Span(who, id="who", className="who"),
             sign_out,
         ], className="topbar"),
-        dcc.Location(id="nav", refresh="callback-nav"),
         html.Main(dash.page_container, className="content"),
     ])
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dashboards.data import summaries
 from dashboards.data.lines import discipline_sql, lines_sql, one_units_row_per_line, require_lines
-from dashboards.data.periods import in_period, one_of, whole_months
+from dashboards.data.periods import in_period, one_of
 from dashboards.data.snapshot import MissingData, Snapshot
 
 # Derived tables (``dashboards.data.summaries``), built once per snapshot:

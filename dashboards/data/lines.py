@@ -10,7 +10,7 @@ blocking checks guarantee (``one_units_row_per_line``, ``line_keys_unique``) and
 from __future__ import annotations
 
 from dashboards.data.periods import Filters, in_period, one_of
-from dashboards.data.snapshot import MissingData, Snapshot
+from dashboards.data.snapshot import Snapshot
 
 
 def discipline_sql(snap: Snapshot, units: str = "line_units") -> tuple[str, str]:

@@ -20,7 +20,7 @@ from dashboards.data.derived import (
 )
 from dashboards.data.lines import direct_lines_sql, direct_params, lines_sql, one_units_row_per_line
 from dashboards.data.periods import Filters, in_period, one_of, period_params, whole_months
-from dashboards.data.snapshot import MissingData, Snapshot
+from dashboards.data.snapshot import Snapshot
 
 
 DEFAULT_DAILY_LIMIT_97112 = 4

@@ -132,13 +132,16 @@ def layout(npi: str | None = None, **query):
 
 def register_callbacks(app) -> None:
     audit.register_callbacks(app)
-    why_flagged.register_callbacks(app)
 
-    @app.callback(Output("pv-go", "href"), Input("pv-findings", "cellClicked"), Input("pv-period", "value"),
-                  State("pv-npi", "data"), State("pv-state", "data"), State("pv-go", "href"),
-                  prevent_initial_call=True)
-    def go(cell, period, npi, shown, current):
-        """A findings row opens its patient-day; another period shows this provider over it."""
+    @app.callback(Output("pv-go", "href"), Input("pv-findings", "cellClicked"), why_flagged.DAYS_CLICKED,
+                  Input("pv-period", "value"), State("pv-npi", "data"), State("pv-state", "data"),
+                  State("pv-go", "href"), prevent_initial_call=True)
+    def go(cell, _day_cells, period, npi, shown, current):
+        """A findings row opens its patient-day, a why-flagged day its day; another period shows this
+        provider over it."""
+        if isinstance(ctx.triggered_id, dict) and ctx.triggered_id.get("type") == why_flagged.DAYS_GRID:
+            href = why_flagged.clicked_href(ctx.triggered[0]["value"] if ctx.triggered else None)
+            return navigation.target(current, href) if href else no_update
         if ctx.triggered_id == "pv-findings":
             href = str((cell or {}).get("rowId") or "").split("|", 1)[-1]
             return navigation.target(current, href) if href else no_update
