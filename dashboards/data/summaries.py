@@ -2,9 +2,8 @@
 
 A filter by clinic, payer type or discipline needs every finding enriched from its claim lines and
 every line's discipline from ``line_units``: joins over all claim lines that take seconds on a large
-review. ``dashboards.data.derived`` defines those tables (the relations its queries used to build on every
-call, grouped so that each filter still picks the same rows) and reads them through
-``frame(snap, names, query, params)``:
+review. ``dashboards.data.derived`` defines those tables (grouped so that each filter still picks the
+same rows); the queries read them through ``frame(snap, names, query, params)``:
 
 * in the app, each snapshot file gets one in-memory DuckDB (the file attached read-only, as every
   request attaches it) that holds the tables, built on first use and kept until a newer snapshot is
