@@ -10,7 +10,8 @@ from dashboards.data.snapshot import Snapshot
 def review_changes(snap: Snapshot) -> dict | None:
     """What the last recorded review changed: when, new findings and resolved ones, by rule
     (from review_runs and finding_history). None when the snapshot has no review history."""
-    if not (snap.has("review_runs", "run_id", "finished_at") and snap.has("finding_history", "first_seen_run", "resolved_run")):
+    recorded = snap.has("review_runs", "run_id", "finished_at")
+    if not (recorded and snap.has("finding_history", "first_seen_run", "resolved_run")):
         return None
     last = snap.rows("select run_id, finished_at from review_runs order by finished_at desc limit 1")
     if not last:

@@ -30,7 +30,9 @@ def finding_claim_ids(snap: Snapshot, finding_ids) -> pl.DataFrame:
     billing = snap.col("claim_lines", "cl", "billing_npi")
     units = snap.has("line_units", "claim_id", "line_number", "discipline")
     discipline = "lu.discipline" if units else "cast(null as varchar)"
-    units_join = " left join line_units lu on lu.claim_id = pd.claim_id and lu.line_number = pd.line_number" if units else ""
+    units_join = (
+        " left join line_units lu on lu.claim_id = pd.claim_id and lu.line_number = pd.line_number" if units else ""
+    )
     scoped = "select finding_id, claim_id from f where claim_id is not null"
     if have_lines:
         scoped += f"""
@@ -60,7 +62,8 @@ def finding_claim_ids(snap: Snapshot, finding_ids) -> pl.DataFrame:
             from findings f)
           where list_contains($ids, finding_id)),
         scoped as ({scoped})
-        select f.finding_id, list(distinct s.claim_id order by s.claim_id) filter (where s.claim_id is not null) as claim_ids
+        select f.finding_id,
+               list(distinct s.claim_id order by s.claim_id) filter (where s.claim_id is not null) as claim_ids
         from f left join scoped s using (finding_id) group by f.finding_id order by f.finding_id
         """,
         {"ids": ids},

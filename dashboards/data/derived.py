@@ -63,7 +63,8 @@ def _enriched_findings_sql(snap: Snapshot) -> str:
     )
     if not have_lines:
         return (
-            f"select *, rendering_npi as rendering_npi_given, billing_provider as billing_npi, cast(null as varchar) as clinic_name, "
+            "select *, rendering_npi as rendering_npi_given, billing_provider as billing_npi, "
+            "cast(null as varchar) as clinic_name, "
             "cast(null as varchar) as payer_type, strftime(service_date, '%Y-%m') as month from "
             f"({base})"
         )
@@ -72,7 +73,9 @@ def _enriched_findings_sql(snap: Snapshot) -> str:
     # patient-day and patient-day-therapist lookups) or of its therapist-day (part 3). Each lookup
     # sees every line with its keys, so it finds what it would over all lines.
     joins, disc = discipline_sql(
-        snap, "(select lu.* from line_units lu semi join rel on rel.claim_id = lu.claim_id and rel.line_number = lu.line_number)"
+        snap,
+        "(select lu.* from line_units lu semi join rel "
+        "on rel.claim_id = lu.claim_id and rel.line_number = lu.line_number)",
     )
     billing = snap.col("claim_lines", "cl", "billing_npi")
     clinic = snap.col("claim_lines", "cl", "clinic_name")
@@ -90,7 +93,8 @@ def _enriched_findings_sql(snap: Snapshot) -> str:
       union all
       select 2 as part, c.* from cl0 c semi join kp on kp.patient_id = c.patient_id and kp.service_date = c.service_date
       union all
-      select 3 as part, c.* from cl0 c semi join kt on kt.rendering_npi = c.rendering_npi and kt.service_date = c.service_date
+      select 3 as part, c.* from cl0 c
+        semi join kt on kt.rendering_npi = c.rendering_npi and kt.service_date = c.service_date
     ),
     cl as (select cl.*, {disc} as discipline from rel cl {joins}),
     pd as (select patient_id, service_date, rendering_npi, min(billing_npi) as billing_npi,
@@ -109,7 +113,8 @@ def _enriched_findings_sql(snap: Snapshot) -> str:
              coalesce(f0.patient_id, la.patient_id) as patient_id,
              coalesce(f0.service_date, la.service_date) as service_date,
              f0.claim_id, f0.line_number, f0.units_over, f0.amount_at_risk, f0.exposure,
-             coalesce(f0.billing_provider, la.billing_npi, pda.billing_npi, pa.billing_npi, tda.billing_npi) as billing_npi,
+             coalesce(f0.billing_provider, la.billing_npi, pda.billing_npi, pa.billing_npi, tda.billing_npi)
+               as billing_npi,
              coalesce(la.payer_type, pda.payer_type, pa.payer_type, tda.payer_type) as payer_type,
              coalesce(f0.discipline, la.discipline, pda.discipline, pa.discipline, tda.discipline) as discipline
       from f0
@@ -185,7 +190,8 @@ def _claim_days_97112_sql(snap: Snapshot) -> str:
 
 def _hist_97112_sql(snap: Snapshot) -> str:
     return (
-        "select date_trunc('month', service_date)::date as month, units::bigint as units, count(*)::bigint as patient_days "
+        "select date_trunc('month', service_date)::date as month, units::bigint as units, "
+        "count(*)::bigint as patient_days "
         f"from (select service_date, sum(units) as units from {summaries.table(CLAIM_DAYS_97112)} "
         "group by patient_id, service_date) group by all"
     )

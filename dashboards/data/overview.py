@@ -102,10 +102,12 @@ def _findings_source(snap: Snapshot, filters: Filters) -> str | None:
         return None
     f = lambda c, t="varchar": snap.col("findings", "f", c, t)  # noqa: E731
     return (
-        f"(select f.rule_id, {f('units_over', 'double')} as units_over, {f('amount_at_risk', 'double')} as amount_at_risk, "
+        f"(select f.rule_id, {f('units_over', 'double')} as units_over, "
+        f"{f('amount_at_risk', 'double')} as amount_at_risk, "
         f"coalesce({f('exposure', 'double')}, {f('amount_at_risk', 'double')}) as exposure, "
         f"{f('service_date', 'date')} as service_date, strftime({f('service_date', 'date')}, '%Y-%m') as month, "
-        "cast(null as varchar) as billing_npi, cast(null as varchar) as payer_type, cast(null as varchar) as discipline "
+        "cast(null as varchar) as billing_npi, cast(null as varchar) as payer_type, "
+        "cast(null as varchar) as discipline "
         "from findings f)"
     )
 

@@ -24,7 +24,9 @@ def patient_ids_on(snap: Snapshot, service_date: dt.date, npi: str | None = None
     return [r[0] for r in rows]
 
 
-def patient_of_token(snap: Snapshot, key: bytes, npi: str | None, token: str | None, service_date: dt.date) -> str | None:
+def patient_of_token(
+    snap: Snapshot, key: bytes, npi: str | None, token: str | None, service_date: dt.date
+) -> str | None:
     """The patient a patient-day link names by its token (``privacy.patient_token`` under ``key``),
     among the patients seen that day: the therapist's first, then anyone's."""
     for candidates in (patient_ids_on(snap, service_date, npi), patient_ids_on(snap, service_date, None)):

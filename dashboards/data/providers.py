@@ -115,7 +115,8 @@ def provider_name(snap: Snapshot, npi: str) -> str | None:
     for table in ("provider_scores", "claim_lines"):
         if snap.has(table, "rendering_npi", "provider_name"):
             rows = snap.rows(
-                f"select provider_name from {table} where rendering_npi = ? and provider_name is not null limit 1", [npi]
+                f"select provider_name from {table} where rendering_npi = ? and provider_name is not null limit 1",
+                [npi],
             )
             if rows:
                 return rows[0][0]
@@ -125,7 +126,8 @@ def provider_name(snap: Snapshot, npi: str) -> str | None:
 def provider_metrics(snap: Snapshot, npi: str, period: str) -> pl.DataFrame:
     snap.require("provider_metrics", "period", "rendering_npi", "metric", "value")
     types = {"metric": "varchar", "peer_group": "varchar", "direction_bad": "varchar", "significant": "boolean"}
-    want = ["metric", "value", "peer_median", "robust_z", "percentile", "p_value", "significant", "direction_bad", "peer_group"]
+    want = ["metric", "value", "peer_median", "robust_z", "percentile", "p_value", "significant", "direction_bad",
+            "peer_group"]
     cols = ", ".join(f"{snap.col('provider_metrics', 'm', c, types.get(c, 'double'))} as {c}" for c in want)
     return snap.frame(
         f"select {cols} from provider_metrics m where m.rendering_npi = $npi and m.period = $period order by m.metric",
@@ -163,7 +165,8 @@ def provider_findings(snap: Snapshot, npi: str, period: str = "all") -> pl.DataF
     start, end = period_bounds(period)
     has_lines = snap.has("claim_lines", "patient_id", "service_date", "rendering_npi")
     shared = (
-        " or (rendering_npi_given is null and claim_id is null and patient_id is not null and (patient_id, service_date) in "
+        " or (rendering_npi_given is null and claim_id is null and patient_id is not null "
+        "and (patient_id, service_date) in "
         "(select patient_id, service_date from claim_lines where rendering_npi = $npi))"
         if has_lines else ""
     )
