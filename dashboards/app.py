@@ -3,13 +3,13 @@
 ``create_app(snapshot, users_file)`` builds it over a *published snapshot* (never the live
 warehouse), opened read-only per request; ``serve(...)`` runs it on 127.0.0.1 by default.
 
-Roles: with a users file (see ``dashboards.users``) everyone signs in, and a manager never sees a
+Roles: with a users file (see ``dashboards.access.users``) everyone signs in, and a manager never sees a
 patient identifier; without one the app runs in single-user local mode, as an auditor, and only on
 a loopback address (``serve`` refuses another).
 
 The key that signs the session cookie and keys the patient tokens comes from ``secret_key``,
-``UNITREVIEW_SECRET_KEY`` or a key file made once in the state folder (``dashboards.app_key``);
-sessions live in that folder too (``dashboards.sessions``).
+``UNITREVIEW_SECRET_KEY`` or a key file made once in the state folder (``dashboards.access.app_key``);
+sessions live in that folder too (``dashboards.access.sessions``).
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ import flask
 from dash import dcc, html
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboards import app_key, auth, context, exports, not_found
+from dashboards import context
+from dashboards import not_found
+from dashboards.access import app_key, auth
+from dashboards.access.sessions import FILE_NAME as SESSIONS_FILE, SessionPolicy, SessionStore
+from dashboards.access.throttle import LoginLimits, LoginThrottle
+from dashboards.access.users import UsersFile
+from dashboards.files import exports
 from dashboards.pages import help_page, not_found_404, overview, patient_day, provider, providers, therapist_day
-from dashboards.sessions import FILE_NAME as SESSIONS_FILE, SessionPolicy, SessionStore
-from dashboards.throttle import LoginLimits, LoginThrottle
-from dashboards.users import UsersFile
 
 log = logging.getLogger("unitreview.dashboard")
 
@@ -69,7 +72,6 @@ def _shell():
             html.Span(who, id="who", className="who"),
             sign_out,
         ], className="topbar"),
-        dcc.Location(id="nav", refresh="callback-nav"),
         html.Main(dash.page_container, className="content"),
     ])
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import flask
 
 from dashboards import data
-from dashboards import privacy
-from dashboards.privacy import Viewer
-from dashboards.sessions import SessionStore
-from dashboards.snapshot import Snapshot, open_snapshot
-from dashboards.throttle import LoginThrottle
-from dashboards.users import UsersFile
+from dashboards.access import privacy
+from dashboards.access.privacy import Viewer
+from dashboards.access.sessions import SessionStore
+from dashboards.access.throttle import LoginThrottle
+from dashboards.access.users import UsersFile
+from dashboards.data.snapshot import Snapshot, open_snapshot
 
 CONFIG_KEY = "UNITREVIEW"
 

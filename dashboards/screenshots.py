@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 
+from dashboards.access.users import add_user
 from dashboards.app import create_app
 from dashboards.background import running
-from dashboards.report import write_report
-from dashboards.users import add_user
+from dashboards.files.report import write_report
 from pipelines.warehouse.snapshot import publish_snapshot
 
 CHROMIUM = "/usr/bin/chromium"

@@ -14,11 +14,12 @@ import polars as pl
 import pytest
 from dash._utils import to_json
 
-from dashboards import audit, users
+from dashboards.ui import audit
+from dashboards.access import users
 from dashboards.app import create_app
 from dashboards.pages import provider
-from dashboards.privacy import Viewer
-from dashboards.snapshot import reading
+from dashboards.access.privacy import Viewer
+from dashboards.data.snapshot import reading
 from pipelines.audit import commands
 from pipelines.audit import worksheet as sheets
 from tests.dashboard_fixtures import publish

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from dashboards.safe_export import FORMULA_PREFIXES
+from dashboards.files.safe_export import FORMULA_PREFIXES
 from pipelines.audit import commands, store
 from pipelines.audit import worksheet as sheets
 from pipelines.audit.appraise import AppraisalError
@@ -185,7 +185,7 @@ def test_amount_cells_are_read_leniently(drawn, tmp_path):
 
 def test_not_a_worksheet(tmp_path):
     other = tmp_path / "other.xlsx"
-    from dashboards.safe_export import to_xlsx_bytes
+    from dashboards.files.safe_export import to_xlsx_bytes
 
     other.write_bytes(to_xlsx_bytes({"findings": pl.DataFrame({"a": [1]})}))
     with pytest.raises(AppraisalError, match="not a unitreview audit worksheet"):

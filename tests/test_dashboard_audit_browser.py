@@ -10,7 +10,8 @@ import re
 import polars as pl
 import pytest
 
-from dashboards import audit, users
+from dashboards.ui import audit
+from dashboards.access import users
 from dashboards.app import create_app
 from dashboards.background import running
 from pipelines.audit import commands, store

@@ -19,9 +19,10 @@ import pytest
 
 from dashboards.app import create_app
 from dashboards.background import running
-from dashboards.safe_export import FORMULA_PREFIXES
-from dashboards.snapshot import reading
-from dashboards import data, users
+from dashboards.files.safe_export import FORMULA_PREFIXES
+from dashboards.data.snapshot import reading
+from dashboards import data
+from dashboards.access import users
 from tests.browser_support import BROWSER_MARKS, TIMEOUT, browser, page, playwright  # noqa: F401 - fixtures
 from tests.dashboard_fixtures import publish
 from tests.fixtures_warehouse import build_fixture_warehouse

@@ -9,8 +9,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from dashboards import data, figures
-from dashboards.snapshot import MissingData, reading
+from dashboards import data
+from dashboards.ui import figures
+from dashboards.data.snapshot import MissingData, reading
 from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 
 
@@ -141,7 +142,7 @@ def test_the_app_and_report_import_neither_ingest_nor_rules():
     import sys
 
     code = (
-        "import sys, dashboards.app, dashboards.report, dashboards.exports; "
+        "import sys, dashboards.app, dashboards.files.report, dashboards.files.exports; "
         "bad = sorted(m for m in sys.modules if m.startswith(('pipelines.ingest', 'pipelines.rules', 'dagster'))); "
         "print(bad); sys.exit(1 if bad else 0)"
     )

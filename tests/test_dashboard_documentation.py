@@ -13,13 +13,15 @@ import polars as pl
 import pytest
 from dash._utils import to_json
 
-from dashboards import context, data, users
+from dashboards import context
+from dashboards import data
+from dashboards.access import users
 from dashboards.app import create_app
-from dashboards.coverage import coverage_notices
+from dashboards.data.coverage import coverage_notices
 from dashboards.pages import overview, patient_day
-from dashboards.privacy import NOTE_WITHHELD, patient_token
-from dashboards.report import write_report
-from dashboards.snapshot import reading
+from dashboards.access.privacy import NOTE_WITHHELD, patient_token
+from dashboards.files.report import write_report
+from dashboards.data.snapshot import reading
 from pipelines.warehouse.snapshot import publish_snapshot
 from pipelines.rules import Reference, RuleSettings, line_units
 from pipelines.rules.findings._common import FINDING_BASE

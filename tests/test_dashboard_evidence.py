@@ -32,10 +32,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from dashboards import context, evidence, visits, why_flagged
+from dashboards import context
+from dashboards.data import evidence
+from dashboards.data import visits
+from dashboards.ui import why_flagged
 from dashboards.app import create_app
-from dashboards.privacy import Viewer
-from dashboards.snapshot import reading
+from dashboards.access.privacy import Viewer
+from dashboards.data.snapshot import reading
 from pipelines.scores import compute_scores
 from pipelines.scores.attribution import rule_ids
 from pipelines.scores.peers import metric_specs

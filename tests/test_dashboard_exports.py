@@ -16,12 +16,15 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from dashboards import context, data, ranking, users
+from dashboards import context
+from dashboards import data
+from dashboards.ui import ranking
+from dashboards.access import users
 from dashboards.app import create_app
-from dashboards.privacy import Viewer, patient_token
-from dashboards.safe_export import FORMULA_PREFIXES, UTF8_BOM, to_csv_bytes
-from dashboards.snapshot import reading
-from dashboards.view_state import ViewState
+from dashboards.access.privacy import Viewer, patient_token
+from dashboards.files.safe_export import FORMULA_PREFIXES, UTF8_BOM, to_csv_bytes
+from dashboards.data.snapshot import reading
+from dashboards.ui.view_state import ViewState
 from pipelines.cli.commands import app as cli
 from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from dashboards import figures
+from dashboards.ui import figures
 
 
 def test_bar_counts_print_whole_with_room_beyond_the_longest_bar():

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from dashboards import data
-from dashboards.snapshot import reading
-from dashboards.view_state import BadQuery, ViewState
+from dashboards.data.snapshot import reading
+from dashboards.ui.view_state import BadQuery, ViewState
 from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 
 

@@ -1,6 +1,6 @@
 """Plain words: the help page explains every rule the review registers and every metric scoring
 computes, with its source; grids and figures name them the same way (one mapping,
-``dashboards.glossary``); an unknown address is a 404, for a browser and for a script."""
+``dashboards.ui.glossary``); an unknown address is a 404, for a browser and for a script."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import polars as pl
 import pytest
 from dash._utils import to_json
 
-from dashboards import components, figures, glossary
+from dashboards.ui import components
+from dashboards.ui import figures
+from dashboards.ui import glossary
 from dashboards.app import create_app
 from dashboards.pages import help_page
 from pipelines.rules.registry import RULES

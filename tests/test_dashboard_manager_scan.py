@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 import duckdb
 import pytest
 
-from dashboards import users
+from dashboards.access import users
 from dashboards.app import create_app
 from dashboards.background import running
-from dashboards.privacy import patient_token
-from dashboards.report import write_report
+from dashboards.access.privacy import patient_token
+from dashboards.files.report import write_report
 from tests.browser_support import browser, needs_chromium  # noqa: F401 - fixtures
 from tests.dashboard_fixtures import publish
 from tests.fixtures_warehouse import PATIENTS, build_fixture_warehouse
@@ -117,11 +117,12 @@ def test_the_report_of_the_planted_snapshot_names_no_patient(planted, tmp_path):
 
 
 def test_a_managers_masked_filter_choices_still_filter(planted):
-    from dashboards import data, filter_bar
+    from dashboards import data
+    from dashboards.ui import filter_bar
     from dashboards.pages import overview
-    from dashboards.privacy import Viewer, protect_options
-    from dashboards.snapshot import reading
-    from dashboards.view_state import ViewState
+    from dashboards.access.privacy import Viewer, protect_options
+    from dashboards.data.snapshot import reading
+    from dashboards.ui.view_state import ViewState
 
     manager = Viewer(role="manager", key=b"k")
     with reading(planted["snapshot"]) as snap:

@@ -11,11 +11,13 @@ import polars as pl
 import pytest
 from dash._utils import to_json
 
-from dashboards import context, data, users
+from dashboards import context
+from dashboards import data
+from dashboards.access import users
 from dashboards.app import create_app
 from dashboards.pages import overview, patient_day, provider, providers
-from dashboards.privacy import Viewer, patient_token, protect, scrub_text
-from dashboards.snapshot import reading
+from dashboards.access.privacy import Viewer, patient_token, protect, scrub_text
+from dashboards.data.snapshot import reading
 from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 
 KEY = b"test-key"

@@ -8,7 +8,7 @@ import os
 import duckdb
 import pytest
 
-from dashboards.snapshot import SnapshotUnavailable, open_snapshot, reading
+from dashboards.data.snapshot import SnapshotUnavailable, open_snapshot, reading
 from pipelines.warehouse import snapshot as publish_module
 from pipelines.warehouse.snapshot import publish_snapshot
 from tests.fixtures_warehouse import build_fixture_warehouse

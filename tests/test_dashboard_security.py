@@ -18,10 +18,12 @@ import dash
 import pytest
 from typer.testing import CliRunner
 
-from dashboards import app_key, sessions, users
+from dashboards.access import app_key
+from dashboards.access import sessions
+from dashboards.access import users
 from dashboards.app import create_app, serve
-from dashboards.privacy import patient_token
-from dashboards.sessions import SessionPolicy
+from dashboards.access.privacy import patient_token
+from dashboards.access.sessions import SessionPolicy
 from pipelines.cli.commands import app as cli
 from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dashboards import users
+from dashboards.access import users
 from dashboards.app import create_app
 from dashboards.background import free_port, running
-from dashboards.report import write_report
+from dashboards.files.report import write_report
 from tests.browser_support import BROWSER_MARKS, browser, page, playwright  # noqa: F401 - fixtures
 from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401 - fixtures
 

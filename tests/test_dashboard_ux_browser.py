@@ -14,12 +14,14 @@ import duckdb
 import polars as pl
 import pytest
 
-from dashboards import context, data, users
+from dashboards import context
+from dashboards import data
+from dashboards.access import users
 from dashboards.app import create_app
 from dashboards.background import running
-from dashboards.privacy import patient_token
-from dashboards.safe_export import UTF8_BOM
-from dashboards.snapshot import reading
+from dashboards.access.privacy import patient_token
+from dashboards.files.safe_export import UTF8_BOM
+from dashboards.data.snapshot import reading
 from tests.browser_support import BROWSER_MARKS, TIMEOUT, browser, page, playwright  # noqa: F401 - fixtures
 from tests.dashboard_fixtures import publish
 from tests.fixtures_warehouse import build_fixture_warehouse

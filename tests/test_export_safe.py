@@ -11,7 +11,7 @@ import zipfile
 import polars as pl
 import pytest
 
-from dashboards.safe_export import FORMULA_PREFIXES, neutralize, neutralize_frame, to_csv_bytes, to_xlsx_bytes
+from dashboards.files.safe_export import FORMULA_PREFIXES, neutralize, neutralize_frame, to_csv_bytes, to_xlsx_bytes
 
 BAIT = ["=1+1", "+SUM(A1)", "-1+2", "@SUM(A1:A9)", '=HYPERLINK("http://x.invalid","y")', "\t=1", "\r=1"]
 

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
-from dashboards.report import write_report
+from dashboards.files.report import write_report
 
 
 @pytest.fixture(scope="module")

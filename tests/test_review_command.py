@@ -213,7 +213,7 @@ def test_the_report_a_review_publishes_is_the_report_of_the_snapshot_it_publishe
     # snapshot: the same document as one rendered from the snapshot afterwards, snapshot time included
     import re
 
-    from dashboards.report import write_report
+    from dashboards.files.report import write_report
 
     warehouse = tmp_path / "w.duckdb"
     assert review(extracts, warehouse).exit_code == 0
@@ -258,7 +258,7 @@ def test_every_total_sums_exposure_one_line_counted_once(tmp_path):
     # one $200 line (97112 x5 on 60 minutes, a pain diagnosis only) that DAILY_LIMIT, DX_SUPPORT and
     # UNITS_OVER_MINUTES all question: their own amounts add up to more, every total is $200
     from dashboards import data
-    from dashboards.snapshot import reading
+    from dashboards.data.snapshot import reading
 
     folder = tmp_path / "in"
     folder.mkdir()

@@ -191,7 +191,7 @@ def test_a_second_review_marks_new_and_resolved_findings(months, tmp_path):
 
 def test_the_report_and_overview_say_what_is_new_and_what_was_resolved(months, tmp_path):
     from dashboards import data
-    from dashboards.snapshot import reading
+    from dashboards.data.snapshot import reading
 
     landing = tmp_path / "landing"
     landing.mkdir()

@@ -8,8 +8,9 @@ from contextlib import contextmanager
 
 from dash import html
 
-from dashboards import components, context
-from dashboards.snapshot import MissingData, SnapshotUnavailable
+from dashboards import context
+from dashboards.data.snapshot import MissingData, SnapshotUnavailable
+from dashboards.ui import components
 
 
 def guarded(build):

@@ -1,11 +1,11 @@
 """Help: every rule, provider metric, peer statistic and column the app shows, in plain words with
-its source (``dashboards.glossary``)."""
+its source (``dashboards.ui.glossary``)."""
 
 from __future__ import annotations
 
 from dash import dcc, html
 
-from dashboards import glossary
+from dashboards.ui import glossary
 
 PATH = "/help"
 SECTIONS = [

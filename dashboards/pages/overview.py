@@ -1,5 +1,5 @@
 """Overview (for managers): the report's figures, filtered by months (from / to), clinics, payer
-types and discipline, the filters kept in the URL (``dashboards.view_state``). Clicking a provider
+types and discipline, the filters kept in the URL (``dashboards.ui.view_state``). Clicking a provider
 (grid row or map point) opens its page with the same filters."""
 
 from __future__ import annotations
@@ -7,12 +7,14 @@ from __future__ import annotations
 import dash_ag_grid as dag
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import components, context, data, figures, filter_bar, navigation
-from dashboards.coverage import coverage_notices
+from dashboards import context
+from dashboards import data
+from dashboards.access.privacy import protect
+from dashboards.data.coverage import coverage_notices
+from dashboards.data.snapshot import MissingData
 from dashboards.pages import guarded
-from dashboards.privacy import protect
-from dashboards.snapshot import MissingData
-from dashboards.view_state import ViewState, period_text
+from dashboards.ui import components, figures, filter_bar, navigation
+from dashboards.ui.view_state import ViewState, period_text
 
 PATH = "/"
 TOP_COLUMNS = ["risk_rank", "provider_name", "reasons", "units_97112_per_patient_day", "findings", "units_over",

@@ -14,10 +14,12 @@ import datetime as dt
 import polars as pl
 from dash import html
 
-from dashboards import components, context, data, glossary
+from dashboards import context
+from dashboards import data
+from dashboards.access.privacy import protect
 from dashboards.pages import guarded
-from dashboards.privacy import protect
-from dashboards.view_state import ViewState
+from dashboards.ui import components, glossary
+from dashboards.ui.view_state import ViewState
 from pipelines.notes.detector import ELEMENTS, LABELS, highlight_segments
 
 PATH_TEMPLATE = "/patient-day/<npi>/<token>/<date>"
@@ -60,16 +62,12 @@ def _notes(lines: pl.DataFrame, viewer) -> list:
 
 
 def export_links(npi: str, token: str, day: dt.date, state: ViewState) -> html.Div:
-    base = f"/export/patient-day/{npi}/{token}/{day.isoformat()}"
-    q = state.query()
-    return html.Div([
-        html.Span("Export this patient-day: "),
-        html.A("lines (CSV)", href=f"{base}/lines.csv{q}", id="export-day-lines-csv", download=""),
-        html.Span(" · "),
-        html.A("findings (CSV)", href=f"{base}/findings.csv{q}", id="export-day-findings-csv", download=""),
-        html.Span(" · "),
-        html.A("lines and findings (Excel)", href=f"{base}/day.xlsx{q}", id="export-day-xlsx", download=""),
-    ], className="exports")
+    return components.export_links(
+        "Export this patient-day: ", f"/export/patient-day/{npi}/{token}/{day.isoformat()}", state,
+        [("lines (CSV)", "lines.csv", "export-day-lines-csv"),
+         ("findings (CSV)", "findings.csv", "export-day-findings-csv"),
+         ("lines and findings (Excel)", "day.xlsx", "export-day-xlsx")],
+    )
 
 
 def _arithmetic(lines: pl.DataFrame) -> list:

@@ -1,10 +1,10 @@
-"""One provider: why it is flagged (``dashboards.why_flagged``: each metric that adds to its risk
+"""One provider: why it is flagged (``dashboards.ui.why_flagged``: each metric that adds to its risk
 score against the peers, and the days behind it), metrics against peers, the monthly trend, its
 findings (a row opens the patient-day, or the therapist-day for OVERLAP and IMPOSSIBLE_DAY) and the
-exports of its findings and lines; for auditors, the audit sample controls (``dashboards.audit``:
+exports of its findings and lines; for auditors, the audit sample controls (``dashboards.ui.audit``:
 draw, download the worksheet, upload it back, see the appraisal).
 
-The period and the filters come from the URL (``dashboards.view_state``) and stay in every link:
+The period and the filters come from the URL (``dashboards.ui.view_state``) and stay in every link:
 breadcrumbs, exports, the days its findings open."""
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import dash_ag_grid as dag
 import polars as pl
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import audit, components, context, data, figures, navigation, why_flagged
-from dashboards.links import finding_href, patient_day_href  # noqa: F401 - still importable from here
+from dashboards import context
+from dashboards import data
+from dashboards.access.privacy import protect
+from dashboards.data.snapshot import MissingData
 from dashboards.pages import guarded
-from dashboards.privacy import protect
-from dashboards.snapshot import MissingData
-from dashboards.view_state import ViewState, period_text
+from dashboards.ui import audit, components, figures, navigation, why_flagged
+from dashboards.ui.links import finding_href
+from dashboards.ui.view_state import ViewState, period_text
 
 PATH_TEMPLATE = "/providers/<npi>"
 FINDING_COLUMNS = ["service_date", "rule_id", "detail", "units_over", "amount_at_risk", "severity", "patient_ref",
@@ -26,15 +28,11 @@ FINDING_COLUMNS = ["service_date", "rule_id", "detail", "units_over", "amount_at
 
 
 def export_links(npi: str, state: ViewState) -> html.Div:
-    q = state.query()
-    return html.Div([
-        html.Span("Export: "),
-        html.A("findings (CSV)", href=f"/export/providers/{npi}/findings.csv{q}", id="export-findings-csv", download=""),
-        html.Span(" · "),
-        html.A("lines (CSV)", href=f"/export/providers/{npi}/lines.csv{q}", id="export-lines-csv", download=""),
-        html.Span(" · "),
-        html.A("findings and lines (Excel)", href=f"/export/providers/{npi}/review.xlsx{q}", id="export-xlsx", download=""),
-    ], className="exports")
+    return components.export_links(
+        "Export: ", f"/export/providers/{npi}", state,
+        [("findings (CSV)", "findings.csv", "export-findings-csv"), ("lines (CSV)", "lines.csv", "export-lines-csv"),
+         ("findings and lines (Excel)", "review.xlsx", "export-xlsx")],
+    )
 
 
 def findings_frame(snap, viewer, npi: str, period: str, state: ViewState | None = None) -> pl.DataFrame:
@@ -135,13 +133,16 @@ def layout(npi: str | None = None, **query):
 
 def register_callbacks(app) -> None:
     audit.register_callbacks(app)
-    why_flagged.register_callbacks(app)
 
-    @app.callback(Output("pv-go", "href"), Input("pv-findings", "cellClicked"), Input("pv-period", "value"),
-                  State("pv-npi", "data"), State("pv-state", "data"), State("pv-go", "href"),
-                  prevent_initial_call=True)
-    def go(cell, period, npi, shown, current):
-        """A findings row opens its patient-day; another period shows this provider over it."""
+    @app.callback(Output("pv-go", "href"), Input("pv-findings", "cellClicked"), why_flagged.DAYS_CLICKED,
+                  Input("pv-period", "value"), State("pv-npi", "data"), State("pv-state", "data"),
+                  State("pv-go", "href"), prevent_initial_call=True)
+    def go(cell, _day_cells, period, npi, shown, current):
+        """A findings row opens its patient-day, a why-flagged day its day; another period shows this
+        provider over it."""
+        if isinstance(ctx.triggered_id, dict) and ctx.triggered_id.get("type") == why_flagged.DAYS_GRID:
+            href = why_flagged.clicked_href(ctx.triggered[0]["value"] if ctx.triggered else None)
+            return navigation.target(current, href) if href else no_update
         if ctx.triggered_id == "pv-findings":
             href = str((cell or {}).get("rowId") or "").split("|", 1)[-1]
             return navigation.target(current, href) if href else no_update

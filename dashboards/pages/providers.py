@@ -8,23 +8,22 @@ import dash_ag_grid as dag
 import polars as pl
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import components, context, data, filter_bar, navigation, ranking
+from dashboards import context
+from dashboards import data
+from dashboards.data.snapshot import MissingData
 from dashboards.pages import guarded
 from dashboards.pages.overview import provider_href, range_scores_notice
-from dashboards.snapshot import MissingData
-from dashboards.view_state import ViewState
+from dashboards.ui import components, filter_bar, navigation, ranking
+from dashboards.ui.view_state import ViewState
 
 PATH = "/providers"
 
 
 def export_links(state: ViewState) -> html.Div:
-    q = state.query()
-    return html.Div([
-        html.Span("Export the ranking: "),
-        html.A("CSV", href=f"/export/ranking.csv{q}", id="export-ranking-csv", download=""),
-        html.Span(" · "),
-        html.A("Excel", href=f"/export/ranking.xlsx{q}", id="export-ranking-xlsx", download=""),
-    ], className="exports")
+    return components.export_links(
+        "Export the ranking: ", "/export", state,
+        [("CSV", "ranking.csv", "export-ranking-csv"), ("Excel", "ranking.xlsx", "export-ranking-xlsx")],
+    )
 
 
 def layout(**query):

@@ -13,14 +13,17 @@ import datetime as dt
 
 import dash
 import polars as pl
-from dash import Input, Output, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
-from dashboards import components, context, data, visits
-from dashboards.evidence_figures import therapist_day_timeline
-from dashboards.links import THERAPIST_DAY_RULES, patient_day_href
+from dashboards import context
+from dashboards import data
+from dashboards.access.privacy import protect
+from dashboards.data import visits
 from dashboards.pages import guarded
-from dashboards.privacy import protect
-from dashboards.view_state import ViewState
+from dashboards.ui import components, navigation
+from dashboards.ui.evidence_figures import therapist_day_timeline
+from dashboards.ui.links import THERAPIST_DAY_RULES, patient_day_href
+from dashboards.ui.view_state import ViewState
 
 PATH_TEMPLATE = "/therapist-day/<npi>/<date>"
 NO_TIMES = ("These visits have no start or no end time: they cannot be placed on the timeline, and the "
@@ -80,6 +83,7 @@ def layout(npi: str | None = None, date: str | None = None, **params):
         grid_frame = shown.drop("patient").with_columns(pl.Series("row_id", row_ids, dtype=pl.String))
         on_line, off_line = grid_frame.filter(visits.PLACED), grid_frame.filter(~visits.PLACED)
         parts = [
+            navigation.page_location("td-go"),
             components.breadcrumbs(state, ("Providers", "/providers"), (therapist, f"/providers/{npi}"),
                                    (f"Therapist-day {day.isoformat()}", None)),
             html.H2(f"Therapist-day {day.isoformat()}: {therapist} (NPI {npi})", id="therapist-day-title"),
@@ -112,9 +116,11 @@ def layout(npi: str | None = None, date: str | None = None, **params):
 
 def register_callbacks(app) -> None:
     # the grid of visits without times is there only when some are: an optional input
-    @app.callback(Output("nav", "href", allow_duplicate=True), Input("td-visits", "cellClicked"),
-                  Input("td-visits-no-times", "cellClicked", allow_optional=True), prevent_initial_call=True)
-    def open_patient_day(_placed, _unplaced):
+    @app.callback(Output("td-go", "href"), Input("td-visits", "cellClicked"),
+                  Input("td-visits-no-times", "cellClicked", allow_optional=True), State("td-go", "href"),
+                  prevent_initial_call=True)
+    def open_patient_day(_placed, _unplaced, current):
+        """A visit's row opens its patient-day (the page's one navigation callback)."""
         cell = dash.ctx.triggered[0]["value"] if dash.ctx.triggered else None
         href = str((cell or {}).get("rowId") or "").split("|", 1)[-1]
-        return href if href.startswith("/") else no_update
+        return navigation.target(current, href) if href.startswith("/") else no_update

@@ -3,7 +3,7 @@ appraisal (registered frames, one transaction each), reading them back, re-drawi
 and re-running a stored appraisal exactly.
 
 The command line writes to the warehouse. The dashboard never does: it writes to a separate small
-DuckDB file beside the snapshot (``dashboards.audit.audit_store_path``), with the same tables.
+DuckDB file beside the snapshot (``dashboards.ui.audit.audit_store_path``), with the same tables.
 """
 
 from __future__ import annotations

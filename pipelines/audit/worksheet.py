@@ -1,5 +1,5 @@
 """The auditor's worksheet (Excel, written with xlsxwriter, every text cell passed through the shared
-formula neutralizer ``dashboards.safe_export.neutralize``), and reading a completed one back.
+formula neutralizer ``dashboards.files.safe_export.neutralize``), and reading a completed one back.
 
 Sheets:
 - ``sample``: one row per sampled beneficiary-day: sample item number, stratum, the key
@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import xlsxwriter
 
-from dashboards.safe_export import FORMULA_PREFIXES, neutralize
+from dashboards.files.safe_export import FORMULA_PREFIXES, neutralize
 from pipelines.audit import frame as frames
 from pipelines.audit.appraise import AppraisalError, StratumFrame
 from pipelines.audit.draw import PROCEDURE, Draw

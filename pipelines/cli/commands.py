@@ -130,7 +130,7 @@ def report(
     out_file: Annotated[Path, typer.Option("--out", help="The HTML file to write")],
 ) -> None:
     """Write the self-contained HTML report (no patient identifiers) from the published snapshot."""
-    from dashboards.report import write_report
+    from dashboards.files.report import write_report
     from pipelines.assets.publish import snapshot_path
 
     snapshot = snapshot_path(str(warehouse))
@@ -152,8 +152,8 @@ def dashboard(
 ) -> None:
     """Serve the Dash dashboard on the published snapshot (a review may run meanwhile)."""
     from dashboards.app import UnsafeBind, check_bind, serve
-    from dashboards.app_key import KeyFileError
-    from dashboards.sessions import SessionPolicy
+    from dashboards.access.app_key import KeyFileError
+    from dashboards.access.sessions import SessionPolicy
     from pipelines.assets.publish import snapshot_path
 
     try:

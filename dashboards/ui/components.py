@@ -1,5 +1,5 @@
 """Small UI pieces the pages share: the snapshot line, breadcrumbs, notices, cards and grids (their
-headers in plain words, ``dashboards.glossary``)."""
+headers in plain words, ``dashboards.ui.glossary``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import dash_ag_grid as dag
 import polars as pl
 from dash import dcc, html
 
-from dashboards import glossary
-from dashboards.figures import GRAPH_CONFIG
-from dashboards.snapshot import Snapshot
-from dashboards.view_state import ViewState
+from dashboards.data.snapshot import Snapshot
+from dashboards.ui import glossary
+from dashboards.ui.figures import GRAPH_CONFIG
+from dashboards.ui.view_state import ViewState
 
 AUTO_HEIGHT_ROWS = 30
 # columns whose values are ids shown by their plain names (rule ids stay ids: reviewers cite them)
@@ -56,6 +56,17 @@ def card(label: str, value: str, id: str | None = None) -> html.Div:
     kwargs = {"id": id} if id else {}
     return html.Div([html.Div(label, className="card-label"), html.Div(value, className="card-value")],
                     className="card", **kwargs)
+
+
+def export_links(label: str, base: str, state: ViewState, files: list[tuple[str, str, str]]) -> html.Div:
+    """A row of download links: ``label``, then each (text, file name under ``base``, element id),
+    every link keeping the page's filters (``state``)."""
+    q = state.query()
+    links: list = [html.Span(label)]
+    for text, name, id in files:
+        links += [html.Span(" · ")] if len(links) > 1 else []
+        links.append(html.A(text, href=f"{base}/{name}{q}", id=id, download=""))
+    return html.Div(links, className="exports")
 
 
 def graph(id: str | dict, figure, **kwargs) -> dcc.Graph:

@@ -7,7 +7,7 @@ nor the notes. An older snapshot without the table (or without some of its colum
 
 from __future__ import annotations
 
-from dashboards.snapshot import Snapshot
+from dashboards.data.snapshot import Snapshot
 
 TABLE = "rule_coverage"
 # What to say when the table gives no reason of its own.

@@ -2,9 +2,8 @@
 
 A filter by clinic, payer type or discipline needs every finding enriched from its claim lines and
 every line's discipline from ``line_units``: joins over all claim lines that take seconds on a large
-review. ``dashboards.data`` defines those tables (the relations its queries used to build on every
-call, grouped so that each filter still picks the same rows) and reads them through
-``frame(snap, names, query, params)``:
+review. ``dashboards.data.derived`` defines those tables (grouped so that each filter still picks the
+same rows); the queries read them through ``frame(snap, names, query, params)``:
 
 * in the app, each snapshot file gets one in-memory DuckDB (the file attached read-only, as every
   request attaches it) that holds the tables, built on first use and kept until a newer snapshot is
@@ -24,7 +23,7 @@ from typing import Callable
 import duckdb
 import polars as pl
 
-from dashboards.snapshot import ALIAS, Snapshot, attach_read_only, file_identity
+from dashboards.data.snapshot import ALIAS, Snapshot, attach_read_only, file_identity
 
 CATALOG = "memory.main"
 MAX_CACHED = 4  # snapshot files with tables kept in memory (one per path: an older one is dropped)

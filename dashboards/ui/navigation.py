@@ -1,11 +1,9 @@
 """Moving to another page from a callback, one history entry per move.
 
 Each page that navigates from a callback (a grid row, a map point, a filter) holds its own
-``dcc.Location`` (``page_location``) written by ONE callback of that page. A callback whose output
-is shared with other callbacks (``allow_duplicate=True``) runs when its page is shown even with
-``prevent_initial_call=True``: the provider page's period callback did, and a grid click then
-pushed two history entries, so that Back seemed to do nothing. A single writer per page needs no
-``allow_duplicate``, and its initial call is prevented as asked.
+``dcc.Location`` (``page_location``) written by ONE callback of that page: an output shared by several
+callbacks (``allow_duplicate=True``) fires when its page is shown despite ``prevent_initial_call``, and
+the extra history entry makes Back seem to do nothing.
 
 The location is set to an absolute URL (``target``): after the push the browser's URL and the
 component's ``href`` are then the same text, so no second push follows.

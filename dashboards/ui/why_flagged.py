@@ -5,16 +5,17 @@ the metrics counted per working day). A manager sees patients by token only (``p
 
 from __future__ import annotations
 
-import dash
 import dash_ag_grid as dag
 import polars as pl
-from dash import ALL, Input, Output, dcc, html, no_update
+from dash import ALL, Input, html
 
-from dashboards import components, context, evidence
-from dashboards.evidence_figures import metric_against_peers
-from dashboards.links import patient_day_href, therapist_day_href
-from dashboards.privacy import protect
-from dashboards.snapshot import MissingData
+from dashboards import context
+from dashboards.access.privacy import protect
+from dashboards.data import evidence
+from dashboards.data.snapshot import MissingData
+from dashboards.ui import components
+from dashboards.ui.evidence_figures import metric_against_peers
+from dashboards.ui.links import patient_day_href, therapist_day_href
 
 SECTION_ID = "why-flagged"
 DAYS_GRID = "why-days"  # pattern-matching id type of the day grids: {"type": DAYS_GRID, "metric": name}
@@ -120,10 +121,11 @@ def section(snap, viewer, npi: str, period: str, query: str = "") -> html.Div:
     return html.Div([title, intro, *blocks], id=SECTION_ID)
 
 
-def register_callbacks(app) -> None:
-    @app.callback(Output("nav", "href", allow_duplicate=True),
-                  Input({"type": DAYS_GRID, "metric": ALL}, "cellClicked"), prevent_initial_call=True)
-    def open_day(_cells):
-        cell = dash.ctx.triggered[0]["value"] if dash.ctx.triggered else None
-        href = str((cell or {}).get("rowId") or "")
-        return href if href.startswith("/") else no_update
+# The provider page's one navigation callback (``dashboards.ui.navigation``) listens to every days grid.
+DAYS_CLICKED = Input({"type": DAYS_GRID, "metric": ALL}, "cellClicked")
+
+
+def clicked_href(cell: dict | None) -> str | None:
+    """The day a clicked row of a days grid opens (its row id is the day's link)."""
+    href = str((cell or {}).get("rowId") or "")
+    return href if href.startswith("/") else None

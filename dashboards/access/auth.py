@@ -1,11 +1,11 @@
 """Sign-in for the review app when a users file is configured: a plain login form, a server-side
-session (``dashboards.sessions``) named by a signed cookie, and a guard in front of every other
+session (``dashboards.access.sessions``) named by a signed cookie, and a guard in front of every other
 route (pages, Dash's own endpoints, exports).
 
 On every request the guard finds the cookie's session (refused when signed out, idle or too old),
 then the user in the users file as it is now (refused when removed or the password changed) and
 takes the role from there (a demotion shows on the next request). Sign-in is throttled per user
-name and per address (``dashboards.throttle``). The cookie is ``Secure`` whenever the request came
+name and per address (``dashboards.access.throttle``). The cookie is ``Secure`` whenever the request came
 over HTTPS (as told by a trusted proxy's ``X-Forwarded-Proto`` when the app is configured to trust
 one).
 """
@@ -21,10 +21,10 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import flask
 from flask.sessions import SecureCookieSessionInterface
 
+from dashboards.access.sessions import credential_fingerprint
+from dashboards.access.throttle import minutes_text
+from dashboards.access.users import authenticate
 from dashboards.context import settings
-from dashboards.sessions import credential_fingerprint
-from dashboards.throttle import minutes_text
-from dashboards.users import authenticate
 
 log = logging.getLogger("unitreview.dashboard")
 OPEN_PATHS = ("/login", "/logout", "/favicon.ico")

@@ -25,8 +25,10 @@ from pathlib import Path
 import duckdb
 from dash import Input, Output, State, dcc, html, no_update
 
-from dashboards import components, context, data
-from dashboards.privacy import Viewer
+from dashboards import context
+from dashboards import data
+from dashboards.access.privacy import Viewer
+from dashboards.ui import components
 from pipelines.audit import commands, draw as draws, store
 from pipelines.audit import worksheet as sheets
 from pipelines.audit.appraise import Appraisal, AppraisalError

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import polars as pl
 
-from dashboards.privacy import Viewer
-from dashboards.snapshot import Snapshot
-from dashboards.view_state import ViewState
+from dashboards.access.privacy import Viewer
+from dashboards.data.snapshot import Snapshot
+from dashboards.ui.view_state import ViewState
 
 NOT_RECORDED = "not recorded in this snapshot"
 LOCAL_MODE = "local mode (single user, no sign-in)"

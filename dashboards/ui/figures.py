@@ -2,7 +2,7 @@
 
 Each takes the Polars frame that ``dashboards.data`` returns and gives a Plotly figure; none reads
 the snapshot or knows who is looking (no builder receives patient identifiers). Rules and metrics
-are named in plain words (``dashboards.glossary``), their ids in the hover.
+are named in plain words (``dashboards.ui.glossary``), their ids in the hover.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import textwrap
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboards import glossary
+from dashboards.ui import glossary
 
 RULE_COLORS = {
     "UNITS_OVER_MINUTES": "#d62728",
@@ -29,17 +29,14 @@ RULE_COLORS = {
 PEER_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f"]
 OUTLIER_COLOR = "#d62728"
 TEMPLATE = "plotly_white"
-# Room beyond the longest bar for its count printed outside it: a count drawn past the axis end was
-# cut ("2697" showed as "269").
+# Room beyond the longest bar for its count printed outside it (a count past the axis end is clipped).
 BAR_TEXT_HEADROOM = 1.2
 LABELLED_OUTLIERS = 8  # the risk map names at most this many outliers (by risk rank)
 LABEL_CHARS = 24  # a name longer than this is shortened with "…" on the map
 CHAR_PX = 7.2  # width of a character at the figures' 12 px font, to size the label margin
 
-# Plotly.js 4 shows "Share chart..." in every modebar unless told not to: its dialog uploads the
-# figure (provider names, NPIs, amounts) to Plotly's cloud. Every graph of the app
-# (``components.graph``) and of the report is drawn with this config. (showLink, linkText, sendData
-# and showEditInChartStudio are gone from plotly.js 4 with Chart Studio: setting them does nothing.)
+# Every graph of the app (``components.graph``) and of the report: no "Share chart" button, whose dialog
+# uploads the figure (provider names, NPIs, amounts) to Plotly's cloud.
 GRAPH_CONFIG = {
     "showSendToCloud": False,
     "plotlyServerURL": "",
@@ -50,13 +47,12 @@ GRAPH_CONFIG = {
 
 def _wrap(text: str, width: int = 28) -> str:
     """A category label on lines of at most ``width`` characters (plotly never wraps a tick label, and a
-    long one was cut at the figure's left edge on a phone)."""
+    long one is clipped at the figure's left edge on a phone)."""
     return "<br>".join(textwrap.wrap(text, width)) or text
 
 
 def _layout(fig: go.Figure, title: str, height: int = 380, subtitle: str | None = None) -> go.Figure:
-    # the legend sits at the bottom of the figure, below the axis labels whatever their height (a
-    # legend placed under the plot area covered rotated month labels and the axis title on a phone)
+    # the legend sits below the axis labels whatever their height, so it never covers them on a phone
     fig.update_layout(
         template=TEMPLATE,
         title={"text": title, "x": 0.01, "xanchor": "left", **({"subtitle": {"text": subtitle}} if subtitle else {})},

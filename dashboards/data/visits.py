@@ -14,7 +14,7 @@ import datetime as dt
 
 import polars as pl
 
-from dashboards.snapshot import Snapshot
+from dashboards.data.snapshot import Snapshot
 
 VISIT_COLUMNS = ["patient_id", "claim_id", "visit_start", "visit_end", "clock_minutes", "timed_minutes",
                  "timed_units", "units_billed", "codes", "one_on_one"]

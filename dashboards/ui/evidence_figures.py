@@ -1,7 +1,7 @@
 """Figures of the evidence behind a flag: one metric against the peer group's values, and a
 therapist-day's visits on a timeline with the overlapping intervals marked.
 
-Like ``dashboards.figures`` (whose layout and colours they share), the builders take frames and give
+Like ``dashboards.ui.figures`` (whose layout and colours they share), the builders take frames and give
 Plotly figures; they name patients only by the label column the page passes (a token for a manager).
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboards.evidence import metric_text
-from dashboards.figures import OUTLIER_COLOR, _layout, empty
+from dashboards.data.evidence import metric_text
+from dashboards.ui.figures import OUTLIER_COLOR, _layout, empty
 
 PEER_COLOR = "#5b7fa6"
 MEDIAN_COLOR = "#444"

@@ -19,10 +19,11 @@ import plotly.io as pio
 import polars as pl
 from plotly.offline import get_plotlyjs
 
-from dashboards import data, figures
-from dashboards.coverage import coverage_notices
-from dashboards.privacy import Viewer, id_index, protect, protect_text
-from dashboards.snapshot import MissingData, Snapshot, SnapshotInfo, reading
+from dashboards import data
+from dashboards.access.privacy import Viewer, id_index, protect, protect_text
+from dashboards.data.coverage import coverage_notices
+from dashboards.data.snapshot import MissingData, Snapshot, SnapshotInfo, reading
+from dashboards.ui import figures
 
 FIGURE_CONFIG = {**figures.GRAPH_CONFIG, "responsive": True}
 MIN_CHECKED_ID_LENGTH = 6  # shorter ids could match digits in figure data by chance

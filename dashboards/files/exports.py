@@ -1,13 +1,13 @@
 """Downloads (CSV, Excel), as the signed-in role may see them (a manager's carry ``patient_ref``, never a
-patient id), every text cell neutralized against spreadsheet formulas (``dashboards.safe_export``):
+patient id), every text cell neutralized against spreadsheet formulas (``dashboards.files.safe_export``):
 
 * ``/export/providers/<npi>/findings.csv``, ``lines.csv``, ``review.xlsx``: a provider's findings and lines;
 * ``/export/ranking.csv``, ``ranking.xlsx``: the providers ranking the providers page shows;
 * ``/export/patient-day/<npi>/<token>/<date>/lines.csv``, ``findings.csv``, ``day.xlsx``: one patient-day.
 
-Each takes the page's filters from the query string (``dashboards.view_state``). Findings carry
+Each takes the page's filters from the query string (``dashboards.ui.view_state``). Findings carry
 ``claim_ids``: every claim in the finding's scope (``data.finding_claim_ids``). An Excel file has a
-``metadata`` sheet (``dashboards.provenance``); a CSV starts with a UTF-8 byte order mark.
+``metadata`` sheet (``dashboards.files.provenance``); a CSV starts with a UTF-8 byte order mark.
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ import re
 import flask
 import polars as pl
 
-from dashboards import context, data, provenance, ranking
-from dashboards.privacy import protect
-from dashboards.safe_export import to_csv_bytes, to_xlsx_bytes
-from dashboards.snapshot import MissingData, SnapshotUnavailable
-from dashboards.view_state import BadQuery, ViewState
+from dashboards import context
+from dashboards import data
+from dashboards.access.privacy import protect
+from dashboards.data.snapshot import MissingData, SnapshotUnavailable
+from dashboards.files import provenance
+from dashboards.files.safe_export import to_csv_bytes, to_xlsx_bytes
+from dashboards.ui import ranking
+from dashboards.ui.view_state import BadQuery, ViewState
 
 NPI = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
 TOKEN = re.compile(r"^pt-[0-9a-f]{16}$")

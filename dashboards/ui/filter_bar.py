@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dash import Input, dcc, html
 
-from dashboards.privacy import protect_options, unmask_choice
-from dashboards.view_state import ViewState
+from dashboards.access.privacy import protect_options, unmask_choice
+from dashboards.ui.view_state import ViewState
 
 FIELDS = ("from", "to", "clinic", "payer", "discipline")
 

@@ -20,7 +20,7 @@ from typing import Callable
 import polars as pl
 
 from dashboards import data
-from dashboards.snapshot import MissingData, Snapshot
+from dashboards.data.snapshot import MissingData, Snapshot
 from pipelines.scores import facts
 from pipelines.scores.attribution import THERAPIST_DAY_RULES
 from pipelines.scores.settings import ScoreSettings

@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from dashboards import sessions
+from dashboards.access import sessions
 
 log = logging.getLogger("unitreview.dashboard")
 MAX_KEYS = 10_000  # past this many tracked names and addresses, the expired ones are dropped
