@@ -3,7 +3,7 @@
 ``create_app(snapshot, users_file)`` builds it over a *published snapshot* (never the live
 warehouse), opened read-only per request; ``serve(...)`` runs it on 127.0.0.1 by default.
 
-Roles: with a users file (see ``dashboards.access.users``) everyone signs in, and a manager never sees a
+Roles: with a users file (see ``dashboards.users``) everyone signs in, and a manager never sees a
 patient identifier; without one the app runs in single-user local mode, as an auditor, and only on
 a loopback address (``serve`` refuses another).
 
@@ -31,7 +31,7 @@ from dashboards import not_found
 from dashboards.access import app_key, auth
 from dashboards.access.sessions import FILE_NAME as SESSIONS_FILE, SessionPolicy, SessionStore
 from dashboards.access.throttle import LoginLimits, LoginThrottle
-from dashboards.access.users import UsersFile
+from dashboards.users import UsersFile
 from dashboards.files import exports
 from dashboards.pages import help_page, not_found_404, overview, patient_day, provider, providers, therapist_day
 

@@ -17,7 +17,7 @@ from dashboards.access import privacy
 from dashboards.access.privacy import Viewer
 from dashboards.access.sessions import SessionStore
 from dashboards.access.throttle import LoginThrottle
-from dashboards.access.users import UsersFile
+from dashboards.users import UsersFile
 from dashboards.data.snapshot import Snapshot, open_snapshot
 
 CONFIG_KEY = "UNITREVIEW"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from dashboards.access.users import add_user
+from dashboards.users import add_user
 from dashboards.app import create_app
 from dashboards.background import running
 from dashboards.files.report import write_report

@@ -15,7 +15,7 @@ import pytest
 from dash._utils import to_json
 
 from dashboards.ui import audit
-from dashboards.access import users
+from dashboards import users
 from dashboards.app import create_app
 from dashboards.pages import provider
 from dashboards.access.privacy import Viewer

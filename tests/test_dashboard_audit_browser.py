@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from dashboards.ui import audit
-from dashboards.access import users
+from dashboards import users
 from dashboards.app import create_app
 from dashboards.background import running
 from pipelines.audit import commands, store

@@ -22,7 +22,7 @@ from dashboards.background import running
 from dashboards.files.safe_export import FORMULA_PREFIXES
 from dashboards.data.snapshot import reading
 from dashboards import data
-from dashboards.access import users
+from dashboards import users
 from tests.browser_support import BROWSER_MARKS, TIMEOUT, browser, page, playwright  # noqa: F401 - fixtures
 from tests.dashboard_fixtures import publish
 from tests.fixtures_warehouse import build_fixture_warehouse

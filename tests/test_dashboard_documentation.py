@@ -15,7 +15,7 @@ from dash._utils import to_json
 
 from dashboards import context
 from dashboards import data
-from dashboards.access import users
+from dashboards import users
 from dashboards.app import create_app
 from dashboards.data.coverage import coverage_notices
 from dashboards.pages import overview, patient_day

@@ -14,7 +14,7 @@ from dashboards.data import evidence
 from dashboards.app import create_app
 from dashboards.background import running
 from dashboards.data.snapshot import reading
-from dashboards.access import users
+from dashboards import users
 from tests.browser_support import BROWSER_MARKS, TIMEOUT, browser, page, playwright  # noqa: F401 - fixtures
 from tests.dashboard_fixtures import publish
 from tests.fixtures_warehouse import OVERLAP_NPI, OVERLAP_VISITS, build_fixture_warehouse

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from dashboards import context
 from dashboards import data
 from dashboards.ui import ranking
-from dashboards.access import users
+from dashboards import users
 from dashboards.app import create_app
 from dashboards.access.privacy import Viewer, patient_token
 from dashboards.files.safe_export import FORMULA_PREFIXES, UTF8_BOM, to_csv_bytes

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import duckdb
 import pytest
 
-from dashboards.access import users
+from dashboards import users
 from dashboards.app import create_app
 from dashboards.background import running
 from dashboards.access.privacy import patient_token

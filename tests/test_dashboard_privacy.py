@@ -13,7 +13,7 @@ from dash._utils import to_json
 
 from dashboards import context
 from dashboards import data
-from dashboards.access import users
+from dashboards import users
 from dashboards.app import create_app
 from dashboards.pages import overview, patient_day, provider, providers
 from dashboards.access.privacy import Viewer, patient_token, protect, scrub_text

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from dashboards.access import app_key
 from dashboards.access import sessions
-from dashboards.access import users
+from dashboards import users
 from dashboards.app import create_app, serve
 from dashboards.access.privacy import patient_token
 from dashboards.access.sessions import SessionPolicy

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dashboards.access import users
+from dashboards import users
 from dashboards.app import create_app
 from dashboards.background import free_port, running
 from dashboards.files.report import write_report

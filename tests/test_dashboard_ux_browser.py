@@ -16,7 +16,7 @@ import pytest
 
 from dashboards import context
 from dashboards import data
-from dashboards.access import users
+from dashboards import users
 from dashboards.app import create_app
 from dashboards.background import running
 from dashboards.access.privacy import patient_token

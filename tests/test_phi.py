@@ -150,7 +150,7 @@ def test_dagster_events_metadata_and_logs_at_debug_name_no_patient(extracts, tmp
 
 @pytest.fixture(scope="module")
 def served(reviewed, tmp_path_factory):
-    from dashboards.access import users
+    from dashboards import users
     from dashboards.app import create_app
     from dashboards.background import running
 

@@ -23,7 +23,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from dashboards.access.sessions import credential_fingerprint
 from dashboards.access.throttle import minutes_text
-from dashboards.access.users import authenticate
+from dashboards.users import authenticate
 from dashboards.context import settings
 
 log = logging.getLogger("unitreview.dashboard")

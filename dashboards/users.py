@@ -8,9 +8,9 @@ TOML, one table per user::
 
 Add or change a user (the password is asked twice, or read from stdin with --password-stdin)::
 
-    python -m dashboards.access.users add alice --role manager [--file users.toml]
-    python -m dashboards.access.users remove alice [--file users.toml]
-    python -m dashboards.access.users list [--file users.toml]
+    python -m dashboards.users add alice --role manager [--file users.toml]
+    python -m dashboards.users remove alice [--file users.toml]
+    python -m dashboards.users list [--file users.toml]
 
 Without a users file the app runs in single-user local mode, as an auditor, on 127.0.0.1.
 
@@ -127,7 +127,7 @@ class UsersFile:
 
 
 def save_users(path: Path, users: dict[str, dict]) -> None:
-    lines = ["# unitreview app users: python -m dashboards.access.users add NAME --role manager|auditor", ""]
+    lines = ["# unitreview app users: python -m dashboards.users add NAME --role manager|auditor", ""]
     for name in sorted(users):
         lines += [f"[users.{name}]", f"role = {json.dumps(users[name]['role'])}",
                   f"password_hash = {json.dumps(users[name]['password_hash'])}", ""]
@@ -150,7 +150,7 @@ def add_user(path: Path, name: str, role: str, password: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dashboards.access.users", description="Manage the review app's users.")
+    parser = argparse.ArgumentParser(prog="python -m dashboards.users", description="Manage the review app's users.")
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add", help="add a user or change a user's role and password")
     add.add_argument("name")
