@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks import kill_harness as kh
+from tests import kill_harness as kh
 from pipelines.cli import WarehouseBusy, app, lock_path, review_lock
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@
 is consistent, still holds the last complete review, and a rerun ends exactly where an uninterrupted
 review ends (nothing lost, nothing doubled).
 
-A reduced version of ``benchmarks/kill_harness.py`` (which runs 20+ trials on ~120k lines): one
+A reduced version of ``tests/kill_harness.py`` (which runs 20+ trials on ~120k lines): one
 small extract, one kill inside each of ingestion (after the first file committed), rules, scores and
 publishing. The killed review is the ``unitreview review`` command in a subprocess, with a progress
 marker written as Dagster starts each step; the reruns run in this process.
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks import kill_harness as kh
+from tests import kill_harness as kh
 from pipelines.cli import app
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks import kill_harness as kh
+from tests import kill_harness as kh
 from pipelines.cli import app
 from tests.extracts import row, rows, write_csv
 
