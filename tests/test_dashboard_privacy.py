@@ -86,14 +86,6 @@ def test_every_provider_frame_is_clean_for_managers(snapshot_path, fixture_info)
 
 
 @pytest.fixture(scope="module")
-def users_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("users") / "users.toml"
-    users.add_user(path, "mona", "manager", "manager-pass")
-    users.add_user(path, "audrey", "auditor", "auditor-pass")
-    return path
-
-
-@pytest.fixture(scope="module")
 def app(snapshot_path, users_file):
     return create_app(snapshot_path, users_file, secret_key="test secret")
 

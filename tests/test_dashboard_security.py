@@ -29,6 +29,7 @@ PATIENT = "PHI-PAT-0001"
 
 @pytest.fixture()
 def users_file(tmp_path):
+    """A users file of this test's own (conftest's is shared): tests here change passwords."""
     path = tmp_path / "users.toml"
     users.add_user(path, "mona", "manager", "manager-pass")
     users.add_user(path, "audrey", "auditor", "auditor-pass")
