@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 WAREHOUSE ?= warehouse/unitreview.duckdb
 INPUT ?= data_samples
 
-.PHONY: setup review test browser bench dev clean
+.PHONY: setup review test test-fast browser bench dev clean
 
 setup: $(VENV)/.synced
 
@@ -23,8 +23,13 @@ $(VENV)/.synced: pyproject.toml uv.lock
 review: setup
 	$(BIN)/unitreview review --input $(INPUT) --warehouse $(WAREHOUSE)
 
+# the full suite, as CI runs it
 test: setup browser
 	$(BIN)/python -m pytest -q
+
+# the quick loop: everything but the end-to-end tests (reviews, subprocesses, servers, browsers)
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # Debian's chromium for the browser tests (as root, e.g. in CI); without it those tests skip, saying why.
 browser:

@@ -1,7 +1,7 @@
 """A small, realistic warehouse for the dashboard and report tests (synthetic data only).
 
 ``build_fixture_warehouse(path)`` writes the review-output tables with the shapes the pipeline
-produces (``docs/contract/review-outputs.md``): five providers in two clinics over three months,
+produces (tests/test_fixture_matches_review.py compares them with a real review's): five providers in two clinics over three months,
 twelve patients whose ids (``PHI-PAT-0001`` ...) the tests scan for, findings of several rules
 (patient-day, line and therapist-day grain), provider scores per month and for ``all``, and the
 long provider metrics. Some text cells carry spreadsheet-formula bait (``=HYPERLINK``, ``-1+2``,
@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from pipelines.warehouse import ensure_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +48,15 @@ RULES = [
     "UNITS_OVER_MINUTES", "ALLOCATION", "DAILY_LIMIT", "MINUTES_MISSING", "DX_SUPPORT",
     "DUPLICATE", "OVERLAP", "DOCUMENTATION", "IMPOSSIBLE_DAY",
 ]
+
+# the words scoring gives each metric (pipelines/scores/peers.py); the app reads the daily limit from them
+METRIC_LABELS = {
+    "units_97112_per_patient_day": "97112 units per patient-day",
+    "timed_units_per_patient_day": "timed units per patient-day",
+    "minutes_per_timed_unit": "documented minutes per timed unit",
+    "share_days_97112_at_limit": "patient-days with 97112 at the daily limit (4 units)",
+    "rate_units_over_minutes": "UNITS_OVER_MINUTES findings per patient-day",
+}
 
 # Formula bait that the exports must neutralize.
 BAIT_NOTE = '=HYPERLINK("http://example.invalid/x","open me")'
@@ -283,9 +294,11 @@ def _findings(lines: pl.DataFrame) -> pl.DataFrame:
         )
     for r in lines.filter(pl.col("minutes").is_null() & pl.col("cpt_code").is_in(list(TIMED))).iter_rows(named=True):
         add(
-            rule_id="MINUTES_MISSING", severity="medium", claim_id=r["claim_id"], line_number=r["line_number"],
+            rule_id="MINUTES_MISSING", severity="medium", rendering_npi=r["rendering_npi"], patient_id=r["patient_id"],
+            service_date=r["service_date"], claim_id=r["claim_id"], line_number=r["line_number"],
             amount_at_risk=r["allowed_amount"],
             detail=f"{r['cpt_code']} billed for {r['units_billed']} unit(s) with no documented minutes on the line",
+            billing_provider=r["billing_npi"], discipline=disc[r["rendering_npi"]],
         )
     for r in lines.filter(~pl.col("deficit_documented") & (pl.col("cpt_code") == "97112")).iter_rows(named=True):
         add(
@@ -375,6 +388,11 @@ def _scores(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, 
                 "share_days_97112_at_limit": (
                     u112_days.filter(pl.col("units_billed") >= 4).height / pdays if pdays else None
                 ),
+                "units_97112": int(u112["units_billed"].sum() or 0),
+                "working_days": ln["service_date"].n_unique(),
+                "rate_untimed_units": (
+                    100.0 * fi.filter(pl.col("rule_id") == "UNTIMED_UNITS").height / pdays if pdays else None
+                ),
             }
             for rule in RULES:
                 n = fi.filter(pl.col("rule_id") == rule).height
@@ -403,7 +421,7 @@ def _scores(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, 
                     metric_rows.append(
                         {
                             "period": period, "rendering_npi": r["rendering_npi"], "peer_group": group,
-                            "metric": metric, "value": v, "peer_median": med, "robust_z": z,
+                            "metric": metric, "label": METRIC_LABELS[metric], "value": v, "peer_median": med, "robust_z": z,
                             "percentile": pct, "p_value": p, "significant": bool(p < 0.05 and len(vals) > 1),
                             "direction_bad": direction,
                         }
@@ -472,15 +490,15 @@ def build_fixture_warehouse(path: Path, seed: int = 97112) -> FixtureInfo:
         path.unlink()
     con = duckdb.connect(str(path))
     try:
-        con.execute((ROOT / "sql" / "001_ingest.sql").read_text())
-        for name, frame in [("claim_lines", lines), ("ingest_log", ingest_log), ("quarantine", quarantine)]:
+        ensure_schema(con)  # the review's own tables, columns and types; columns not filled here stay null
+        for name, frame in [
+            ("claim_lines", lines), ("ingest_log", ingest_log), ("quarantine", quarantine),
+            ("line_units", line_units), ("findings", findings),
+        ]:
             con.register("incoming", frame)
             con.execute(f"insert into {name} by name select * from incoming")
             con.unregister("incoming")
-        for name, frame in [
-            ("line_units", line_units), ("findings", findings),
-            ("provider_scores", scores), ("provider_metrics", metrics),
-        ]:
+        for name, frame in [("provider_scores", scores), ("provider_metrics", metrics)]:  # made from frames
             con.register("incoming", frame)
             con.execute(f"create table {name} as select * from incoming")
             con.unregister("incoming")
@@ -488,6 +506,17 @@ def build_fixture_warehouse(path: Path, seed: int = 97112) -> FixtureInfo:
     finally:
         con.close()
     return FixtureInfo(path=path)
+
+
+def publish(warehouse: Path, snapshot: Path) -> dict:
+    """Publish ``warehouse``'s snapshot at ``snapshot`` as a review does."""
+    from pipelines.warehouse.snapshot import publish_snapshot
+
+    con = duckdb.connect(str(warehouse))
+    try:
+        return publish_snapshot(con, snapshot)
+    finally:
+        con.close()
 
 
 if __name__ == "__main__":  # a quick look: python tests/fixtures_warehouse.py /tmp/fixture.duckdb

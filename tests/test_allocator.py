@@ -24,6 +24,7 @@ def allocator_conf_after_import(module: str, user_value: str | None = None) -> s
     return done.stdout.strip()
 
 
+@pytest.mark.slow  # a subprocess or a Dagster run
 @pytest.mark.parametrize("module", ENTRY_MODULES)
 def test_the_review_keeps_freed_memory_longer_than_polars_default(module):
     # jemalloc reads the options left to right, so the later decay times are the ones in force

@@ -22,8 +22,7 @@ from dashboards.access.privacy import Viewer
 from dashboards.data.snapshot import reading
 from pipelines.audit import commands
 from pipelines.audit import worksheet as sheets
-from tests.dashboard_fixtures import publish
-from tests.fixtures_warehouse import PATIENTS, build_fixture_warehouse
+from tests.fixtures_warehouse import PATIENTS, build_fixture_warehouse, publish
 
 NPI = "1000000001"
 AUDITOR = Viewer(role="auditor", key=b"k")
@@ -109,7 +108,7 @@ def test_auditor_draw_writes_only_the_audit_file(site):
         stored = con.execute("select count(*), min(seed), min(source_database) from audit_samples where sample_id = ?",
                              [ws.sample_id]).fetchall()[0]
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select count(*) from information_schema.tables where table_name = 'audit_samples'").fetchall()[0][0] == 0
+        assert con.execute("select count(*) from audit_samples where sample_id = ?", [ws.sample_id]).fetchall()[0][0] == 0
     assert stored[0] == 6 and stored[1] == 77 and stored[2].startswith("snapshot ")
     # the same draw from the warehouse itself gives the same items (the snapshot is a faithful copy)
     with duckdb.connect(str(warehouse), read_only=True) as con:

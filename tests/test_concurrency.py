@@ -17,7 +17,8 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks import kill_harness as kh
+from tests import kill_harness as kh
+from tests.reviews import review, reviewed
 from pipelines.cli.commands import app
 from pipelines.cli.lock import WarehouseBusy, lock_path, review_lock
 
@@ -39,10 +40,7 @@ def extract(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def single(extract, tmp_path_factory) -> dict:
     """The state after one uninterrupted review: what concurrent reviews must end with."""
-    warehouse = tmp_path_factory.mktemp("single") / "w.duckdb"
-    result = CliRunner().invoke(app, ["review", "--input", str(extract), "--warehouse", str(warehouse)])
-    assert result.exit_code == 0, result.output
-    return kh.state(warehouse)
+    return kh.state(reviewed(extract, tmp_path_factory.mktemp("single") / "w.duckdb"))
 
 
 def start(extract: Path, warehouse: Path, *extra: str) -> subprocess.Popen:
@@ -94,7 +92,7 @@ def test_a_review_with_wait_queues_behind_the_other_while_the_dashboard_keeps_se
     first_month = tmp_path / "first"
     first_month.mkdir()
     shutil.copy(sorted(extract.glob("*.csv"))[0], first_month)
-    assert CliRunner().invoke(app, ["review", "--input", str(first_month), "--warehouse", str(warehouse)]).exit_code == 0
+    reviewed(first_month, warehouse)
     snapshot = warehouse.with_name("w.snapshot.duckdb")
     with duckdb.connect(str(snapshot), read_only=True) as con:
         npi = con.execute("select rendering_npi from findings group by 1 order by count(*) desc limit 1").fetchall()[0][0]
@@ -179,7 +177,7 @@ def test_a_lock_lost_in_the_middle_of_a_run_is_one_sentence(extract, tmp_path, m
     monkeypatch.setattr(cli, "_check_warehouse_opens", lambda warehouse: None)
     try:
         assert holder.stdout.readline().strip() == "open"
-        result = CliRunner().invoke(app, ["review", "--input", str(extract), "--warehouse", str(warehouse)])
+        result = review(extract, warehouse)
     finally:
         holder.kill()
         holder.wait()

@@ -13,6 +13,8 @@ import pytest
 
 from tests.extracts import row, rows, write_csv
 
+pytestmark = pytest.mark.slow  # the unitreview command in a subprocess
+
 UNITREVIEW = [str(Path(sys.executable).with_name("unitreview"))]
 
 

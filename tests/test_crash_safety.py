@@ -2,7 +2,7 @@
 is consistent, still holds the last complete review, and a rerun ends exactly where an uninterrupted
 review ends (nothing lost, nothing doubled).
 
-A reduced version of ``benchmarks/kill_harness.py`` (which runs 20+ trials on ~120k lines): one
+A reduced version of ``tests/kill_harness.py`` (which runs 20+ trials on ~120k lines): one
 small extract, one kill inside each of ingestion (after the first file committed), rules, scores and
 publishing. The killed review is the ``unitreview review`` command in a subprocess, with a progress
 marker written as Dagster starts each step; the reruns run in this process.
@@ -15,18 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from benchmarks import kill_harness as kh
-from pipelines.cli.commands import app
+from tests import kill_harness as kh
+from tests.reviews import reviewed
 
 pytestmark = pytest.mark.slow
-
-
-def review(input_path: Path, warehouse: Path):
-    result = CliRunner().invoke(app, ["review", "--input", str(input_path), "--warehouse", str(warehouse)])
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def world(tmp_path_factory):
     base_input, full_input = kh.make_inputs(work, lines=9000, seed=5, months=4)
     base = work / "base"
     base.mkdir()
-    review(base_input, base / "w.duckdb")
+    reviewed(base_input, base / "w.duckdb")
     with duckdb.connect(str(base / "w.duckdb"), read_only=True) as con:
         base_log = [list(r) for r in con.execute(
             "select source_file, sha256, status, rows_read, rows_loaded, rows_quarantined from ingest_log").fetchall()]
@@ -55,7 +48,7 @@ def world(tmp_path_factory):
     base_state["report_mtime"] = (base / "w_report.html").stat().st_mtime_ns
     reference = work / "reference"
     shutil.copytree(base, reference)
-    review(full_input, reference / "w.duckdb")
+    reviewed(full_input, reference / "w.duckdb")
     return {"work": work, "base": base, "full": full_input, "base_log": base_log, "base_state": base_state,
             "reference": kh.state(reference / "w.duckdb")}
 
@@ -101,7 +94,7 @@ def test_a_review_killed_in_a_stage_loses_nothing_and_doubles_nothing(world, tmp
     assert kh.snapshot_problems(snapshot) == []
 
     # the rerun ends exactly where an uninterrupted review ends, and leaves no staged table behind
-    review(world["full"], warehouse)
+    reviewed(world["full"], warehouse)
     after = kh.state(warehouse)
     assert after == world["reference"]
     assert [t for t in kh.tables(warehouse) if t.endswith("__staged")] == []
@@ -135,5 +128,5 @@ def test_a_crash_between_writes_of_one_transaction_keeps_neither(world, tmp_path
     done = kh.committed(warehouse, snapshot, report, world["base_state"])
     for what, state in expected.items():
         assert done[what] == state, done
-    review(world["full"], warehouse)
+    reviewed(world["full"], warehouse)
     assert kh.state(warehouse) == world["reference"]

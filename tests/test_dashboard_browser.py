@@ -11,7 +11,7 @@ import csv
 import io
 import re
 import shutil
-from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import polars as pl
@@ -22,30 +22,16 @@ from dashboards.background import running
 from dashboards.files.safe_export import FORMULA_PREFIXES
 from dashboards.data.snapshot import reading
 from dashboards import data
-from dashboards import users
-from tests.browser_support import BROWSER_MARKS, TIMEOUT, browser, page, playwright  # noqa: F401 - fixtures
-from tests.dashboard_fixtures import publish
-from tests.fixtures_warehouse import build_fixture_warehouse
+from tests.browser_support import BROWSER_MARKS, choose, playwright
+from tests.fixtures_warehouse import publish
 
 pytestmark = BROWSER_MARKS
 playwright()  # without playwright the module is skipped, saying why
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    return build_fixture_warehouse(tmp_path_factory.mktemp("browser") / "warehouse.duckdb")
-
-
-@pytest.fixture(scope="module")
-def snapshot(warehouse, tmp_path_factory):
-    target = tmp_path_factory.mktemp("browser-published") / "snapshot.duckdb"
-    publish(warehouse.path, target)
-    return target
-
-
-@pytest.fixture(scope="module")
-def local_url(snapshot):
-    with running(create_app(snapshot, None, secret_key="browser tests")) as url:
+def local_url(snapshot_path):
+    with running(create_app(snapshot_path, None, secret_key="browser tests")) as url:
         yield url
 
 
@@ -54,15 +40,6 @@ def open_overview(page, base):
     for graph in ("ov-by-rule", "ov-monthly", "ov-map", "ov-dist"):
         page.wait_for_selector(f"#{graph} .main-svg")
     page.wait_for_selector("#ov-top .ag-row")
-
-
-def choose(page, dropdown: str, value: str) -> None:
-    """Pick the option of ``value`` in a dcc.Dropdown, then wait until Dash has rendered the view of the
-    new URL (a dropdown opened while the filter bar re-renders loses its options)."""
-    page.click(dropdown)
-    page.click(f'[role="option"]:has(input[value="{value}"])')
-    page.wait_for_timeout(150)
-    page.wait_for_function("() => window.store && !window.store.getState().isLoading")
 
 
 def open_flagged_provider(page, base, npi):
@@ -80,29 +57,27 @@ def open_patient_day(page, rule="UNITS_OVER_MINUTES"):
     page.wait_for_selector("#pd-lines .ag-row")
 
 
-def test_overview_loads_with_figures_and_filters(page, local_url, snapshot):
+def test_overview_loads_with_figures_and_filters(page, local_url, snapshot_path):
     open_overview(page, local_url)
     text = page.inner_text("body")
     assert "Snapshot taken at" in text and "local mode (auditor)" in text
-    with reading(snapshot) as snap:
+    with reading(snapshot_path) as snap:
         head = data.headline(snap, data.Filters())
         january = data.headline(snap, data.Filters(period="2026-01"))
     assert page.inner_text("#card-findings").endswith(f"{head['findings']:,}")
     assert "peer median" in page.inner_text("#ov-map")
     assert "daily limit 4" in page.inner_text("#ov-dist")
-    choose(page, "#f-from", "2026-01")
-    page.wait_for_url(re.compile(r"\?from=2026-01$"))
-    choose(page, "#f-to", "2026-01")
-    page.wait_for_url(re.compile(r"\?from=2026-01&to=2026-01$"))
+    choose(page, "#f-from", "2026-01", "?from=2026-01")
+    choose(page, "#f-to", "2026-01", "?from=2026-01&to=2026-01")
     page.wait_for_function(
         "n => document.querySelector('#card-findings').innerText.endsWith(n)", arg=f"{january['findings']:,}"
     )
     assert page.inner_text("#card-lines").endswith(f"{january['lines_reviewed']:,}")
 
 
-def test_flagged_provider_opens_with_peers_trend_and_findings(page, local_url, warehouse):
-    open_flagged_provider(page, local_url, warehouse.flagged_npi)
-    assert warehouse.flagged_name in page.inner_text("#provider-title")
+def test_flagged_provider_opens_with_peers_trend_and_findings(page, local_url, fixture_info):
+    open_flagged_provider(page, local_url, fixture_info.flagged_npi)
+    assert fixture_info.flagged_name in page.inner_text("#provider-title")
     assert "OUTLIER" in page.inner_text("body")
     assert "vs peer median" in page.inner_text("#provider-reasons")
     page.wait_for_selector("#pv-peers .main-svg")
@@ -110,8 +85,8 @@ def test_flagged_provider_opens_with_peers_trend_and_findings(page, local_url, w
     assert "Snapshot taken at" in page.inner_text("body")
 
 
-def test_patient_day_opens_and_shows_the_arithmetic(page, local_url, warehouse):
-    open_flagged_provider(page, local_url, warehouse.flagged_npi)
+def test_patient_day_opens_and_shows_the_arithmetic(page, local_url, fixture_info):
+    open_flagged_provider(page, local_url, fixture_info.flagged_npi)
     open_patient_day(page)
     findings = page.inner_text("#patient-day-findings")
     assert "UNITS_OVER_MINUTES" in findings and "timed minutes support" in findings and "units billed" in findings
@@ -131,10 +106,10 @@ def _text_cells_safe(rows: list[dict], numeric: set[str]) -> None:
                 assert not str(value).startswith(FORMULA_PREFIXES), (key, value)
 
 
-def test_exports_download_right_and_formula_safe(page, local_url, warehouse, snapshot, tmp_path):
-    npi = warehouse.flagged_npi
+def test_exports_download_right_and_formula_safe(page, local_url, fixture_info, snapshot_path, tmp_path):
+    npi = fixture_info.flagged_npi
     open_flagged_provider(page, local_url, npi)
-    with reading(snapshot) as snap:
+    with reading(snapshot_path) as snap:
         expected_findings = data.provider_findings(snap, npi)
         expected_lines = data.provider_lines(snap, npi)
 
@@ -173,50 +148,42 @@ def test_exports_download_right_and_formula_safe(page, local_url, warehouse, sna
                     lambda s: s.startswith(FORMULA_PREFIXES), return_dtype=pl.Boolean).any(), column
 
 
-def test_manager_view_shows_no_patient_identifier(browser, snapshot, warehouse, tmp_path):
-    users_file = tmp_path / "users.toml"
-    users.add_user(users_file, "mona", "manager", "manager-pass")
-    with running(create_app(snapshot, users_file, secret_key="browser tests")) as base:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT)
-        page.goto(base + "/")
-        page.wait_for_url(re.compile(r"/login"))
-        page.fill("#username", "mona")
-        page.fill("#password", "manager-pass")
-        page.click("#login-button")
-        seen = []
+def test_manager_view_shows_no_patient_identifier(manager_page, signed_in_url, fixture_info):
+    page, base = manager_page, signed_in_url
+    seen = []
 
-        def scan():
-            html = page.content()
-            seen.append(page.url)
-            for patient_id in warehouse.patient_ids:
-                assert patient_id not in html, f"{patient_id} visible at {page.url}"
-                assert patient_id not in page.url
+    def scan():
+        html = page.content()
+        seen.append(urlsplit(page.url).path)
+        for patient_id in fixture_info.patient_ids:
+            assert patient_id not in html, f"{patient_id} visible at {page.url}"
+            assert patient_id not in page.url
 
-        open_overview(page, base)
-        assert "mona (manager)" in page.inner_text("#who")
-        scan()
-        page.goto(base + "/providers")
-        page.wait_for_selector("#providers-grid .ag-row")
-        scan()
-        page.click(f'#providers-grid .ag-row[row-id="{warehouse.flagged_npi}"] .ag-cell[col-id="provider_name"]')
-        page.wait_for_selector("#pv-findings .ag-row")
-        scan()
-        open_patient_day(page, rule="DAILY_LIMIT")
-        assert "patient pt-" in page.inner_text("#patient-day-who")
-        scan()
-        page.goto(base + "/providers/1000000003")  # its OVERLAP detail names two patients
-        page.wait_for_selector("#pv-findings .ag-row")
-        page.wait_for_selector('#pv-findings .ag-cell[col-id="rule_id"]:text-is("OVERLAP")')
-        scan()
-        assert len(seen) == 5
-        context.close()
+    open_overview(page, base)
+    assert "mona (manager)" in page.inner_text("#who")
+    scan()
+    page.goto(base + "/providers")
+    page.wait_for_selector("#providers-grid .ag-row")
+    scan()
+    page.click(f'#providers-grid .ag-row[row-id="{fixture_info.flagged_npi}"] .ag-cell[col-id="provider_name"]')
+    page.wait_for_selector("#pv-findings .ag-row")
+    scan()
+    open_patient_day(page, rule="DAILY_LIMIT")
+    assert "patient pt-" in page.inner_text("#patient-day-who")
+    scan()
+    page.goto(base + "/providers/1000000003")  # its OVERLAP detail names two patients
+    page.wait_for_selector("#pv-findings .ag-row")
+    page.wait_for_selector('#pv-findings .ag-cell[col-id="rule_id"]:text-is("OVERLAP")')
+    scan()
+    # each scan read a page of its own: the overview, the ranking, a provider, a patient-day, another provider
+    assert seen[:4] == ["/", "/providers", f"/providers/{fixture_info.flagged_npi}", seen[3]]
+    assert re.fullmatch(rf"/patient-day/{fixture_info.flagged_npi}/pt-[0-9a-f]{{16}}/\d{{4}}-\d{{2}}-\d{{2}}", seen[3])
+    assert seen[4] == "/providers/1000000003"
 
 
-def test_a_new_snapshot_shows_after_a_reload(page, browser, warehouse, tmp_path):
+def test_a_new_snapshot_shows_after_a_reload(page, browser, fixture_info, tmp_path):
     wh = tmp_path / "wh.duckdb"
-    shutil.copy(warehouse.path, wh)
+    shutil.copy(fixture_info.path, wh)
     target = tmp_path / "snapshot.duckdb"
     publish(wh, target)
     with running(create_app(target, None, secret_key="reload")) as base:
@@ -227,11 +194,12 @@ def test_a_new_snapshot_shows_after_a_reload(page, browser, warehouse, tmp_path)
         con.execute("insert into findings (rule_id, severity, service_date, detail) "
                     "values ('DUPLICATE', 'low', date '2026-02-10', 'billed twice')")
         con.close()
-        page.wait_for_timeout(1100)  # so that the minute stamp may differ; the count surely does
+        page.wait_for_timeout(1100)  # the stamp shows seconds: the second snapshot's differs
         publish(wh, target)
         page.reload()
         open_overview(page, base)
         after = page.inner_text("#card-findings")
         assert int(after.split()[-1].replace(",", "")) == int(before.split()[-1].replace(",", "")) + 1
-        assert page.inner_text("#snapshot-line").startswith("Snapshot taken at")
-        assert stamp.startswith("Snapshot taken at")
+        with reading(target) as snap:
+            taken_at = snap.info().taken_at_text()
+        assert page.inner_text("#snapshot-line") == f"Snapshot taken at {taken_at}" != stamp

@@ -12,11 +12,10 @@ import pytest
 from dashboards import data
 from dashboards.ui import figures
 from dashboards.data.snapshot import MissingData, reading
-from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture()
-def snap(snapshot_path):  # noqa: F811
+def snap(snapshot_path):
     with reading(snapshot_path) as s:
         yield s
 
@@ -54,7 +53,7 @@ def test_97112_distribution_counts_patient_days(snap):
     assert data.daily_limit_97112(snap) == 4
 
 
-def test_provider_map_and_top_providers(snap, fixture_info):  # noqa: F811
+def test_provider_map_and_top_providers(snap, fixture_info):
     providers = data.provider_map(snap, data.Filters())
     assert providers["risk_rank"].to_list() == sorted(providers["risk_rank"].to_list())
     top = data.top_providers(snap, data.Filters(), n=3)
@@ -65,7 +64,7 @@ def test_provider_map_and_top_providers(snap, fixture_info):  # noqa: F811
         data.provider_map(snap, data.Filters(period="1999-01"))
 
 
-def test_provider_findings_include_patient_day_findings_without_a_therapist(snap, fixture_info):  # noqa: F811
+def test_provider_findings_include_patient_day_findings_without_a_therapist(snap, fixture_info):
     findings = data.provider_findings(snap, fixture_info.flagged_npi)
     rules = set(findings["rule_id"].to_list())
     assert {"UNITS_OVER_MINUTES", "DAILY_LIMIT", "IMPOSSIBLE_DAY"} <= rules
@@ -77,7 +76,7 @@ def test_provider_findings_include_patient_day_findings_without_a_therapist(snap
     assert january["service_date"].max() <= dt.date(2026, 1, 31)
 
 
-def test_patient_day_lines_carry_expected_units_and_method(snap, fixture_info):  # noqa: F811
+def test_patient_day_lines_carry_expected_units_and_method(snap, fixture_info):
     row = data.provider_findings(snap, fixture_info.flagged_npi).filter(pl.col("rule_id") == "UNITS_OVER_MINUTES").row(0, named=True)
     lines = data.patient_day_lines(snap, row["patient_id"], row["service_date"])
     assert lines.height >= 2
@@ -88,7 +87,7 @@ def test_patient_day_lines_carry_expected_units_and_method(snap, fixture_info): 
     assert any("8-minute rule" in d for d in found["detail"].to_list())
 
 
-def test_provider_metrics_and_trend(snap, fixture_info):  # noqa: F811
+def test_provider_metrics_and_trend(snap, fixture_info):
     metrics = data.provider_metrics(snap, fixture_info.flagged_npi, "all")
     assert "units_97112_per_patient_day" in metrics["metric"].to_list()
     trend = data.provider_trend(snap, fixture_info.flagged_npi)
@@ -96,7 +95,7 @@ def test_provider_metrics_and_trend(snap, fixture_info):  # noqa: F811
     assert (trend["units_97112_per_patient_day"] > trend["peer_median"]).all()
 
 
-def test_figures_build_from_the_frames(snap, fixture_info):  # noqa: F811
+def test_figures_build_from_the_frames(snap, fixture_info):
     f = data.Filters()
     built = [
         figures.findings_by_rule(data.findings_by_rule(snap, f)),
@@ -116,7 +115,7 @@ def test_figures_build_from_the_frames(snap, fixture_info):  # noqa: F811
     assert "No dated findings" in empty.layout.annotations[0].text
 
 
-def test_older_snapshot_without_tables_or_columns(tmp_path, fixture_info):  # noqa: F811
+def test_older_snapshot_without_tables_or_columns(tmp_path, fixture_info):
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))
     con.execute(f"attach '{fixture_info.path}' as src (read_only)")
@@ -137,6 +136,7 @@ def test_older_snapshot_without_tables_or_columns(tmp_path, fixture_info):  # no
         assert old.info().taken_at is None
 
 
+@pytest.mark.slow  # a subprocess or a Dagster run
 def test_the_app_and_report_import_neither_ingest_nor_rules():
     import subprocess
     import sys

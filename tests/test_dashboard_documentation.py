@@ -15,7 +15,6 @@ from dash._utils import to_json
 
 from dashboards import context
 from dashboards import data
-from dashboards import users
 from dashboards.app import create_app
 from dashboards.data.coverage import coverage_notices
 from dashboards.pages import overview, patient_day
@@ -26,7 +25,6 @@ from pipelines.warehouse.snapshot import publish_snapshot
 from pipelines.rules import Reference, RuleSettings, line_units
 from pipelines.rules.findings._common import FINDING_BASE
 from pipelines.rules.findings.documentation import NOT_RUN_MESSAGE, documentation
-from tests.dashboard_fixtures import fixture_info  # noqa: F401  (pytest fixture)
 
 PATIENT, NPI = "PHI-PAT-0001", "1000000001"
 MARKER = "NOTEMARKER-7731"
@@ -35,9 +33,9 @@ SPANS = ("impaired dynamic balance", "Perturbation", "tolerated")
 
 
 @pytest.fixture(scope="module")
-def documented(fixture_info, tmp_path_factory):  # noqa: F811
+def documented(fixture_info, users_file, tmp_path_factory):
     """The fixture warehouse with one patient-day's note and the DOCUMENTATION finding the rule
-    raises on it, a rule_coverage table saying the check could not run elsewhere; published."""
+    raises on it, rule_coverage rows saying the check could not run elsewhere; published."""
     folder = tmp_path_factory.mktemp("documented")
     warehouse = folder / "w.duckdb"
     shutil.copy(fixture_info.path, warehouse)
@@ -55,16 +53,12 @@ def documented(fixture_info, tmp_path_factory):  # noqa: F811
     con.execute("delete from findings where rule_id = 'DOCUMENTATION' and patient_id = ? and service_date = ?", [PATIENT, day])
     con.execute("insert into findings by name select * from incoming")
     con.unregister("incoming")
-    con.execute("create table rule_coverage (rule_id varchar, ran boolean, patient_days_checked bigint, "
-                "patient_days_not_assessable bigint, note varchar)")
-    con.execute("insert into rule_coverage values ('DOCUMENTATION', false, 0, 42, "
+    con.execute("insert into rule_coverage (rule_id, ran, patient_days_checked, patient_days_not_assessable, note) "
+                "values ('DOCUMENTATION', false, 0, 42, "
                 "'the extracts carry neither documentation flags nor notes'), ('DAILY_LIMIT', true, 10, 0, null)")
     snapshot = folder / "snapshot.duckdb"
     publish_snapshot(con, snapshot)
     con.close()
-    users_file = folder / "users.toml"
-    users.add_user(users_file, "mona", "manager", "manager-pass")
-    users.add_user(users_file, "audrey", "auditor", "auditor-pass")
     return {"snapshot": snapshot, "day": day, "detail": found["detail"][0], "users": users_file}
 
 
@@ -140,11 +134,15 @@ def test_the_overview_and_the_report_say_when_documentation_could_not_run(app, d
     assert "\u201c" not in html and MARKER not in html and not [s for s in SPANS if s in html]
 
 
-def test_no_message_when_every_check_ran_or_the_table_is_absent(fixture_info, tmp_path):  # noqa: F811
-    with reading(fixture_info.path) as snap:
-        assert not snap.has("rule_coverage") and coverage_notices(snap) == []
+def test_no_message_when_every_check_ran_or_the_table_is_absent(fixture_info, tmp_path):
+    with reading(fixture_info.path) as snap:  # a review's table, no rule in it
+        assert snap.has("rule_coverage") and coverage_notices(snap) == []
     warehouse = tmp_path / "ran.duckdb"
     shutil.copy(fixture_info.path, warehouse)
+    with duckdb.connect(str(warehouse)) as con:  # a warehouse from before the table
+        con.execute("drop table rule_coverage")
+    with reading(warehouse) as snap:
+        assert not snap.has("rule_coverage") and coverage_notices(snap) == []
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create table rule_coverage as select 'DOCUMENTATION' as rule_id, true as ran")
     with reading(warehouse) as snap:

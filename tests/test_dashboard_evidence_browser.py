@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -14,10 +15,8 @@ from dashboards.data import evidence
 from dashboards.app import create_app
 from dashboards.background import running
 from dashboards.data.snapshot import reading
-from dashboards import users
-from tests.browser_support import BROWSER_MARKS, TIMEOUT, browser, page, playwright  # noqa: F401 - fixtures
-from tests.dashboard_fixtures import publish
-from tests.fixtures_warehouse import OVERLAP_NPI, OVERLAP_VISITS, build_fixture_warehouse
+from tests.browser_support import BROWSER_MARKS, playwright
+from tests.fixtures_warehouse import OVERLAP_NPI, OVERLAP_VISITS
 
 pytestmark = BROWSER_MARKS
 playwright()  # without playwright the module is skipped, saying why
@@ -26,32 +25,20 @@ OVERLAP_TRACE = "overlaps another patient's visit"
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    return build_fixture_warehouse(tmp_path_factory.mktemp("why") / "warehouse.duckdb")
-
-
-@pytest.fixture(scope="module")
-def snapshot(warehouse, tmp_path_factory):
-    target = tmp_path_factory.mktemp("why-published") / "snapshot.duckdb"
-    publish(warehouse.path, target)
-    return target
-
-
-@pytest.fixture(scope="module")
-def local_url(snapshot):
-    with running(create_app(snapshot, None, secret_key="why tests")) as url:
+def local_url(snapshot_path):
+    with running(create_app(snapshot_path, None, secret_key="why tests")) as url:
         yield url
 
 
-def overlap_day(snapshot) -> dt.date:
-    with reading(snapshot) as snap:
+def overlap_day(snapshot_path) -> dt.date:
+    with reading(snapshot_path) as snap:
         return snap.rows("select service_date from findings where rule_id = 'OVERLAP' and rendering_npi = ?",
                          [OVERLAP_NPI])[0][0]
 
 
-def test_an_outlier_shows_why_and_a_day_opens_its_patient_day(page, local_url, warehouse, snapshot):
-    npi = warehouse.flagged_npi
-    with reading(snapshot) as snap:
+def test_an_outlier_shows_why_and_a_day_opens_its_patient_day(page, local_url, fixture_info, snapshot_path):
+    npi = fixture_info.flagged_npi
+    with reading(snapshot_path) as snap:
         flagged = evidence.flagged_metrics(snap, npi, "all")
         days = evidence.provider_days(snap, npi, "all")
         at_limit = evidence.definition("share_days_97112_at_limit").select(days, evidence.limits(snap), None).days
@@ -77,8 +64,8 @@ def test_an_outlier_shows_why_and_a_day_opens_its_patient_day(page, local_url, w
     assert at_limit["patient_id"][0] in page.inner_text("#patient-day-who")  # local mode is an auditor
 
 
-def test_an_overlap_finding_opens_the_therapist_day_timeline(page, local_url, snapshot):
-    day = overlap_day(snapshot)
+def test_an_overlap_finding_opens_the_therapist_day_timeline(page, local_url, snapshot_path):
+    day = overlap_day(snapshot_path)
     page.goto(f"{local_url}/providers/{OVERLAP_NPI}")
     page.click('#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("OVERLAP")) .ag-cell[col-id="rule_id"]')
     page.wait_for_url(re.compile(rf"/therapist-day/{OVERLAP_NPI}/{day}$"))
@@ -101,49 +88,40 @@ def test_an_overlap_finding_opens_the_therapist_day_timeline(page, local_url, sn
     assert OVERLAP_VISITS["PHI-PAT-0009"][0] in page.inner_text("#td-visits-no-times")
 
 
-def test_a_manager_sees_no_patient_id_behind_why_flagged_and_the_timeline(browser, snapshot, warehouse, tmp_path):
-    users_file = tmp_path / "users.toml"
-    users.add_user(users_file, "mona", "manager", "manager-pass")
-    day = overlap_day(snapshot)
-    with running(create_app(snapshot, users_file, secret_key="why tests")) as base:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT)
-        bodies: list[str] = []  # read as they come: a body is gone once the page navigates
-        page.on("response", lambda r: bodies.append(r.text()) if "_dash-" in r.url and r.ok else None)
-        page.goto(base + "/")
-        page.wait_for_url(re.compile(r"/login"))
-        page.fill("#username", "mona")
-        page.fill("#password", "manager-pass")
-        page.click("#login-button")
-        page.wait_for_selector("#who")
-        seen = []
+def test_a_manager_sees_no_patient_id_behind_why_flagged_and_the_timeline(manager_page, signed_in_url, snapshot_path,
+                                                                          fixture_info):
+    page, base = manager_page, signed_in_url
+    day = overlap_day(snapshot_path)
+    bodies: list[str] = []  # read as they come: a body is gone once the page navigates
+    page.on("response", lambda r: bodies.append(r.text()) if "_dash-" in r.url and r.ok else None)
+    seen = []
 
-        def scan():
-            html = page.content()
-            seen.append(page.url)
-            for patient_id in warehouse.patient_ids:
-                assert patient_id not in html, f"{patient_id} visible at {page.url}"
-                assert patient_id not in page.url
+    def scan():
+        html = page.content()
+        seen.append(urlsplit(page.url).path)
+        for patient_id in fixture_info.patient_ids:
+            assert patient_id not in html, f"{patient_id} visible at {page.url}"
+            assert patient_id not in page.url
 
-        page.goto(f"{base}/providers/{warehouse.flagged_npi}")
-        page.wait_for_selector("#why-flagged .why-metric .ag-row")
-        assert "pt-" in page.inner_text("#why-flagged")  # patients by token
-        scan()
-        page.click('#why-share_days_97112_at_limit .ag-row[row-index="0"] .ag-cell[col-id="service_date"]')
-        page.wait_for_url(re.compile(r"/patient-day/"))
-        page.wait_for_selector("#pd-lines .ag-row")
-        scan()
-        page.goto(f"{base}/providers/{OVERLAP_NPI}")
-        page.click('#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("OVERLAP")) .ag-cell[col-id="rule_id"]')
-        page.wait_for_url(re.compile(rf"/therapist-day/{OVERLAP_NPI}/{day}$"))
-        page.wait_for_selector("#td-timeline .main-svg")
-        rows = page.evaluate("() => document.querySelector('#td-timeline .js-plotly-plot').data.flatMap(t => t.y)")
-        assert rows and all(re.fullmatch(r"pt-[0-9a-f]{16}", r) for r in rows)
-        scan()
-        assert len(seen) == 3
-        assert any("why-days" in b for b in bodies) and any("td-timeline" in b for b in bodies)
-        for body in bodies:  # every page layout and callback answer behind the pages
-            for patient_id in warehouse.patient_ids:
-                assert patient_id not in body
-        context.close()
+    page.goto(f"{base}/providers/{fixture_info.flagged_npi}")
+    page.wait_for_selector("#why-flagged .why-metric .ag-row")
+    assert "pt-" in page.inner_text("#why-flagged")  # patients by token
+    scan()
+    page.click('#why-share_days_97112_at_limit .ag-row[row-index="0"] .ag-cell[col-id="service_date"]')
+    page.wait_for_url(re.compile(r"/patient-day/"))
+    page.wait_for_selector("#pd-lines .ag-row")
+    scan()
+    page.goto(f"{base}/providers/{OVERLAP_NPI}")
+    page.click('#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("OVERLAP")) .ag-cell[col-id="rule_id"]')
+    page.wait_for_url(re.compile(rf"/therapist-day/{OVERLAP_NPI}/{day}$"))
+    page.wait_for_selector("#td-timeline .main-svg")
+    rows = page.evaluate("() => document.querySelector('#td-timeline .js-plotly-plot').data.flatMap(t => t.y)")
+    assert rows and all(re.fullmatch(r"pt-[0-9a-f]{16}", r) for r in rows)
+    scan()
+    # each scan read a page of its own: the flagged provider, a patient-day of it, the therapist-day
+    assert seen[0] == f"/providers/{fixture_info.flagged_npi}" and seen[2] == f"/therapist-day/{OVERLAP_NPI}/{day}"
+    assert re.fullmatch(rf"/patient-day/{fixture_info.flagged_npi}/pt-[0-9a-f]{{16}}/\d{{4}}-\d{{2}}-\d{{2}}", seen[1])
+    assert any("why-days" in b for b in bodies) and any("td-timeline" in b for b in bodies)
+    for body in bodies:  # every page layout and callback answer behind the pages
+        for patient_id in fixture_info.patient_ids:
+            assert patient_id not in body

@@ -9,40 +9,27 @@ import csv
 import datetime as dt
 import io
 import re
-from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
 from dashboards import context
 from dashboards import data
 from dashboards.ui import ranking
-from dashboards import users
 from dashboards.app import create_app
 from dashboards.access.privacy import Viewer, patient_token
 from dashboards.files.safe_export import FORMULA_PREFIXES, UTF8_BOM, to_csv_bytes
 from dashboards.data.snapshot import reading
 from dashboards.ui.view_state import ViewState
-from pipelines.cli.commands import app as cli
-from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
+from tests.browser_support import USERS
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"
 SECRET = "exports test"
 NPI = "1000000001"  # the fixture's flagged provider
 
 
 @pytest.fixture(scope="module")
-def users_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("users") / "users.toml"
-    users.add_user(path, "mona", "manager", "manager-pass")
-    users.add_user(path, "audrey", "auditor", "auditor-pass")
-    return path
-
-
-@pytest.fixture(scope="module")
-def app(snapshot_path, users_file):  # noqa: F811
+def app(snapshot_path, users_file):
     return create_app(snapshot_path, users_file, secret_key=SECRET)
 
 
@@ -103,7 +90,7 @@ def claims_in_scope(lines: pl.DataFrame, finding: dict) -> list[str]:
     return sorted(set(day["claim_id"].to_list()))
 
 
-def test_each_finding_lists_every_claim_of_its_line_patient_day_or_therapist_day(snapshot_path, fixture_info):  # noqa: F811
+def test_each_finding_lists_every_claim_of_its_line_patient_day_or_therapist_day(snapshot_path, fixture_info):
     with reading(snapshot_path) as snap:
         lines = snap.frame("select cl.claim_id, cl.patient_id, cl.service_date, cl.rendering_npi, cl.billing_npi, "
                            "lu.discipline from claim_lines cl join line_units lu using (claim_id, line_number)")
@@ -133,17 +120,11 @@ def test_provider_exports_carry_the_claim_ids_column(app):
 
 
 @pytest.fixture(scope="module")
-def reviewed(tmp_path_factory):
-    """A real review of data_samples/ (every rule's grain, review_runs and rules_state), and its app."""
-    folder = tmp_path_factory.mktemp("reviewed")
-    warehouse = folder / "w.duckdb"
-    result = CliRunner().invoke(cli, ["review", "--input", str(SAMPLES), "--warehouse", str(warehouse)])
-    assert result.exit_code == 0, result.output
-    snapshot = folder / "w.snapshot.duckdb"
+def reviewed(samples_review, users_file):
+    """The session's review of data_samples/ (every rule's grain, review_runs and rules_state)."""
+    snapshot = samples_review.with_name("w.snapshot.duckdb")
     assert snapshot.exists()
-    users_path = folder / "users.toml"
-    users.add_user(users_path, "audrey", "auditor", "auditor-pass")
-    return {"warehouse": warehouse, "snapshot": snapshot, "users": users_path}
+    return {"warehouse": samples_review, "snapshot": snapshot, "users": users_file}
 
 
 def test_a_real_review_names_the_claims_its_details_quote(reviewed):
@@ -169,7 +150,7 @@ def metadata_of(body: bytes) -> dict[str, str]:
     return dict(zip(meta["field"].to_list(), meta["value"].to_list()))
 
 
-def test_excel_metadata_says_when_who_which_filters_and_which_rules(reviewed):
+def test_excel_metadata_says_when_who_which_filters_and_which_rules(reviewed, tmp_path):
     with reading(reviewed["snapshot"]) as snap:
         taken = snap.info().taken_at_text()
         npi = snap.rows("select rendering_npi from provider_scores where period = 'all' order by risk_rank limit 1")[0][0]
@@ -177,7 +158,8 @@ def test_excel_metadata_says_when_who_which_filters_and_which_rules(reviewed):
     with duckdb.connect(str(reviewed["warehouse"]), read_only=True) as con:
         rules_hash, units_hash = con.execute("select config_hash, units_hash from rules_state").fetchone()
         run_id, review_hash = con.execute("select run_id, config_hash from review_runs order by finished_at desc limit 1").fetchone()
-    signed = signed_in(create_app(reviewed["snapshot"], reviewed["users"], secret_key=SECRET), "audrey", "auditor-pass")
+    signed = signed_in(create_app(reviewed["snapshot"], reviewed["users"], secret_key=SECRET, state_dir=tmp_path),
+                       *USERS["auditor"])
     meta = metadata_of(signed.get(f"/export/providers/{npi}/review.xlsx?from={month}&to={month}&payer=medicare").data)
     assert meta["exported_by"] == "audrey" and meta["role"] == "auditor"
     assert meta["snapshot_taken_at"] == taken
@@ -205,7 +187,7 @@ def test_metadata_of_a_snapshot_without_history_says_so_and_stays_formula_safe(a
 # ---- the providers ranking ------------------------------------------------------------------------------
 
 
-def test_ranking_export_is_the_providers_page_under_the_same_filters(app, snapshot_path):  # noqa: F811
+def test_ranking_export_is_the_providers_page_under_the_same_filters(app, snapshot_path):
     auditor = signed_in(app, "audrey", "auditor-pass")
     query = "?from=2026-02&to=2026-03&payer=medicare&payer=medicaid&q=ston"
     rows = read_csv(auditor.get(f"/export/ranking.csv{query}").data)
@@ -231,14 +213,14 @@ def test_a_bad_filter_in_an_export_link_is_refused(app):
 # ---- one patient-day ------------------------------------------------------------------------------------
 
 
-def a_flagged_day(snapshot_path) -> tuple[str, str]:  # noqa: F811
+def a_flagged_day(snapshot_path) -> tuple[str, str]:
     with reading(snapshot_path) as snap:
         row = snap.rows("select patient_id, service_date from findings where rule_id = 'UNITS_OVER_MINUTES' "
                         "and rendering_npi = ? order by service_date limit 1", [NPI])[0]
     return row[0], row[1].isoformat()
 
 
-def test_patient_day_export_has_its_lines_findings_and_metadata(app, snapshot_path):  # noqa: F811
+def test_patient_day_export_has_its_lines_findings_and_metadata(app, snapshot_path):
     pid, day = a_flagged_day(snapshot_path)
     base = f"/export/patient-day/{NPI}/{token(app, pid)}/{day}"
     auditor = signed_in(app, "audrey", "auditor-pass")
@@ -261,7 +243,7 @@ def test_patient_day_export_has_its_lines_findings_and_metadata(app, snapshot_pa
 # ---- managers ---------------------------------------------------------------------------------------------
 
 
-def test_managers_exports_carry_patient_refs_never_patient_ids(app, snapshot_path, fixture_info):  # noqa: F811
+def test_managers_exports_carry_patient_refs_never_patient_ids(app, snapshot_path, fixture_info):
     pid, day = a_flagged_day(snapshot_path)
     manager = signed_in(app, "mona", "manager-pass")
     downloads = {

@@ -10,11 +10,10 @@ import pytest
 from dashboards import data
 from dashboards.data.snapshot import reading
 from dashboards.ui.view_state import BadQuery, ViewState
-from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture()
-def snap(snapshot_path):  # noqa: F811
+def snap(snapshot_path):
     with reading(snapshot_path) as s:
         yield s
 
@@ -97,7 +96,7 @@ def test_several_clinics_or_payer_types_select_lines_of_any_of_them(snap, discip
     assert head(clinic=("1111111111",))["findings"] == head(clinic="1111111111")["findings"]  # one value as text
 
 
-def test_a_range_of_months_ranks_by_whole_review_scores_the_providers_with_lines_in_it(snap, fixture_info):  # noqa: F811
+def test_a_range_of_months_ranks_by_whole_review_scores_the_providers_with_lines_in_it(snap, fixture_info):
     assert data.scores_period("2026-02") == "2026-02" and data.scores_period("2026-02..2026-02") == "2026-02"
     assert data.scores_period("2026-01..2026-02") == "all" and data.scores_period("all") == "all"
     ranged = data.provider_map(snap, data.Filters(period="2026-01..2026-02"))

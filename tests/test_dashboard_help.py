@@ -19,7 +19,6 @@ from pipelines.rules.registry import RULES
 from pipelines.scores.peers import metric_specs
 from pipelines.scores.score import EVIDENCE_COLUMNS, METRIC_COLUMNS_OUT
 from pipelines.scores.settings import ScoreSettings
-from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 
 METRICS = [m.name for m in metric_specs(list(RULES), ScoreSettings())]
 STATISTICS = [c for c in METRIC_COLUMNS_OUT if c not in ("period", "rendering_npi", "metric", "label")] + EVIDENCE_COLUMNS
@@ -93,7 +92,7 @@ def test_grid_headers_and_figures_use_the_plain_names():
     assert monthly.data[0].name == "Impossible day (too many timed hours)"
 
 
-def test_an_unknown_address_answers_404_and_known_pages_200(snapshot_path):  # noqa: F811
+def test_an_unknown_address_answers_404_and_known_pages_200(snapshot_path):
     client = create_app(snapshot_path, None, secret_key="x").server.test_client()
     for path in ("/", "/providers", "/providers/1000000001", "/help", "/patient-day/1000000001/pt-0/2026-01-05"):
         assert client.get(path).status_code == 200, path

@@ -22,9 +22,8 @@ from dashboards.app import create_app
 from dashboards.background import running
 from dashboards.access.privacy import patient_token
 from dashboards.files.report import write_report
-from tests.browser_support import browser, needs_chromium  # noqa: F401 - fixtures
-from tests.dashboard_fixtures import publish
-from tests.fixtures_warehouse import PATIENTS, build_fixture_warehouse
+from tests.browser_support import needs_chromium
+from tests.fixtures_warehouse import PATIENTS, build_fixture_warehouse, publish
 
 # Text columns no patient identifier can reach, and why; every other text column gets one.
 NOT_PLANTED = {
@@ -38,10 +37,9 @@ NOT_PLANTED = {
     "period": "the scores' own key, 'all' or a month, written by the pipeline",
     "rule_id": "a rule's name from the pipeline's code, which pages match on",
     "metric": "a metric's name from the pipeline's code, which pages match on",
+    "label": "a metric's words from the pipeline's code (pipelines/scores/peers.py), shown as a heading",
 }
 PLANTED_CELLS: dict[tuple[str, str], int] = {}
-COVERAGE = ("create table rule_coverage (rule_id varchar, ran boolean, patient_days_checked bigint, "
-            "patient_days_not_assessable bigint, note varchar)")
 
 
 def plant(warehouse) -> dict[tuple[str, str], str]:
@@ -52,9 +50,8 @@ def plant(warehouse) -> dict[tuple[str, str], str]:
     planted: dict[tuple[str, str], str] = {}
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute(COVERAGE)
-        con.execute("insert into rule_coverage values ('DOCUMENTATION', false, 0, 12, 'notes unreadable'), "
-                    "('DUPLICATE', true, 40, 0, null)")
+        con.execute("insert into rule_coverage (rule_id, ran, patient_days_checked, patient_days_not_assessable, note) "
+                    "values ('DOCUMENTATION', false, 0, 12, 'notes unreadable'), ('DUPLICATE', true, 40, 0, null)")
         columns = con.execute(
             "select table_name, column_name, data_type from information_schema.columns "
             "where table_schema = 'main' and (data_type = 'VARCHAR' or data_type = 'VARCHAR[]' or data_type = 'JSON') "
@@ -135,14 +132,15 @@ def test_a_managers_masked_filter_choices_still_filter(planted):
         state = ViewState.from_search(ViewState(payers=(options[0]["value"],)).query())
         assert not leaks(state.query())
         filters = filter_bar.unmasked(state, opts, manager, known).filters()
-        assert filters.payer_type == (raw[0],) and PATIENTS[1] in raw[0]  # the planted value, found again
+        planted_id = planted["columns"][("claim_lines", "payer_type")]
+        assert filters.payer_type == (raw[0],) and planted_id in raw[0]  # the planted value, found again
         everyone = overview.content(snap, manager, ViewState().filters())
         one_payer = overview.content(snap, manager, filters)
         assert str(one_payer["cards"]) != str(everyone["cards"])  # the filter applied
 
 
 @needs_chromium
-def test_a_manager_sees_no_planted_identifier_on_any_page_callback_or_export(browser, planted, tmp_path):  # noqa: F811
+def test_a_manager_sees_no_planted_identifier_on_any_page_callback_or_export(browser, planted, tmp_path):
     from tests.manager_scan import scan
 
     users_file = tmp_path / "users.toml"

@@ -18,7 +18,6 @@ from dashboards.app import create_app
 from dashboards.pages import overview, patient_day, provider, providers
 from dashboards.access.privacy import Viewer, patient_token, protect, scrub_text
 from dashboards.data.snapshot import reading
-from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 
 KEY = b"test-key"
 MANAGER = Viewer(role="manager", key=KEY)
@@ -73,7 +72,7 @@ def test_protect_withholds_quoted_note_spans_from_managers():
     assert protect(frame, AUDITOR)["detail"][0] == detail  # auditors read the span
 
 
-def test_every_provider_frame_is_clean_for_managers(snapshot_path, fixture_info):  # noqa: F811
+def test_every_provider_frame_is_clean_for_managers(snapshot_path, fixture_info):
     with reading(snapshot_path) as snap:
         known = data.all_patient_ids(snap)
         assert set(fixture_info.patient_ids) <= set(known)
@@ -89,15 +88,7 @@ def test_every_provider_frame_is_clean_for_managers(snapshot_path, fixture_info)
 
 
 @pytest.fixture(scope="module")
-def users_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("users") / "users.toml"
-    users.add_user(path, "mona", "manager", "manager-pass")
-    users.add_user(path, "audrey", "auditor", "auditor-pass")
-    return path
-
-
-@pytest.fixture(scope="module")
-def app(snapshot_path, users_file):  # noqa: F811
+def app(snapshot_path, users_file):
     return create_app(snapshot_path, users_file, secret_key="test secret")
 
 
@@ -123,7 +114,7 @@ def render_pages_as(app, role: str, fixture, npis=None) -> str:
     return "\n".join(out)
 
 
-def test_manager_pages_show_no_patient_identifier(app, fixture_info):  # noqa: F811
+def test_manager_pages_show_no_patient_identifier(app, fixture_info):
     text = render_pages_as(app, "manager", fixture_info)
     assert "Patient-day" in text and "Snapshot taken at" in text and fixture_info.flagged_name in text
     assert_no_patient_ids(text, fixture_info.patient_ids)
@@ -131,7 +122,7 @@ def test_manager_pages_show_no_patient_identifier(app, fixture_info):  # noqa: F
     assert "HYPERLINK" not in text  # note_text is not shown to managers
 
 
-def test_auditor_pages_show_patient_identifiers(app, fixture_info):  # noqa: F811
+def test_auditor_pages_show_patient_identifiers(app, fixture_info):
     text = render_pages_as(app, "auditor", fixture_info, npis=[fixture_info.flagged_npi])
     assert "PHI-PAT-0001" in text
 
@@ -167,7 +158,7 @@ def test_login_never_redirects_off_site(app):
 
 
 @pytest.mark.parametrize("what", ["findings.csv", "lines.csv", "review.xlsx"])
-def test_manager_exports_are_masked_auditor_exports_are_not(app, fixture_info, what):  # noqa: F811
+def test_manager_exports_are_masked_auditor_exports_are_not(app, fixture_info, what):
     manager = app.server.test_client()
     login(manager, "mona", "manager-pass")
     body = manager.get(f"/export/providers/{fixture_info.flagged_npi}/{what}").data
@@ -182,7 +173,7 @@ def test_manager_exports_are_masked_auditor_exports_are_not(app, fixture_info, w
     assert b"PHI-PAT-0001" in full
 
 
-def test_local_mode_is_a_single_auditor(snapshot_path):  # noqa: F811
+def test_local_mode_is_a_single_auditor(snapshot_path):
     local = create_app(snapshot_path, None, secret_key="x")
     client = local.server.test_client()
     assert client.get("/_dash-layout").status_code == 200

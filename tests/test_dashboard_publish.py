@@ -46,7 +46,8 @@ def test_new_snapshot_replaces_old_while_a_reader_holds_it(warehouse, tmp_path):
     publish_snapshot(con, target)
     old_reader = open_snapshot(target)  # e.g. a dashboard request in flight
     before = old_reader.rows("select count(*) from findings")[0][0]
-    con.execute("insert into findings (rule_id, severity, detail) values ('DUPLICATE', 'low', 'added later')")
+    con.execute("insert into findings (rule_id, severity, service_date, detail) "
+                "values ('DUPLICATE', 'low', date '2026-02-10', 'added later')")
     publish_snapshot(con, target)  # does not wait for, nor disturb, the reader
     con.close()
     assert old_reader.rows("select count(*) from findings")[0][0] == before

@@ -25,13 +25,13 @@ from dashboards.app import create_app, serve
 from dashboards.access.privacy import patient_token
 from dashboards.access.sessions import SessionPolicy
 from pipelines.cli.commands import app as cli
-from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 
 PATIENT = "PHI-PAT-0001"
 
 
 @pytest.fixture()
 def users_file(tmp_path):
+    """A users file of this test's own (conftest's is shared): tests here change passwords."""
     path = tmp_path / "users.toml"
     users.add_user(path, "mona", "manager", "manager-pass")
     users.add_user(path, "audrey", "auditor", "auditor-pass")
@@ -116,13 +116,13 @@ def lands_on_this_site(location: str) -> bool:
 
 
 @pytest.mark.parametrize("target", HOSTILE_NEXT)
-def test_sign_in_never_sends_the_browser_off_site(snapshot_path, users_file, tmp_path, target):  # noqa: F811
+def test_sign_in_never_sends_the_browser_off_site(snapshot_path, users_file, tmp_path, target):
     client = make_app(snapshot_path, users_file, tmp_path).server.test_client()
     r = sign_in(client, next_=target)
     assert r.status_code == 302 and r.headers["Location"] == "/", (target, r.headers["Location"])
 
 
-def test_the_tab_trick_of_the_browser_test_is_refused_in_the_query_string(snapshot_path, users_file, tmp_path):  # noqa: F811
+def test_the_tab_trick_of_the_browser_test_is_refused_in_the_query_string(snapshot_path, users_file, tmp_path):
     client = make_app(snapshot_path, users_file, tmp_path).server.test_client()
     page = client.get("/login?next=/%09/127.0.0.2:8061/phish")
     assert b'name="next" value="/"' in page.data  # the form carries no hostile target on
@@ -132,12 +132,12 @@ def test_the_tab_trick_of_the_browser_test_is_refused_in_the_query_string(snapsh
 
 @pytest.mark.parametrize("target", ["/providers?period=2026-01", "/providers/1000000001", "/", "/providers#top",
                                     "/?payer=Acme%20Health&clinic=1111111111"])
-def test_sign_in_returns_to_a_page_of_this_site(snapshot_path, users_file, tmp_path, target):  # noqa: F811
+def test_sign_in_returns_to_a_page_of_this_site(snapshot_path, users_file, tmp_path, target):
     client = make_app(snapshot_path, users_file, tmp_path).server.test_client()
     assert sign_in(client, next_=target).headers["Location"] == target
 
 
-def test_a_page_asked_for_before_sign_in_is_where_sign_in_returns(snapshot_path, users_file, tmp_path):  # noqa: F811
+def test_a_page_asked_for_before_sign_in_is_where_sign_in_returns(snapshot_path, users_file, tmp_path):
     client = make_app(snapshot_path, users_file, tmp_path).server.test_client()
     r = client.get("/providers/1000000001?period=2026-01&x=1")
     target = parse_qs(urlsplit(r.headers["Location"]).query)["next"][0]
@@ -147,7 +147,7 @@ def test_a_page_asked_for_before_sign_in_is_where_sign_in_returns(snapshot_path,
 # ---- 3. sessions end: sign-out, removal, demotion, password change, timeouts ------------------------
 
 
-def test_a_cookie_kept_from_before_sign_out_is_refused_everywhere(snapshot_path, users_file, tmp_path):  # noqa: F811
+def test_a_cookie_kept_from_before_sign_out_is_refused_everywhere(snapshot_path, users_file, tmp_path):
     app = make_app(snapshot_path, users_file, tmp_path)
     client = app.server.test_client()
     sign_in(client)
@@ -159,7 +159,7 @@ def test_a_cookie_kept_from_before_sign_out_is_refused_everywhere(snapshot_path,
     assert refused(with_cookie(app, old))
 
 
-def test_a_user_removed_from_the_users_file_is_refused_on_the_next_request(snapshot_path, users_file, tmp_path):  # noqa: F811
+def test_a_user_removed_from_the_users_file_is_refused_on_the_next_request(snapshot_path, users_file, tmp_path):
     app = make_app(snapshot_path, users_file, tmp_path)
     client = app.server.test_client()
     sign_in(client)
@@ -171,7 +171,7 @@ def test_a_user_removed_from_the_users_file_is_refused_on_the_next_request(snaps
     assert sign_in(client).status_code == 401
 
 
-def test_an_auditor_demoted_to_manager_sees_the_managers_view_on_the_next_request(snapshot_path, users_file, tmp_path):  # noqa: F811
+def test_an_auditor_demoted_to_manager_sees_the_managers_view_on_the_next_request(snapshot_path, users_file, tmp_path):
     app = make_app(snapshot_path, users_file, tmp_path)
     client = app.server.test_client()
     sign_in(client, "audrey", "auditor-pass")
@@ -186,7 +186,7 @@ def test_an_auditor_demoted_to_manager_sees_the_managers_view_on_the_next_reques
     assert "PHI-PAT-" not in callback(client).get_data(as_text=True)
 
 
-def test_a_changed_password_ends_the_users_sessions(snapshot_path, users_file, tmp_path):  # noqa: F811
+def test_a_changed_password_ends_the_users_sessions(snapshot_path, users_file, tmp_path):
     app = make_app(snapshot_path, users_file, tmp_path)
     client = app.server.test_client()
     sign_in(client)
@@ -194,7 +194,7 @@ def test_a_changed_password_ends_the_users_sessions(snapshot_path, users_file, t
     assert refused(client)
 
 
-def test_a_session_ends_after_the_idle_timeout(snapshot_path, users_file, tmp_path, clock):  # noqa: F811
+def test_a_session_ends_after_the_idle_timeout(snapshot_path, users_file, tmp_path, clock):
     app = make_app(snapshot_path, users_file, tmp_path, session_policy=SessionPolicy(idle_minutes=5, session_hours=8))
     client = app.server.test_client()
     sign_in(client)
@@ -205,7 +205,7 @@ def test_a_session_ends_after_the_idle_timeout(snapshot_path, users_file, tmp_pa
     assert refused(client)
 
 
-def test_a_session_ends_after_the_absolute_timeout_however_busy(snapshot_path, users_file, tmp_path, clock):  # noqa: F811
+def test_a_session_ends_after_the_absolute_timeout_however_busy(snapshot_path, users_file, tmp_path, clock):
     app = make_app(snapshot_path, users_file, tmp_path, session_policy=SessionPolicy(idle_minutes=30, session_hours=1))
     client = app.server.test_client()
     sign_in(client)
@@ -216,7 +216,7 @@ def test_a_session_ends_after_the_absolute_timeout_however_busy(snapshot_path, u
     assert refused(client)
 
 
-def test_the_default_timeouts_are_30_minutes_idle_and_12_hours(snapshot_path, users_file, tmp_path, clock):  # noqa: F811
+def test_the_default_timeouts_are_30_minutes_idle_and_12_hours(snapshot_path, users_file, tmp_path, clock):
     app = make_app(snapshot_path, users_file, tmp_path)
     client = app.server.test_client()
     sign_in(client)
@@ -233,7 +233,7 @@ def set_cookie_header(response) -> str:
     return "; ".join(v for k, v in response.headers.items() if k == "Set-Cookie")
 
 
-def test_the_cookie_is_not_secure_on_plain_http_and_is_over_https(snapshot_path, users_file, tmp_path):  # noqa: F811
+def test_the_cookie_is_not_secure_on_plain_http_and_is_over_https(snapshot_path, users_file, tmp_path):
     app = make_app(snapshot_path, users_file, tmp_path)
     plain = set_cookie_header(sign_in(app.server.test_client()))
     assert "session=" in plain and "Secure" not in plain and "HttpOnly" in plain and "SameSite=Lax" in plain
@@ -242,7 +242,7 @@ def test_the_cookie_is_not_secure_on_plain_http_and_is_over_https(snapshot_path,
     assert "session=" in https and "Secure" in https
 
 
-def test_a_trusted_proxy_saying_https_makes_the_cookie_secure_an_untrusted_one_does_not(snapshot_path, users_file, tmp_path):  # noqa: F811
+def test_a_trusted_proxy_saying_https_makes_the_cookie_secure_an_untrusted_one_does_not(snapshot_path, users_file, tmp_path):
     behind = make_app(snapshot_path, users_file, tmp_path, trusted_proxies=1).server.test_client()
     r = behind.post("/login", data={"username": "mona", "password": "manager-pass"},
                     headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
@@ -255,7 +255,7 @@ def test_a_trusted_proxy_saying_https_makes_the_cookie_secure_an_untrusted_one_d
 # ---- 5. sign-in throttling ------------------------------------------------------------------------
 
 
-def test_five_failures_lock_the_user_even_against_the_right_password(snapshot_path, users_file, tmp_path, clock, caplog):  # noqa: F811
+def test_five_failures_lock_the_user_even_against_the_right_password(snapshot_path, users_file, tmp_path, clock, caplog):
     client = make_app(snapshot_path, users_file, tmp_path).server.test_client()
     caplog.set_level(logging.INFO, logger="unitreview.dashboard")
     for i in range(5):
@@ -280,7 +280,7 @@ def client_from(app, address: str):
     return client
 
 
-def test_twenty_failures_from_one_address_lock_that_address(snapshot_path, users_file, tmp_path, clock, caplog):  # noqa: F811
+def test_twenty_failures_from_one_address_lock_that_address(snapshot_path, users_file, tmp_path, clock, caplog):
     app = make_app(snapshot_path, users_file, tmp_path)
     attacker = client_from(app, "198.51.100.7")
     caplog.set_level(logging.INFO, logger="unitreview.dashboard")
@@ -327,7 +327,7 @@ def test_the_dashboard_command_refuses_local_mode_on_a_network_address(tmp_path)
     assert "--users" in message
 
 
-def test_serve_itself_refuses_local_mode_on_a_network_address(snapshot_path, users_file, monkeypatch):  # noqa: F811
+def test_serve_itself_refuses_local_mode_on_a_network_address(snapshot_path, users_file, monkeypatch):
     served = []
     monkeypatch.setattr(dash.Dash, "run", lambda self, **kw: served.append(kw))
     for host in ("0.0.0.0", "::", "192.0.2.10", "myhost.example", "127.0.0.1.nip.io"):
@@ -339,7 +339,8 @@ def test_serve_itself_refuses_local_mode_on_a_network_address(snapshot_path, use
     assert [kw["host"] for kw in served] == ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "0.0.0.0"]
 
 
-def test_python_m_dashboards_app_refuses_it_too(snapshot_path):  # noqa: F811
+@pytest.mark.slow  # a subprocess or a Dagster run
+def test_python_m_dashboards_app_refuses_it_too(snapshot_path):
     done = subprocess.run([sys.executable, "-m", "dashboards.app", str(snapshot_path), "--host", "0.0.0.0"],
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 2
@@ -349,7 +350,7 @@ def test_python_m_dashboards_app_refuses_it_too(snapshot_path):  # noqa: F811
 # ---- the key file: links and sessions survive a restart ------------------------------------------------
 
 
-def test_two_starts_share_the_key_file_so_links_and_sessions_survive(snapshot_path, users_file, tmp_path, monkeypatch):  # noqa: F811
+def test_two_starts_share_the_key_file_so_links_and_sessions_survive(snapshot_path, users_file, tmp_path, monkeypatch):
     monkeypatch.delenv(app_key.ENV, raising=False)
     first = create_app(snapshot_path, users_file, state_dir=tmp_path / "state")
     client = first.server.test_client()
@@ -367,7 +368,7 @@ def test_two_starts_share_the_key_file_so_links_and_sessions_survive(snapshot_pa
     assert token(third) != token(first)
 
 
-def test_by_default_the_key_file_is_beside_the_snapshot(snapshot_path, tmp_path, monkeypatch):  # noqa: F811
+def test_by_default_the_key_file_is_beside_the_snapshot(snapshot_path, tmp_path, monkeypatch):
     monkeypatch.delenv(app_key.ENV, raising=False)
     snapshot = tmp_path / "warehouse" / "unitreview.snapshot.duckdb"
     snapshot.parent.mkdir()
@@ -377,7 +378,7 @@ def test_by_default_the_key_file_is_beside_the_snapshot(snapshot_path, tmp_path,
     assert a.server.config["UNITREVIEW"].token_key == b.server.config["UNITREVIEW"].token_key
 
 
-def test_a_folder_that_cannot_be_written_falls_back_to_a_key_for_this_run(snapshot_path, tmp_path, monkeypatch, caplog):  # noqa: F811
+def test_a_folder_that_cannot_be_written_falls_back_to_a_key_for_this_run(snapshot_path, tmp_path, monkeypatch, caplog):
     monkeypatch.delenv(app_key.ENV, raising=False)
 
     def read_only(*args, **kwargs):  # tests run as root, whom chmod does not stop
@@ -392,7 +393,7 @@ def test_a_folder_that_cannot_be_written_falls_back_to_a_key_for_this_run(snapsh
     assert any("drew a key for this run only" in r.getMessage() for r in caplog.records)
 
 
-def test_a_key_file_others_may_read_is_refused(snapshot_path, tmp_path, monkeypatch):  # noqa: F811
+def test_a_key_file_others_may_read_is_refused(snapshot_path, tmp_path, monkeypatch):
     monkeypatch.delenv(app_key.ENV, raising=False)
     create_app(snapshot_path, None, state_dir=tmp_path / "state")
     os.chmod(tmp_path / "state" / app_key.FILE_NAME, 0o644)
@@ -400,7 +401,7 @@ def test_a_key_file_others_may_read_is_refused(snapshot_path, tmp_path, monkeypa
         create_app(snapshot_path, None, state_dir=tmp_path / "state")
 
 
-def test_the_session_file_holds_no_session_id_a_cookie_carries(snapshot_path, users_file, tmp_path):  # noqa: F811
+def test_the_session_file_holds_no_session_id_a_cookie_carries(snapshot_path, users_file, tmp_path):
     app = make_app(snapshot_path, users_file, tmp_path)
     client = app.server.test_client()
     sign_in(client)

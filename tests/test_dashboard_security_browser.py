@@ -11,12 +11,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dashboards import users
 from dashboards.app import create_app
 from dashboards.background import free_port, running
 from dashboards.files.report import write_report
-from tests.browser_support import BROWSER_MARKS, browser, page, playwright  # noqa: F401 - fixtures
-from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401 - fixtures
+from tests.browser_support import BROWSER_MARKS, USERS, playwright
 
 pytestmark = BROWSER_MARKS
 playwright()  # without playwright the module is skipped, saying why
@@ -45,13 +43,6 @@ def assert_no_chart_offers_sharing(page, expected: int) -> list[dict]:
     return graphs
 
 
-@pytest.fixture(scope="module")
-def users_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("users") / "users.toml"
-    users.add_user(path, "mona", "manager", "manager-pass")
-    return path
-
-
 class _Phish(http.server.BaseHTTPRequestHandler):
     visits: list[str] = []
 
@@ -65,15 +56,16 @@ class _Phish(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_after_sign_in_the_browser_stays_on_this_site(page, snapshot_path, users_file, tmp_path):  # noqa: F811
+def test_after_sign_in_the_browser_stays_on_this_site(page, snapshot_path, users_file, tmp_path):
     phish = http.server.ThreadingHTTPServer(("127.0.0.2", free_port("127.0.0.2")), _Phish)
     threading.Thread(target=phish.serve_forever, daemon=True).start()
     try:
         app = create_app(snapshot_path, users_file, secret_key="browser", state_dir=tmp_path / "state")
         with running(app) as base:
             page.goto(f"{base}/login?next=/%09/127.0.0.2:{phish.server_port}/phish")
-            page.fill("#username", "mona")
-            page.fill("#password", "manager-pass")
+            name, password = USERS["manager"]
+            page.fill("#username", name)
+            page.fill("#password", password)
             page.click("#login-button")
             page.wait_for_url(lambda url: "/login" not in url)
             assert urlsplit(page.url).netloc == urlsplit(base).netloc, page.url
@@ -85,7 +77,7 @@ def test_after_sign_in_the_browser_stays_on_this_site(page, snapshot_path, users
     assert _Phish.visits == []
 
 
-def test_no_chart_of_the_app_offers_to_share_it(page, snapshot_path, fixture_info):  # noqa: F811
+def test_no_chart_of_the_app_offers_to_share_it(page, snapshot_path, fixture_info):
     with running(create_app(snapshot_path, None, secret_key="browser")) as base:
         page.goto(base + "/")
         assert_no_chart_offers_sharing(page, expected=4)
@@ -93,7 +85,7 @@ def test_no_chart_of_the_app_offers_to_share_it(page, snapshot_path, fixture_inf
         assert_no_chart_offers_sharing(page, expected=2)
 
 
-def test_no_chart_of_the_report_offers_to_share_it(page, snapshot_path, tmp_path):  # noqa: F811
+def test_no_chart_of_the_report_offers_to_share_it(page, snapshot_path, tmp_path):
     report = write_report(snapshot_path, tmp_path / "report.html")
     page.goto(report.resolve().as_uri())
     graphs = assert_no_chart_offers_sharing(page, expected=4)

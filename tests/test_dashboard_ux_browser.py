@@ -16,15 +16,13 @@ import pytest
 
 from dashboards import context
 from dashboards import data
-from dashboards import users
 from dashboards.app import create_app
 from dashboards.background import running
 from dashboards.access.privacy import patient_token
 from dashboards.files.safe_export import UTF8_BOM
 from dashboards.data.snapshot import reading
-from tests.browser_support import BROWSER_MARKS, TIMEOUT, browser, page, playwright  # noqa: F401 - fixtures
-from tests.dashboard_fixtures import publish
-from tests.fixtures_warehouse import build_fixture_warehouse
+from tests.browser_support import BROWSER_MARKS, TIMEOUT, choose, playwright
+from tests.fixtures_warehouse import publish
 
 pytestmark = BROWSER_MARKS
 playwright()  # without playwright the module is skipped, saying why
@@ -34,40 +32,14 @@ SECRET = "ux browser tests"
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    return build_fixture_warehouse(tmp_path_factory.mktemp("ux") / "warehouse.duckdb")
-
-
-@pytest.fixture(scope="module")
-def snapshot(warehouse, tmp_path_factory):
-    target = tmp_path_factory.mktemp("ux-published") / "snapshot.duckdb"
-    publish(warehouse.path, target)
-    return target
-
-
-@pytest.fixture(scope="module")
-def app(snapshot):
-    return create_app(snapshot, None, secret_key=SECRET)
+def app(snapshot_path):
+    return create_app(snapshot_path, None, secret_key=SECRET)
 
 
 @pytest.fixture(scope="module")
 def base(app):
     with running(app) as url:
         yield url
-
-
-def settle(page) -> None:
-    """Wait until Dash has no request in flight (the page of a new URL is rendered)."""
-    page.wait_for_timeout(150)
-    page.wait_for_function("() => window.store && !window.store.getState().isLoading")
-
-
-def choose(page, dropdown: str, value: str, url: str) -> None:
-    """Pick the option of ``value`` in a dcc.Dropdown; wait for the view of the URL it opens."""
-    page.click(dropdown)
-    page.click(f'[role="option"]:has(input[value="{value}"])')
-    page.wait_for_url(re.compile(re.escape(url) + "$"))
-    settle(page)
 
 
 def wait_overview(page) -> None:
@@ -83,7 +55,7 @@ def history_length(page) -> int:
 # ---- filters in the URL -------------------------------------------------------------------------------
 
 
-def test_filters_live_in_the_url_so_a_reload_and_a_shared_link_show_the_same_view(page, base, browser, snapshot):
+def test_filters_live_in_the_url_so_a_reload_and_a_shared_link_show_the_same_view(page, base, browser, snapshot_path):
     page.goto(base + "/")
     wait_overview(page)
     choose(page, "#f-from", "2026-02", "/?from=2026-02")
@@ -92,7 +64,7 @@ def test_filters_live_in_the_url_so_a_reload_and_a_shared_link_show_the_same_vie
     choose(page, "#f-payer", "medicare", "&payer=medicare")
     query = "?from=2026-02&to=2026-03&clinic=1111111111&payer=medicaid&payer=medicare"
     choose(page, "#f-payer", "medicaid", query)  # several payer types at once
-    with reading(snapshot) as snap:
+    with reading(snapshot_path) as snap:
         head = data.headline(snap, data.Filters(period="2026-02..2026-03", clinic=("1111111111",),
                                                 payer_type=("medicare", "medicaid")))
         everything = data.headline(snap, data.Filters())
@@ -147,27 +119,27 @@ def crumbs(page) -> dict[str, str]:
     return {a.inner_text(): a.get_attribute("href") for a in page.locator("#breadcrumbs a").all()}
 
 
-def test_breadcrumbs_keep_the_period_and_filters_on_every_page(page, base, warehouse):
+def test_breadcrumbs_keep_the_period_and_filters_on_every_page(page, base, fixture_info):
     query = "?from=2026-02&to=2026-02&payer=medicare"
     page.goto(base + "/" + query)
     wait_overview(page)
-    page.click(f'#ov-top .ag-row[row-id="{warehouse.flagged_npi}"] .ag-cell[col-id="provider_name"]')
-    page.wait_for_url(re.compile(re.escape(f"/providers/{warehouse.flagged_npi}{query}") + "$"))
+    page.click(f'#ov-top .ag-row[row-id="{fixture_info.flagged_npi}"] .ag-cell[col-id="provider_name"]')
+    page.wait_for_url(re.compile(re.escape(f"/providers/{fixture_info.flagged_npi}{query}") + "$"))
     page.wait_for_selector("#pv-findings .ag-row")
     assert crumbs(page) == {"Overview": "/" + query, "Providers": "/providers" + query}
     assert "2026-02" in page.inner_text("#pv-period")
     metrics = page.inner_text("#pv-metrics")  # plain names in the grid, not metric ids
     assert "97112 units per patient-day" in metrics and "units_97112_per_patient_day" not in metrics
     assert {r.get_attribute("href") for r in page.locator(".exports a").all()} == {
-        f"/export/providers/{warehouse.flagged_npi}/{what}{query}" for what in ("findings.csv", "lines.csv", "review.xlsx")}
+        f"/export/providers/{fixture_info.flagged_npi}/{what}{query}" for what in ("findings.csv", "lines.csv", "review.xlsx")}
     page.click('#pv-findings .ag-row .ag-cell[col-id="rule_id"] >> nth=0')
     page.wait_for_url(re.compile(r"/patient-day/\d+/pt-[0-9a-f]{16}/2026-02-\d\d" + re.escape(query) + "$"))
     page.wait_for_selector("#pd-lines .ag-row")
     trail = crumbs(page)
-    assert trail["Overview"] == "/" + query and trail[warehouse.flagged_name] == f"/providers/{warehouse.flagged_npi}{query}"
+    assert trail["Overview"] == "/" + query and trail[fixture_info.flagged_name] == f"/providers/{fixture_info.flagged_npi}{query}"
     assert "Patient-day" in page.inner_text("#breadcrumbs .crumb-here")
-    page.click(f'#breadcrumbs a:text-is("{warehouse.flagged_name}")')
-    page.wait_for_url(re.compile(re.escape(f"/providers/{warehouse.flagged_npi}{query}") + "$"))
+    page.click(f'#breadcrumbs a:text-is("{fixture_info.flagged_name}")')
+    page.wait_for_url(re.compile(re.escape(f"/providers/{fixture_info.flagged_npi}{query}") + "$"))
     page.click('#breadcrumbs a:text-is("Providers")')
     page.wait_for_url(re.compile(re.escape("/providers" + query) + "$"))
     page.wait_for_selector("#providers-grid .ag-row")
@@ -202,8 +174,8 @@ def one_entry_per_click(page, start: str, grid: str, cell: str, opened: str) -> 
         page.wait_for_timeout(500)
 
 
-def test_one_back_press_undoes_a_click_in_the_why_flagged_and_therapist_day_grids(page, base, snapshot):
-    with reading(snapshot) as snap:
+def test_one_back_press_undoes_a_click_in_the_why_flagged_and_therapist_day_grids(page, base, snapshot_path):
+    with reading(snapshot_path) as snap:
         npi, day = snap.rows("select rendering_npi, service_date from findings where rule_id = 'OVERLAP' limit 1")[0]
     one_entry_per_click(page, f"{base}/providers/1000000001", "#why-flagged > div.why-metric:nth-of-type(1)",
                         '.ag-row[row-index="0"] .ag-cell >> nth=0', r"/(patient|therapist)-day/")
@@ -255,12 +227,12 @@ def test_the_ranking_and_a_patient_day_download_from_their_pages(page, base, tmp
 
 
 @pytest.fixture(scope="module")
-def crowded(warehouse, tmp_path_factory):
+def crowded(fixture_info, tmp_path_factory):
     """The fixture with thousands of one rule's findings (four-digit bar labels) and six outliers whose
     points nearly coincide (labels that would pile up), published; its app's URL."""
     folder = tmp_path_factory.mktemp("crowded")
     wh = folder / "wh.duckdb"
-    shutil.copy(warehouse.path, wh)
+    shutil.copy(fixture_info.path, wh)
     con = duckdb.connect(str(wh))
     con.execute("insert into findings select f.* from (select * from findings where rule_id = 'MINUTES_MISSING' limit 1) f, "
                 "range(4011)")
@@ -315,7 +287,7 @@ def test_bar_labels_show_whole_counts_inside_the_plot(browser, crowded, viewport
 
 
 @pytest.mark.parametrize("viewport", [{"width": 1400, "height": 1000}, PHONE])
-def test_risk_map_outlier_labels_neither_overlap_nor_leave_the_figure(browser, crowded, viewport, warehouse):
+def test_risk_map_outlier_labels_neither_overlap_nor_leave_the_figure(browser, crowded, viewport, fixture_info):
     context_ = browser.new_context(viewport=viewport)
     page = context_.new_page()
     page.set_default_timeout(TIMEOUT)
@@ -337,16 +309,16 @@ def test_risk_map_outlier_labels_neither_overlap_nor_leave_the_figure(browser, c
 # ---- a phone ------------------------------------------------------------------------------------------
 
 
-def test_every_page_fits_a_390px_phone(browser, app, base, snapshot, warehouse):
-    with reading(snapshot) as snap:
+def test_every_page_fits_a_390px_phone(browser, app, base, snapshot_path, fixture_info):
+    with reading(snapshot_path) as snap:
         pid, day = snap.rows("select patient_id, service_date from findings where rendering_npi = ? and "
-                             "rule_id = 'UNITS_OVER_MINUTES' limit 1", [warehouse.flagged_npi])[0]
+                             "rule_id = 'UNITS_OVER_MINUTES' limit 1", [fixture_info.flagged_npi])[0]
         overlap_npi, overlap_day = snap.rows("select rendering_npi, service_date from findings where rule_id = 'OVERLAP'")[0]
     token = patient_token(app.server.config[context.CONFIG_KEY].token_key, pid)
     pages = {
         "/": "#ov-top .ag-row", "/providers": "#providers-grid .ag-row",
-        f"/providers/{warehouse.flagged_npi}": "#pv-findings .ag-row",
-        f"/patient-day/{warehouse.flagged_npi}/{token}/{day}": "#pd-lines .ag-row",
+        f"/providers/{fixture_info.flagged_npi}": "#pv-findings .ag-row",
+        f"/patient-day/{fixture_info.flagged_npi}/{token}/{day}": "#pd-lines .ag-row",
         f"/therapist-day/{overlap_npi}/{overlap_day}": "#td-timeline .main-svg",
         "/help": "#help-page", "/no-such-page": "#not-found",
     }
@@ -369,8 +341,8 @@ def test_every_page_fits_a_390px_phone(browser, app, base, snapshot, warehouse):
     context_.close()
 
 
-def test_the_therapist_day_keeps_the_filters_in_its_breadcrumbs_and_links(page, base, snapshot):
-    with reading(snapshot) as snap:
+def test_the_therapist_day_keeps_the_filters_in_its_breadcrumbs_and_links(page, base, snapshot_path):
+    with reading(snapshot_path) as snap:
         npi, day = snap.rows("select rendering_npi, service_date from findings where rule_id = 'OVERLAP' limit 1")[0]
     query = f"?from={day:%Y-%m}&to={day:%Y-%m}&payer=medicare"
     page.goto(f"{base}/providers/{npi}{query}")

@@ -25,15 +25,14 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from pipelines.cli.commands import app
 from pipelines.ingest.columns import CANONICAL, REQUIRED
 from pipelines.config import Config
 from pipelines.ingest.extract import DUPLICATE_KEY_IN_FILE, DUPLICATE_KEY_LOADED, ingest_file
 from pipelines.ingest.headers import match_headers, normalize
 from pipelines.ingest.validate import REASONS
 from tests.extracts import VALID_ROW, row, write_csv
+from tests.reviews import review
 
 PROFILES = Config().header_profiles()
 SCALE = max(1, int(os.environ.get("UNITREVIEW_FUZZ_EXAMPLES", "1")))
@@ -102,8 +101,15 @@ def check_accounting(result) -> None:
         assert len(rows) == len(set(rows)), "a source_row used twice"
 
 
-def fresh_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="fuzz-", dir=os.environ.get("PYTEST_TMPDIR")))
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory) -> Path:
+    """One folder for the module's examples (pytest removes it with its other temporary folders)."""
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def fresh_dir(scratch: Path) -> Path:
+    """A new folder for one example (hypothesis runs many examples per test, tmp_path is per test)."""
+    return Path(tempfile.mkdtemp(prefix="example-", dir=scratch))
 
 
 # ---- any bytes under any extract name -----------------------------------------------------------
@@ -113,8 +119,8 @@ SUFFIXES = [".csv", ".csv.gz", ".parquet", ".xlsx"]
 
 @examples(150)
 @given(content=st.binary(max_size=3000), suffix=st.sampled_from(SUFFIXES), gzip_it=st.booleans())
-def test_any_bytes_are_loaded_quarantined_or_rejected_never_an_exception(content, suffix, gzip_it):
-    path = fresh_dir() / f"random{suffix}"
+def test_any_bytes_are_loaded_quarantined_or_rejected_never_an_exception(scratch, content, suffix, gzip_it):
+    path = fresh_dir(scratch) / f"random{suffix}"
     path.write_bytes(gzip.compress(content) if gzip_it and suffix == ".csv.gz" else content)
     ingest(path)
 
@@ -125,8 +131,8 @@ def test_any_bytes_are_loaded_quarantined_or_rejected_never_an_exception(content
     body=st.binary(max_size=2000),
     suffix=st.sampled_from(SUFFIXES),
 )
-def test_bytes_that_look_like_a_format_are_still_handled(prefix, body, suffix):
-    path = fresh_dir() / f"magic{suffix}"
+def test_bytes_that_look_like_a_format_are_still_handled(scratch, prefix, body, suffix):
+    path = fresh_dir(scratch) / f"magic{suffix}"
     path.write_bytes(prefix + body)
     ingest(path)
 
@@ -178,13 +184,13 @@ def csv_files(draw):
 
 @examples(200)
 @given(csv_files())
-def test_csv_in_any_dialect_with_hostile_cells_is_accounted_for(spec):
+def test_csv_in_any_dialect_with_hostile_cells_is_accounted_for(scratch, spec):
     content, gz = spec
     try:
         content.decode("utf-8")
     except UnicodeDecodeError:
         assume(False)  # lone surrogates from st.text: not UTF-8 text at all (covered by random bytes)
-    path = fresh_dir() / ("hostile.csv.gz" if gz else "hostile.csv")
+    path = fresh_dir(scratch) / ("hostile.csv.gz" if gz else "hostile.csv")
     path.write_bytes(gzip.compress(content) if gz else content)
     ingest(path)
 
@@ -236,23 +242,23 @@ def assert_loaded_verbatim(result, records) -> None:
 
 @examples(120)
 @given(hostile_tables())
-def test_hostile_text_in_a_well_formed_csv_is_loaded_verbatim(records):
-    path = write_csv(fresh_dir() / "hostile.csv", records)
+def test_hostile_text_in_a_well_formed_csv_is_loaded_verbatim(scratch, records):
+    path = write_csv(fresh_dir(scratch) / "hostile.csv", records)
     assert_loaded_verbatim(ingest(path), records)
 
 
 @examples(80)
 @given(hostile_tables())
-def test_hostile_text_and_column_names_in_parquet_are_loaded_verbatim(records):
-    path = fresh_dir() / "hostile.parquet"
+def test_hostile_text_and_column_names_in_parquet_are_loaded_verbatim(scratch, records):
+    path = fresh_dir(scratch) / "hostile.parquet"
     pl.DataFrame(records, schema={k: pl.String for k in records[0]}).write_parquet(path)
     assert_loaded_verbatim(ingest(path), records)
 
 
 @examples(25)
 @given(hostile_tables(allow_control=False))
-def test_hostile_text_in_excel_is_loaded_verbatim(records):
-    path = fresh_dir() / "hostile.xlsx"
+def test_hostile_text_in_excel_is_loaded_verbatim(scratch, records):
+    path = fresh_dir(scratch) / "hostile.xlsx"
     pl.DataFrame(records, schema={k: pl.String for k in records[0]}).write_excel(path)
     # a cell holds at most 32,767 characters: the writer cuts longer text
     records = [{k: v[:32767] for k, v in r.items()} for r in records]
@@ -384,7 +390,7 @@ def test_a_review_of_a_folder_of_hostile_files_completes_and_reconciles(tmp_path
     ragged = write_csv(folder / "ragged.csv", [row(claim_id=f"R-{i}", patient_id=MARK) for i in range(5)])
     ragged.write_text(ragged.read_text() + f"{MARK},1\n\n\n" + "x," * 40 + "\n")
 
-    result = CliRunner().invoke(app, ["review", "--input", str(folder), "--warehouse", str(tmp_path / "w.duckdb")])
+    result = review(folder, tmp_path / "w.duckdb")
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and MARK not in result.output
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
@@ -428,7 +434,7 @@ def test_files_whose_extra_columns_differ_only_in_case_are_reviewed_together(tmp
     write_csv(folder / "b.csv", [{**row(claim_id="B-1"), "memo": "from b"}])
     # Parquet keeps names that differ only in case, which the CSV reader would already have renamed
     pl.DataFrame([{**row(claim_id="C-1"), "Memo": "c1", "extra_Memo": "c2", "MEMO": "c3"}]).write_parquet(folder / "c.parquet")
-    result = CliRunner().invoke(app, ["review", "--input", str(folder), "--warehouse", str(tmp_path / "w.duckdb")])
+    result = review(folder, tmp_path / "w.duckdb")
     assert result.exit_code == 0, result.output
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         assert con.execute('select claim_id, "Memo" from claim_lines order by 1').fetchall() == [("A-1", "from a"), ("B-1", "from b"), ("C-1", "c1")]

@@ -237,6 +237,7 @@ def folder(tmp_path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # a subprocess or a Dagster run
 def test_files_load_in_order_with_duplicates_and_rejections_as_a_file_by_file_loop(folder, tmp_path, monkeypatch):
     prepared: list[str] = []
     real = ingest_asset.prepare_file
@@ -260,6 +261,7 @@ def test_files_load_in_order_with_duplicates_and_rejections_as_a_file_by_file_lo
     assert len(ingest_log(warehouse)) == 5
 
 
+@pytest.mark.slow  # a subprocess or a Dagster run
 def test_an_error_while_reading_ahead_stops_the_step_at_that_file_after_the_earlier_ones(folder, tmp_path, monkeypatch):
     real = ingest_asset.prepare_file
 

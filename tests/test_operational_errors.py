@@ -17,17 +17,18 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from benchmarks import kill_harness as kh
-from pipelines.cli.commands import app
+from tests import kill_harness as kh
 from tests.extracts import row, rows, write_csv
+from tests.reviews import review, reviewed
+
+pytestmark = pytest.mark.slow  # reviews, in this process and as a command
 
 UNITREVIEW = [str(Path(sys.executable).with_name("unitreview"))]
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +42,7 @@ def extract(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def clean(extract, tmp_path_factory) -> dict:
-    warehouse = tmp_path_factory.mktemp("clean") / "w.duckdb"
-    result = runner.invoke(app, ["review", "--input", str(extract), "--warehouse", str(warehouse)])
-    assert result.exit_code == 0, result.output
-    return kh.state(warehouse)
+    return kh.state(reviewed(extract, tmp_path_factory.mktemp("clean") / "w.duckdb"))
 
 
 def review_subprocess(extract: Path, warehouse: Path, preexec=None, *extra: str) -> subprocess.CompletedProcess:
@@ -64,15 +62,11 @@ def one_sentence(stderr: str) -> str:
 def can_mount() -> bool:
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False
-    probe = Path(f"/tmp/unitreview-mount-probe-{os.getpid()}")
-    probe.mkdir(exist_ok=True)
-    try:
-        ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)], capture_output=True).returncode == 0
+    with tempfile.TemporaryDirectory(prefix="unitreview-mount-probe-") as probe:  # at import: no tmp_path yet
+        ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], capture_output=True).returncode == 0
         if ok:
-            subprocess.run(["umount", str(probe)], check=True)
+            subprocess.run(["umount", probe], check=True)
         return ok
-    finally:
-        probe.rmdir()
 
 
 MOUNT = can_mount()
@@ -124,7 +118,7 @@ def test_a_warehouse_file_that_is_not_a_duckdb_database_is_refused_and_left_alon
         warehouse.write_text("claim_id,line_number\nC-1,1\n")
     else:
         good = tmp_path / "good.duckdb"
-        assert runner.invoke(app, ["review", "--input", str(extract), "--warehouse", str(good)]).exit_code == 0
+        reviewed(extract, good)
         warehouse.write_bytes(good.read_bytes()[:5000])
     before = warehouse.read_bytes()
     result = review_subprocess(extract, warehouse)
@@ -210,7 +204,7 @@ def test_an_unexpected_error_in_a_stage_is_one_sentence_without_its_literals(ext
         raise ValueError("could not convert 'PHI-ZEBRA-000123' to a number in [PHI-ZEBRA-000124]")
 
     monkeypatch.setattr(scores, "scores_of_pieces", broken)
-    result = runner.invoke(app, ["review", "--input", str(extract), "--warehouse", str(tmp_path / "w.duckdb")])
+    result = review(extract, tmp_path / "w.duckdb")
     assert result.exit_code == 1
     assert "review could not complete: review_scores: ValueError: could not convert … to a number in …" in result.output
     assert "UNITREVIEW_DEBUG=1" in result.output  # how to see the whole error

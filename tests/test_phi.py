@@ -23,11 +23,10 @@ from urllib.parse import urlencode
 import duckdb
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli.commands import app
 from tests import browser_support
 from tests.extracts import VALID_ROW, row, write_csv
+from tests.reviews import review
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +106,7 @@ def test_logging_at_debug_and_a_failure_message_name_no_patient(extracts, tmp_pa
     import pipelines.assets.scores as scores
 
     caplog.set_level(logging.DEBUG)  # every logger that propagates, at DEBUG
-    result = CliRunner().invoke(app, ["review", "--input", str(extracts), "--warehouse", str(tmp_path / "w.duckdb")])
+    result = review(extracts, tmp_path / "w.duckdb")
     assert result.exit_code == 0, result.output
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         patient = con.execute("select patient_id from claim_lines limit 1").fetchall()[0][0]
@@ -116,7 +115,7 @@ def test_logging_at_debug_and_a_failure_message_name_no_patient(extracts, tmp_pa
         raise ValueError(f"conversion failed for '{patient}' in column patient_id: [{patient}, {patient}]")
 
     monkeypatch.setattr(scores, "scores_of_pieces", failing)
-    failed = CliRunner().invoke(app, ["review", "--input", str(extracts), "--warehouse", str(tmp_path / "w2.duckdb")])
+    failed = review(extracts, tmp_path / "w2.duckdb")
     assert failed.exit_code == 1 and "review could not complete: review_scores" in failed.output
     captured = capfd.readouterr()
     logged = "\n".join(f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
@@ -149,14 +148,10 @@ def test_dagster_events_metadata_and_logs_at_debug_name_no_patient(extracts, tmp
 
 
 @pytest.fixture(scope="module")
-def served(reviewed, tmp_path_factory):
-    from dashboards import users
+def served(reviewed, users_file):
     from dashboards.app import create_app
     from dashboards.background import running
 
-    users_file = tmp_path_factory.mktemp("users") / "users.toml"
-    users.add_user(users_file, "mona", "manager", "manager-pass")
-    users.add_user(users_file, "audrey", "auditor", "auditor-pass")
     snapshot = reviewed["warehouse"].with_name("w.snapshot.duckdb")
     with duckdb.connect(str(snapshot), read_only=True) as con:
         npis = [r[0] for r in con.execute("select rendering_npi from provider_scores where period = 'all' order by risk_rank").fetchall()]

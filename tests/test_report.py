@@ -7,12 +7,11 @@ import re
 import duckdb
 import pytest
 
-from tests.dashboard_fixtures import fixture_info, snapshot_path  # noqa: F401  (pytest fixtures)
 from dashboards.files.report import write_report
 
 
 @pytest.fixture(scope="module")
-def report_html(snapshot_path, tmp_path_factory):  # noqa: F811
+def report_html(snapshot_path, tmp_path_factory):
     out = write_report(snapshot_path, tmp_path_factory.mktemp("report") / "review.html")
     return out.read_text(encoding="utf-8")
 
@@ -26,13 +25,13 @@ def test_report_is_self_contained(report_html):
     assert len(report_html) > 1_000_000
 
 
-def test_report_has_no_patient_identifier(report_html, fixture_info):  # noqa: F811
+def test_report_has_no_patient_identifier(report_html, fixture_info):
     for patient_id in fixture_info.patient_ids:
         assert patient_id not in report_html
     assert "PHI-PAT" not in report_html
 
 
-def test_report_has_headlines_figures_and_top_providers(report_html, fixture_info):  # noqa: F811
+def test_report_has_headlines_figures_and_top_providers(report_html, fixture_info):
     con = duckdb.connect(str(fixture_info.path), read_only=True)
     lines, findings = con.execute("select (select count(*) from claim_lines), (select count(*) from findings)").fetchone()
     amount = con.execute("select sum(amount_at_risk) from findings").fetchone()[0]
@@ -50,7 +49,7 @@ def test_report_has_headlines_figures_and_top_providers(report_html, fixture_inf
     assert "Snapshot taken at" in report_html
 
 
-def test_report_tolerates_a_snapshot_without_scores(fixture_info, tmp_path):  # noqa: F811
+def test_report_tolerates_a_snapshot_without_scores(fixture_info, tmp_path):
     partial = tmp_path / "partial.duckdb"
     con = duckdb.connect(str(partial))
     con.execute(f"attach '{fixture_info.path}' as src (read_only)")

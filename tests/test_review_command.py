@@ -8,16 +8,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli.commands import app
 from tests.extracts import VALID_ROW, row, rows, write_csv
+from tests.reviews import review
 
-runner = CliRunner()
-
-
-def review(input_path: Path, warehouse: Path, *extra: str):
-    return runner.invoke(app, ["review", "--input", str(input_path), "--warehouse", str(warehouse), *extra])
+pytestmark = pytest.mark.slow  # each test runs reviews
 
 
 def counts(warehouse: Path) -> dict[str, int]:

@@ -9,20 +9,14 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
-from typer.testing import CliRunner
 
 from pipelines.assets.rules import findings_keys_exist, no_negative_expected_units, one_units_row_per_line
-from pipelines.cli.commands import app
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"
 
 
 @pytest.fixture(scope="module")
-def reviewed(tmp_path_factory) -> Path:
-    warehouse = tmp_path_factory.mktemp("reviewed") / "w.duckdb"
-    result = CliRunner().invoke(app, ["review", "--input", str(SAMPLES), "--warehouse", str(warehouse)])
-    assert result.exit_code == 0, result.output
-    return warehouse
+def reviewed(samples_review) -> Path:
+    return samples_review
 
 
 def damaged(reviewed: Path, tmp_path: Path, *statements: str) -> DuckDBResource:

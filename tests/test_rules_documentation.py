@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -32,6 +31,7 @@ from pipelines.notes.detector import (
     parse_vocabulary,
 )
 from pipelines.rules.testing import DAY, NPI_A, NPI_B, claim_lines
+from tests.reviews import SAMPLES, review
 
 REF = Reference.load()
 SETTINGS = RuleSettings()
@@ -447,18 +447,14 @@ def test_a_users_vocabulary_replaces_the_seed(tmp_path):
     assert documentation(lines, units, ref, SETTINGS).collect().height == 0
 
 
+@pytest.mark.slow
 def test_a_broken_vocabulary_file_stops_the_review_before_anything_is_read(tmp_path):
-    from typer.testing import CliRunner
-
-    from pipelines.cli.commands import app
-
     broken = tmp_path / "vocab.toml"
     broken.write_text('version = "clinic-1"\n')
     config = tmp_path / "c.toml"
     config.write_text(f'[rules]\nreference_files = {{ documentation_vocabulary = "{broken}" }}\n')
     warehouse = tmp_path / "w.duckdb"
-    samples = Path(__file__).resolve().parent.parent / "data_samples"
-    result = CliRunner().invoke(app, ["review", "--input", str(samples), "--warehouse", str(warehouse), "--config", str(config)])
+    result = review(SAMPLES, warehouse, "--config", str(config))
     assert result.exit_code == 2
     assert "reference files" in result.output and "vocab.toml" in result.output and "[elements.deficit]" in result.output
     assert not warehouse.exists()

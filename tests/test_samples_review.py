@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli.commands import app
 from pipelines.generate.evaluate import GRAIN, documentation_by_element, precision_recall, read_answer_key
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"
@@ -23,12 +22,8 @@ REASON_WORDS = {
 
 
 @pytest.fixture(scope="module")
-def reviewed(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("samples")
-    warehouse = folder / "w.duckdb"
-    result = CliRunner().invoke(app, ["review", "--input", str(SAMPLES), "--warehouse", str(warehouse)])
-    assert result.exit_code == 0, result.output
-    return warehouse
+def reviewed(samples_review) -> Path:
+    return samples_review
 
 
 def query(warehouse: Path, sql: str) -> pl.DataFrame:
@@ -107,12 +102,13 @@ def test_the_planted_high_97112_providers_are_outliers_near_the_top(reviewed):
     assert set(scores.filter(pl.col("discipline") == "PT")["rendering_npi"].head(len(planted))) == planted
 
 
-def test_reviewing_the_samples_again_changes_no_table(reviewed):
-    tables = query(reviewed, "select table_name from information_schema.tables order by 1")["table_name"].to_list()
-    before = {t: query(reviewed, f'select count(*) n from "{t}"')["n"][0] for t in tables}
-    result = CliRunner().invoke(app, ["review", "--input", str(SAMPLES), "--warehouse", str(reviewed)])
+def test_reviewing_the_samples_again_changes_no_table(reviewed, run_review, tmp_path):
+    again = shutil.copy(reviewed, tmp_path / "w.duckdb")  # the session's review stays as it was
+    tables = query(again, "select table_name from information_schema.tables order by 1")["table_name"].to_list()
+    before = {t: query(again, f'select count(*) n from "{t}"')["n"][0] for t in tables}
+    result = run_review(SAMPLES, again)
     assert result.exit_code == 0, result.output
-    after = {t: query(reviewed, f'select count(*) n from "{t}"')["n"][0] for t in tables}
+    after = {t: query(again, f'select count(*) n from "{t}"')["n"][0] for t in tables}
     assert after == before
 
 

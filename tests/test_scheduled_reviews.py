@@ -15,6 +15,8 @@ from pipelines.definitions import build_defs
 from pipelines.generate import generate_extract
 from tests.extracts import row, write_csv
 
+pytestmark = pytest.mark.slow  # Dagster runs of the review job
+
 SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"
 
 

@@ -1,7 +1,7 @@
 """Kill harness: SIGKILL ``unitreview review`` at random moments and check that nothing is lost or
 doubled (not a unit test; run by hand, ~20-40 min for the defaults on two cores).
 
-    .venv/bin/python benchmarks/kill_harness.py [--lines 120000] [--trials 24] [--seed 7] [--work DIR]
+    .venv/bin/python tests/kill_harness.py [--lines 120000] [--trials 24] [--seed 7] [--work DIR]
 
 Set-up: a generated extract of ``--lines`` lines in six monthly CSV files, plus a file with bad rows
 (quarantine), a broken Parquet file (rejected) and a redelivered copy (duplicate). The *base*
