@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.warehouse import ensure_schema
+from pipelines.warehouse.schema import ensure_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
