@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 WAREHOUSE ?= warehouse/unitreview.duckdb
 INPUT ?= data_samples
 
-.PHONY: setup review test browser bench dev clean
+.PHONY: setup review test lint browser bench dev clean
 
 setup: $(VENV)/.synced
 
@@ -23,8 +23,13 @@ $(VENV)/.synced: pyproject.toml uv.lock
 review: setup
 	$(BIN)/unitreview review --input $(INPUT) --warehouse $(WAREHOUSE)
 
-test: setup browser
+test: setup browser lint
 	$(BIN)/python -m pytest -q
+
+# ruff's lint rules and formatter as configured in pyproject.toml; CI fails on either
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Debian's chromium for the browser tests (as root, e.g. in CI); without it those tests skip, saying why.
 browser:
