@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 WAREHOUSE ?= warehouse/unitreview.duckdb
 INPUT ?= data_samples
 
-.PHONY: setup review test test-fast browser bench dev clean
+.PHONY: setup review test test-fast lint browser bench dev clean
 
 setup: $(VENV)/.synced
 
@@ -23,13 +23,18 @@ $(VENV)/.synced: pyproject.toml uv.lock
 review: setup
 	$(BIN)/unitreview review --input $(INPUT) --warehouse $(WAREHOUSE)
 
-# the full suite, as CI runs it
-test: setup browser
+# the full suite, as CI runs it (the lint first: CI fails on a lint or format error)
+test: setup browser lint
 	$(BIN)/python -m pytest -q
 
 # the quick loop: everything but the end-to-end tests (reviews, subprocesses, servers, browsers)
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# ruff's lint rules and formatter as configured in pyproject.toml
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Debian's chromium for the browser tests (as root, e.g. in CI); without it those tests skip, saying why.
 browser:
