@@ -31,8 +31,9 @@ the same rows as the warehouse.
 
 Then, by default, six deterministic trials (``--insert-kills``): the review kills itself as it is
 about to insert into a table for the Nth time, inside the transaction that must keep that write
-together with others (a file's lines / quarantine / log entry; a month's line_units / findings;
-provider_scores / provider_metrics).
+together with others (a file's lines / quarantine / log entry; provider_scores / provider_metrics),
+or into the staged copies of line_units / findings that a recompute of several months writes before
+moving them in.
 
 Prints a table (trial, delay, stage hit, committed, counts compared, ok) and writes
 ``results.json`` in the work folder. Exit status 1 when any trial fails.
@@ -605,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: a new temporary one)")
     parser.add_argument(
-        "--insert-kills", default="claim_lines:2,quarantine:1,ingest_log:3,line_units:2,findings:2,provider_metrics:1",
+        "--insert-kills", default="claim_lines:2,quarantine:1,ingest_log:3,line_units__staged:1,findings__staged:1,provider_metrics:1",
         help="after the random trials, deterministic ones: kill as TABLE is written for the Nth time ('' for none)",
     )
     args = parser.parse_args(argv)
