@@ -51,8 +51,10 @@ def main() -> None:
     print(f"lines: {lines.height:,}  (built in {t1 - t0:.1f} s)   load average: {os.getloadavg()[0]:.1f}")
     print(f"line_units: {t2 - t1:.2f} s wall, {c2 - c1:.2f} s CPU")
     print(f"findings:   {t3 - t2:.2f} s wall, {c3 - c2:.2f} s CPU")
-    print(f"peak RSS: {peak_mb:,.0f} MB (claim_lines frame {lines.estimated_size('mb'):,.0f} MB, "
-          f"line_units {units.estimated_size('mb'):,.0f} MB, findings {found.estimated_size('mb'):,.0f} MB)")
+    print(
+        f"peak RSS: {peak_mb:,.0f} MB (claim_lines frame {lines.estimated_size('mb'):,.0f} MB, "
+        f"line_units {units.estimated_size('mb'):,.0f} MB, findings {found.estimated_size('mb'):,.0f} MB)"
+    )
     print(found.group_by("rule_id").len().sort("rule_id"))
 
 

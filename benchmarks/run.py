@@ -63,7 +63,7 @@ def measure(command: list[str], label: str) -> dict:
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
     }
-    steps = [line[len(STEP_TIMES):] for line in printed.splitlines() if line.startswith(STEP_TIMES)]
+    steps = [line[len(STEP_TIMES) :] for line in printed.splitlines() if line.startswith(STEP_TIMES)]
     if steps:
         result["steps_s"] = {
             name: float(seconds) for name, seconds in (part.rsplit(" ", 1) for part in steps[0].split(", "))
@@ -86,8 +86,18 @@ def extract(data: Path, lines: int, months: int = 12) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
         result = measure(
             [
-                str(BIN / "unitreview"), "generate", "--out", str(folder), "--lines", str(lines),
-                "--months", str(months), "--start-month", first_month(months), "--seed", str(SEED),
+                str(BIN / "unitreview"),
+                "generate",
+                "--out",
+                str(folder),
+                "--lines",
+                str(lines),
+                "--months",
+                str(months),
+                "--start-month",
+                first_month(months),
+                "--seed",
+                str(SEED),
             ],
             f"generate {lines}",
         )
@@ -132,9 +142,7 @@ def review(folder: Path, warehouse: Path, label: str) -> dict:
     """A review of ``folder`` into a fresh warehouse."""
     remove_warehouse(warehouse)
     warm(folder)
-    return measure(
-        [str(BIN / "unitreview"), "review", "--input", str(folder), "--warehouse", str(warehouse)], label
-    )
+    return measure([str(BIN / "unitreview"), "review", "--input", str(folder), "--warehouse", str(warehouse)], label)
 
 
 def review_of_copy(folder: Path, landing: Path, source: Path, warehouse: Path, label: str, *options: str) -> dict:
@@ -184,7 +192,8 @@ def rules_change(folder: Path, landing: Path, reviewed: Path, work: Path, runs: 
     config.write_text("[rules]\nimpossible_day_minutes = 721\n")
     label = "[rules] change, findings only"
     return repeated(
-        runs, label,
+        runs,
+        label,
         lambda: review_of_copy(folder, landing, reviewed, work / "rules_change.duckdb", label, "--config", str(config)),
     )
 
@@ -197,14 +206,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each case; the median is shown (default 3)")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     results = []
     for lines in args.sizes:
         folder = extract(args.data, lines)
         work = args.data / f"work_{lines}"
         work.mkdir(exist_ok=True)
-        plain = repeated(args.repeat, "plain DuckDB load", lambda: plain_load(folder, work))
-        full = repeated(args.repeat, "review", lambda: review(folder, work / "review.duckdb", "review"))
+        plain = repeated(args.repeat, "plain DuckDB load", lambda folder=folder, work=work: plain_load(folder, work))
+        full = repeated(
+            args.repeat, "review", lambda folder=folder, work=work: review(folder, work / "review.duckdb", "review")
+        )
         rows = [plain, full]
         for row in rows:
             row["lines"] = lines

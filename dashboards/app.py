@@ -26,14 +26,14 @@ import flask
 from dash import dcc, html
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboards import context
-from dashboards import not_found
+from dashboards import context, not_found
 from dashboards.access import app_key, auth
-from dashboards.access.sessions import FILE_NAME as SESSIONS_FILE, SessionPolicy, SessionStore
+from dashboards.access.sessions import FILE_NAME as SESSIONS_FILE
+from dashboards.access.sessions import SessionPolicy, SessionStore
 from dashboards.access.throttle import LoginLimits, LoginThrottle
-from dashboards.users import UsersFile
 from dashboards.files import exports
 from dashboards.pages import help_page, not_found_404, overview, patient_day, provider, providers, therapist_day
+from dashboards.users import UsersFile
 
 log = logging.getLogger("unitreview.dashboard")
 
@@ -63,22 +63,34 @@ def _shell():
         sign_out = None if s.local_mode else html.A("sign out", href="/logout", id="sign-out")
     else:
         who, sign_out = "", None
-    return html.Div([
-        html.Header([
-            html.Span("unitreview", className="brand"),
-            dcc.Link("Overview", href="/", id="nav-overview"),
-            dcc.Link("Providers", href="/providers", id="nav-providers"),
-            dcc.Link("Help", href="/help", id="nav-help"),
-            html.Span(who, id="who", className="who"),
-            sign_out,
-        ], className="topbar"),
-        html.Main(dash.page_container, className="content"),
-    ])
+    return html.Div(
+        [
+            html.Header(
+                [
+                    html.Span("unitreview", className="brand"),
+                    dcc.Link("Overview", href="/", id="nav-overview"),
+                    dcc.Link("Providers", href="/providers", id="nav-providers"),
+                    dcc.Link("Help", href="/help", id="nav-help"),
+                    html.Span(who, id="who", className="who"),
+                    sign_out,
+                ],
+                className="topbar",
+            ),
+            html.Main(dash.page_container, className="content"),
+        ]
+    )
 
 
-def create_app(snapshot: Path, users_file: Path | None = None, *, secret_key: str | bytes | None = None,
-               state_dir: Path | None = None, session_policy: SessionPolicy | None = None,
-               login_limits: LoginLimits | None = None, trusted_proxies: int = 0) -> dash.Dash:
+def create_app(
+    snapshot: Path,
+    users_file: Path | None = None,
+    *,
+    secret_key: str | bytes | None = None,
+    state_dir: Path | None = None,
+    session_policy: SessionPolicy | None = None,
+    login_limits: LoginLimits | None = None,
+    trusted_proxies: int = 0,
+) -> dash.Dash:
     """The Dash app over the published snapshot at ``snapshot``.
 
     ``users_file``: TOML of users and roles, re-read when it changes (None: single-user local mode as
@@ -114,10 +126,15 @@ def create_app(snapshot: Path, users_file: Path | None = None, *, secret_key: st
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,  # set per request: Secure whenever it came over HTTPS (auth.SessionCookie)
         PERMANENT_SESSION_LIFETIME=int(policy.absolute_seconds),
-        **{context.CONFIG_KEY: context.AppSettings(
-            snapshot=snapshot, users=users, token_key=_derive(secret, b"unitreview patient token"),
-            sessions=sessions, throttle=LoginThrottle(login_limits),
-        )},
+        **{
+            context.CONFIG_KEY: context.AppSettings(
+                snapshot=snapshot,
+                users=users,
+                token_key=_derive(secret, b"unitreview patient token"),
+                sessions=sessions,
+                throttle=LoginThrottle(login_limits),
+            )
+        },
     )
     if trusted_proxies:
         n = int(trusted_proxies)
@@ -173,8 +190,7 @@ def check_bind(host: str, users_file: Path | None) -> None:
         )
 
 
-def serve(snapshot: Path, host: str = "127.0.0.1", port: int = 8050, users_file: Path | None = None,
-          **options) -> None:
+def serve(snapshot: Path, host: str = "127.0.0.1", port: int = 8050, users_file: Path | None = None, **options) -> None:
     """Run the app (Flask's threaded server); ``options`` go to ``create_app``. Raises
     ``UnsafeBind`` for local mode on a non-loopback ``host``."""
     check_bind(host, users_file)

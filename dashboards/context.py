@@ -17,8 +17,8 @@ from dashboards.access import privacy
 from dashboards.access.privacy import Viewer
 from dashboards.access.sessions import SessionStore
 from dashboards.access.throttle import LoginThrottle
-from dashboards.users import UsersFile
 from dashboards.data.snapshot import Snapshot, open_snapshot
+from dashboards.users import UsersFile
 
 CONFIG_KEY = "UNITREVIEW"
 

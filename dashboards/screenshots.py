@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 
-from dashboards.users import add_user
 from dashboards.app import create_app
 from dashboards.background import running
 from dashboards.files.report import write_report
+from dashboards.users import add_user
 from pipelines.warehouse.snapshot import publish_snapshot
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,10 +59,16 @@ def _shoot_why_flagged(page, path: Path) -> None:
     blocks = page.locator("#why-flagged .why-metric")
     first = blocks.nth(min(1, blocks.count() - 1)).bounding_box()
     scroll = page.evaluate("() => [window.scrollX, window.scrollY]")
-    page.screenshot(path=str(path), full_page=True, clip={
-        "x": top["x"] + scroll[0] - 8, "y": top["y"] + scroll[1] - 8, "width": top["width"] + 16,
-        "height": first["y"] + first["height"] - top["y"] + 16,
-    })
+    page.screenshot(
+        path=str(path),
+        full_page=True,
+        clip={
+            "x": top["x"] + scroll[0] - 8,
+            "y": top["y"] + scroll[1] - 8,
+            "width": top["width"] + 16,
+            "height": first["y"] + first["height"] - top["y"] + 16,
+        },
+    )
 
 
 def take(snapshot: Path, out: Path, npi: str | None, workdir: Path, therapist_day: str | None = None) -> list[Path]:
@@ -108,7 +114,9 @@ def take(snapshot: Path, out: Path, npi: str | None, workdir: Path, therapist_da
             shoot(page, "patient-day")
             overlap = therapist_day or first
             page.goto(base + f"/providers/{overlap}")
-            page.click('#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("OVERLAP")) .ag-cell[col-id="rule_id"]')
+            page.click(
+                '#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("OVERLAP")) .ag-cell[col-id="rule_id"]'
+            )
             page.wait_for_url(re.compile(r"/therapist-day/"))
             _wait_figures(page, "td-timeline")
             shoot(page, "therapist-day")
@@ -145,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboards.screenshots", description=__doc__.split("\n\n")[0])
     parser.add_argument("--snapshot", type=Path, help="a published snapshot of SYNTHETIC data (default: build one)")
     parser.add_argument("--npi", help="the provider to show (default: risk rank 1)")
-    parser.add_argument("--overlap-npi", help="the provider whose OVERLAP finding opens the therapist-day page "
-                        "(default: --npi)")
+    parser.add_argument(
+        "--overlap-npi", help="the provider whose OVERLAP finding opens the therapist-day page (default: --npi)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():

@@ -21,8 +21,8 @@ password takes effect on the next request.
 from __future__ import annotations
 
 import argparse
-import getpass
 import functools
+import getpass
 import json
 import logging
 import os
@@ -129,8 +129,12 @@ class UsersFile:
 def save_users(path: Path, users: dict[str, dict]) -> None:
     lines = ["# unitreview app users: python -m dashboards.users add NAME --role manager|auditor", ""]
     for name in sorted(users):
-        lines += [f"[users.{name}]", f"role = {json.dumps(users[name]['role'])}",
-                  f"password_hash = {json.dumps(users[name]['password_hash'])}", ""]
+        lines += [
+            f"[users.{name}]",
+            f"role = {json.dumps(users[name]['role'])}",
+            f"password_hash = {json.dumps(users[name]['password_hash'])}",
+            "",
+        ]
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
     os.chmod(tmp, 0o600)

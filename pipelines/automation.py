@@ -41,7 +41,9 @@ def build_landing_sensor(job_name: str, interval_seconds: int) -> dg.SensorDefin
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Starts an ingest run for each new or changed extract in the landing folder.",
     )
-    def landing_folder_sensor(context: dg.SensorEvaluationContext, review: ReviewSettings, warehouse_db: DuckDBResource):
+    def landing_folder_sensor(
+        context: dg.SensorEvaluationContext, review: ReviewSettings, warehouse_db: DuckDBResource
+    ):
         root = review.input_root()
         if not root.exists():
             return dg.SkipReason(f"landing folder {root} does not exist")

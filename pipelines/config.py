@@ -189,14 +189,10 @@ def load_config(path: Path | None) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"configuration file {path}: {problems}") from None
     for name, mapping in config.ingest.profiles.items():
         unknown = sorted(set(mapping.values()) - set(CANONICAL))
         if unknown:
-            raise ConfigError(
-                f"configuration file {path}: ingest.profiles.{name} maps to unknown columns {unknown}"
-            )
+            raise ConfigError(f"configuration file {path}: ingest.profiles.{name} maps to unknown columns {unknown}")
     return config

@@ -118,7 +118,15 @@ def auditor_page(browser, signed_in_url):
 
 
 # a test that asks for one of these runs a review, a server or a browser: end to end, so slow
-END_TO_END_FIXTURES = {"run_review", "samples_review", "browser", "page", "signed_in_url", "manager_page", "auditor_page"}
+END_TO_END_FIXTURES = {
+    "run_review",
+    "samples_review",
+    "browser",
+    "page",
+    "signed_in_url",
+    "manager_page",
+    "auditor_page",
+}
 
 
 def pytest_collection_modifyitems(items):

@@ -45,8 +45,15 @@ MONTHS = [(2026, 1), (2026, 2), (2026, 3)]
 ALLOWED_PER_UNIT = {"97112": 34.0, "97110": 30.0, "97140": 28.0, "97530": 36.0, "97165": 95.0}
 TIMED = {"97112", "97110", "97140", "97530"}
 RULES = [
-    "UNITS_OVER_MINUTES", "ALLOCATION", "DAILY_LIMIT", "MINUTES_MISSING", "DX_SUPPORT",
-    "DUPLICATE", "OVERLAP", "DOCUMENTATION", "IMPOSSIBLE_DAY",
+    "UNITS_OVER_MINUTES",
+    "ALLOCATION",
+    "DAILY_LIMIT",
+    "MINUTES_MISSING",
+    "DX_SUPPORT",
+    "DUPLICATE",
+    "OVERLAP",
+    "DOCUMENTATION",
+    "IMPOSSIBLE_DAY",
 ]
 
 # the words scoring gives each metric (pipelines/scores/peers.py); the app reads the daily limit from them
@@ -155,9 +162,7 @@ def _visits(rng: random.Random) -> list[dict]:
     lines[first]["note_text"] = BAIT_NOTE
     lines[first]["modifiers"] = BAIT_MODIFIER
     lines[first]["payer_name"] = BAIT_PAYER
-    missing = next(
-        i for i, r in enumerate(lines) if r["rendering_npi"] == "1000000003" and r["cpt_code"] == "97110"
-    )
+    missing = next(i for i, r in enumerate(lines) if r["rendering_npi"] == "1000000003" and r["cpt_code"] == "97110")
     lines[missing]["minutes"] = None
     return lines
 
@@ -187,16 +192,29 @@ def _therapist_day_visits(lines: list[dict]) -> list[dict]:
         if claim_id is None:
             continue
         payer_type, payer_name = PAYERS[patient]
-        added.append({
-            **first, "claim_id": claim_id, "line_number": 1, "patient_id": patient, "cpt_code": "97110",
-            "units_billed": 2, "minutes": 30, "total_timed_minutes": 30, "payer_type": payer_type,
-            "payer_name": payer_name, "diagnosis_codes": "G81.91;R26.89", "modifiers": "GO",
-            "charge_amount": round(ALLOWED_PER_UNIT["97110"] * 2 * 1.6, 2),
-            "allowed_amount": ALLOWED_PER_UNIT["97110"] * 2, "paid_amount": round(ALLOWED_PER_UNIT["97110"] * 2 * 0.8, 2),
-            "visit_start": dt.datetime.combine(day, start) if start else None,
-            "visit_end": dt.datetime.combine(day, end) if end else None,
-            "note_text": "Therapeutic exercise, upper extremity (97110).", "source_row": len(lines) + len(added) + 1,
-        })
+        added.append(
+            {
+                **first,
+                "claim_id": claim_id,
+                "line_number": 1,
+                "patient_id": patient,
+                "cpt_code": "97110",
+                "units_billed": 2,
+                "minutes": 30,
+                "total_timed_minutes": 30,
+                "payer_type": payer_type,
+                "payer_name": payer_name,
+                "diagnosis_codes": "G81.91;R26.89",
+                "modifiers": "GO",
+                "charge_amount": round(ALLOWED_PER_UNIT["97110"] * 2 * 1.6, 2),
+                "allowed_amount": ALLOWED_PER_UNIT["97110"] * 2,
+                "paid_amount": round(ALLOWED_PER_UNIT["97110"] * 2 * 0.8, 2),
+                "visit_start": dt.datetime.combine(day, start) if start else None,
+                "visit_end": dt.datetime.combine(day, end) if end else None,
+                "note_text": "Therapeutic exercise, upper extremity (97110).",
+                "source_row": len(lines) + len(added) + 1,
+            }
+        )
     return lines + added
 
 
@@ -207,7 +225,9 @@ def _line_units(lines: pl.DataFrame) -> pl.DataFrame:
         timed = r["cpt_code"] in TIMED
         method = "cms" if r["payer_type"] in ("medicare", "medicaid") else "ama"
         total = r["total_timed_minutes"] or 0
-        expected = cms_units(r["minutes"]) if (timed and r["minutes"] is not None) else (None if timed else r["units_billed"])
+        expected = (
+            cms_units(r["minutes"]) if (timed and r["minutes"] is not None) else (None if timed else r["units_billed"])
+        )
         rows.append(
             {
                 "claim_id": r["claim_id"],
@@ -242,90 +262,151 @@ def _findings(lines: pl.DataFrame) -> pl.DataFrame:
     out: list[dict] = []
 
     def add(**kw):
-        base = dict(
-            rule_id=None, severity="medium", rendering_npi=None, patient_id=None, service_date=None,
-            claim_id=None, line_number=None, units_over=0, amount_at_risk=0.0, detail="",
-            billing_provider=None, discipline=None,
-        )
+        base = {
+            "rule_id": None,
+            "severity": "medium",
+            "rendering_npi": None,
+            "patient_id": None,
+            "service_date": None,
+            "claim_id": None,
+            "line_number": None,
+            "units_over": 0,
+            "amount_at_risk": 0.0,
+            "detail": "",
+            "billing_provider": None,
+            "discipline": None,
+        }
         base.update(kw)
         out.append(base)
 
     timed = lines.filter(pl.col("cpt_code").is_in(list(TIMED)))
-    days = timed.group_by("patient_id", "service_date", "rendering_npi", "billing_npi").agg(
-        pl.col("units_billed").sum().alias("billed"),
-        pl.col("minutes").sum().alias("minutes"),
-        pl.col("payer_type").first(),
-    ).sort("rendering_npi", "service_date", "patient_id")
+    days = (
+        timed.group_by("patient_id", "service_date", "rendering_npi", "billing_npi")
+        .agg(
+            pl.col("units_billed").sum().alias("billed"),
+            pl.col("minutes").sum().alias("minutes"),
+            pl.col("payer_type").first(),
+        )
+        .sort("rendering_npi", "service_date", "patient_id")
+    )
     for r in days.iter_rows(named=True):
         supported = cms_units(r["minutes"])
         if r["billed"] > supported:
             over = r["billed"] - supported
             method = "CMS" if r["payer_type"] in ("medicare", "medicaid") else "AMA"
             add(
-                rule_id="UNITS_OVER_MINUTES", severity="high", rendering_npi=r["rendering_npi"],
-                patient_id=r["patient_id"], service_date=r["service_date"], units_over=over,
+                rule_id="UNITS_OVER_MINUTES",
+                severity="high",
+                rendering_npi=r["rendering_npi"],
+                patient_id=r["patient_id"],
+                service_date=r["service_date"],
+                units_over=over,
                 amount_at_risk=round(over * ALLOWED_PER_UNIT["97112"], 2),
                 detail=(
                     f"{r['minutes']} timed minutes support {supported} units under the {method} 8-minute rule "
                     f"({r['minutes']} = {r['minutes'] // 15} x 15 + {r['minutes'] % 15}; a remainder of 8 or more "
                     f"adds a unit); {r['billed']} units billed: {over} over"
                 ),
-                billing_provider=r["billing_npi"], discipline=disc[r["rendering_npi"]],
+                billing_provider=r["billing_npi"],
+                discipline=disc[r["rendering_npi"]],
             )
-    per_day_112 = lines.filter(pl.col("cpt_code") == "97112").group_by("patient_id", "service_date").agg(
-        pl.col("units_billed").sum().alias("u"), pl.col("billing_npi").first(), pl.col("rendering_npi").first()
-    ).sort("service_date", "patient_id")
+    per_day_112 = (
+        lines.filter(pl.col("cpt_code") == "97112")
+        .group_by("patient_id", "service_date")
+        .agg(pl.col("units_billed").sum().alias("u"), pl.col("billing_npi").first(), pl.col("rendering_npi").first())
+        .sort("service_date", "patient_id")
+    )
     for r in per_day_112.iter_rows(named=True):
         if r["u"] > 4:
             over = r["u"] - 4
             add(
-                rule_id="DAILY_LIMIT", severity="high", patient_id=r["patient_id"], service_date=r["service_date"],
-                units_over=over, amount_at_risk=round(over * ALLOWED_PER_UNIT["97112"], 2),
+                rule_id="DAILY_LIMIT",
+                severity="high",
+                patient_id=r["patient_id"],
+                service_date=r["service_date"],
+                units_over=over,
+                amount_at_risk=round(over * ALLOWED_PER_UNIT["97112"], 2),
                 detail=f"{r['u']} units of 97112 billed for the patient on {r['service_date']}; the daily limit is 4: {over} over",
-                billing_provider=r["billing_npi"], discipline=disc[r["rendering_npi"]],
+                billing_provider=r["billing_npi"],
+                discipline=disc[r["rendering_npi"]],
             )
-    for r in lines.filter((pl.col("cpt_code") == "97112") & (pl.col("diagnosis_codes") == "M54.50")).iter_rows(named=True):
+    for r in lines.filter((pl.col("cpt_code") == "97112") & (pl.col("diagnosis_codes") == "M54.50")).iter_rows(
+        named=True
+    ):
         add(
-            rule_id="DX_SUPPORT", severity="medium", rendering_npi=r["rendering_npi"], patient_id=r["patient_id"],
-            service_date=r["service_date"], claim_id=r["claim_id"], line_number=r["line_number"],
+            rule_id="DX_SUPPORT",
+            severity="medium",
+            rendering_npi=r["rendering_npi"],
+            patient_id=r["patient_id"],
+            service_date=r["service_date"],
+            claim_id=r["claim_id"],
+            line_number=r["line_number"],
             amount_at_risk=r["allowed_amount"],
             detail="97112 billed with diagnosis M54.50 only; none of the claim's diagnoses supports neuromuscular re-education",
-            billing_provider=r["billing_npi"], discipline=disc[r["rendering_npi"]],
+            billing_provider=r["billing_npi"],
+            discipline=disc[r["rendering_npi"]],
         )
     for r in lines.filter(pl.col("minutes").is_null() & pl.col("cpt_code").is_in(list(TIMED))).iter_rows(named=True):
         add(
-            rule_id="MINUTES_MISSING", severity="medium", rendering_npi=r["rendering_npi"], patient_id=r["patient_id"],
-            service_date=r["service_date"], claim_id=r["claim_id"], line_number=r["line_number"],
+            rule_id="MINUTES_MISSING",
+            severity="medium",
+            rendering_npi=r["rendering_npi"],
+            patient_id=r["patient_id"],
+            service_date=r["service_date"],
+            claim_id=r["claim_id"],
+            line_number=r["line_number"],
             amount_at_risk=r["allowed_amount"],
             detail=f"{r['cpt_code']} billed for {r['units_billed']} unit(s) with no documented minutes on the line",
-            billing_provider=r["billing_npi"], discipline=disc[r["rendering_npi"]],
+            billing_provider=r["billing_npi"],
+            discipline=disc[r["rendering_npi"]],
         )
     for r in lines.filter(~pl.col("deficit_documented") & (pl.col("cpt_code") == "97112")).iter_rows(named=True):
         add(
-            rule_id="DOCUMENTATION", severity="low", rendering_npi=r["rendering_npi"], patient_id=r["patient_id"],
-            service_date=r["service_date"], amount_at_risk=r["allowed_amount"],
+            rule_id="DOCUMENTATION",
+            severity="low",
+            rendering_npi=r["rendering_npi"],
+            patient_id=r["patient_id"],
+            service_date=r["service_date"],
+            amount_at_risk=r["allowed_amount"],
             detail="97112 billed; the documentation lacks a functional deficit",
-            billing_provider=r["billing_npi"], discipline=disc[r["rendering_npi"]],
+            billing_provider=r["billing_npi"],
+            discipline=disc[r["rendering_npi"]],
         )
     # Therapist-day findings whose free text names patients (the manager view must scrub it)
     casey = lines.filter(pl.col("rendering_npi") == "1000000003").sort("service_date")
     d = casey["service_date"][0]
     add(
-        rule_id="OVERLAP", severity="high", rendering_npi="1000000003", service_date=d,
-        amount_at_risk=68.0, units_over=2,
+        rule_id="OVERLAP",
+        severity="high",
+        rendering_npi="1000000003",
+        service_date=d,
+        amount_at_risk=68.0,
+        units_over=2,
         detail=f"one-on-one visits overlap: PHI-PAT-0007 09:00-10:00 and PHI-PAT-0008 09:30-10:30 on {d}",
-        billing_provider="2222222222", discipline="OT",
+        billing_provider="2222222222",
+        discipline="OT",
     )
     avery = lines.filter(pl.col("rendering_npi") == "1000000001").sort("service_date")
     d = avery["service_date"][-1]
     add(
-        rule_id="IMPOSSIBLE_DAY", severity="high", rendering_npi="1000000001", service_date=d,
+        rule_id="IMPOSSIBLE_DAY",
+        severity="high",
+        rendering_npi="1000000001",
+        service_date=d,
         amount_at_risk=0.0,
         detail="784 timed one-on-one minutes (13.1 hours) documented in the day; the ceiling is 720 minutes (12 hours)",
-        billing_provider="1111111111", discipline="PT",
+        billing_provider="1111111111",
+        discipline="PT",
     )
-    return pl.DataFrame(out, schema_overrides={"line_number": pl.Int64, "units_over": pl.Int64,
-                                               "amount_at_risk": pl.Float64, "service_date": pl.Date})
+    return pl.DataFrame(
+        out,
+        schema_overrides={
+            "line_number": pl.Int64,
+            "units_over": pl.Int64,
+            "amount_at_risk": pl.Float64,
+            "service_date": pl.Date,
+        },
+    )
 
 
 def _robust_z(values: list[float]) -> list[float]:
@@ -342,25 +423,32 @@ def _scores(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, 
     names = {npi: n for npi, n, *_ in PROVIDERS}
     f_npi = findings.join(
         lines.select("claim_id", "line_number", pl.col("rendering_npi").alias("_l_npi")),
-        on=["claim_id", "line_number"], how="left",
+        on=["claim_id", "line_number"],
+        how="left",
     ).with_columns(pl.coalesce("rendering_npi", "_l_npi").alias("rendering_npi"))
     # patient-day findings without a therapist go to the therapist who billed 97112 that day
     f_npi = f_npi.join(
-        lines.filter(pl.col("cpt_code") == "97112").group_by("patient_id", "service_date")
+        lines.filter(pl.col("cpt_code") == "97112")
+        .group_by("patient_id", "service_date")
         .agg(pl.col("rendering_npi").first().alias("_d_npi")),
-        on=["patient_id", "service_date"], how="left",
+        on=["patient_id", "service_date"],
+        how="left",
     ).with_columns(pl.coalesce("rendering_npi", "_d_npi").alias("rendering_npi"))
-    f_npi = f_npi.join(lines.select("claim_id", "line_number", pl.col("service_date").alias("_l_date")),
-                       on=["claim_id", "line_number"], how="left").with_columns(
-        pl.coalesce("service_date", "_l_date").alias("service_date"))
+    f_npi = f_npi.join(
+        lines.select("claim_id", "line_number", pl.col("service_date").alias("_l_date")),
+        on=["claim_id", "line_number"],
+        how="left",
+    ).with_columns(pl.coalesce("service_date", "_l_date").alias("service_date"))
     periods = [("all", dt.date(2026, 1, 1), dt.date(2026, 3, 31))] + [
         (f"{y}-{m:02d}", dt.date(y, m, 1), (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)))
         for y, m in MONTHS
     ]
     score_rows, metric_rows = [], []
     metric_names = [
-        ("units_97112_per_patient_day", "high"), ("timed_units_per_patient_day", "high"),
-        ("minutes_per_timed_unit", "low"), ("share_days_97112_at_limit", "high"),
+        ("units_97112_per_patient_day", "high"),
+        ("timed_units_per_patient_day", "high"),
+        ("minutes_per_timed_unit", "low"),
+        ("share_days_97112_at_limit", "high"),
         ("rate_units_over_minutes", "high"),
     ]
     for period, start, end in periods:
@@ -378,9 +466,16 @@ def _scores(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, 
             tmin = int(timed["minutes"].fill_null(0).sum() or 0)
             hours = timed.group_by("service_date").agg(pl.col("minutes").fill_null(0).sum() / 60)
             r = {
-                "period": period, "period_start": start, "period_end": end, "rendering_npi": npi,
-                "provider_name": names[npi], "discipline": disc[npi], "peer_group": disc[npi],
-                "patient_days": pdays, "patients": ln["patient_id"].n_unique(), "timed_units": tu,
+                "period": period,
+                "period_start": start,
+                "period_end": end,
+                "rendering_npi": npi,
+                "provider_name": names[npi],
+                "discipline": disc[npi],
+                "peer_group": disc[npi],
+                "patient_days": pdays,
+                "patients": ln["patient_id"].n_unique(),
+                "timed_units": tu,
                 "timed_units_per_patient_day": tu / pdays if pdays else None,
                 "units_97112_per_patient_day": (int(u112["units_billed"].sum() or 0) / pdays) if pdays else None,
                 "share_97112_of_timed_units": (int(u112["units_billed"].sum() or 0) / tu) if tu else None,
@@ -398,7 +493,8 @@ def _scores(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, 
                 n = fi.filter(pl.col("rule_id") == rule).height
                 r[f"rate_{rule.lower()}"] = 100.0 * n / pdays if pdays else None
             r.update(
-                findings=fi.height, units_over=int(fi["units_over"].fill_null(0).sum() or 0),
+                findings=fi.height,
+                units_over=int(fi["units_over"].fill_null(0).sum() or 0),
                 amount_at_risk=float(fi["amount_at_risk"].fill_null(0).sum() or 0.0),
                 timed_hours_per_day_mean=float(hours[hours.columns[1]].mean() or 0) if hours.height else None,
                 timed_hours_per_day_max=float(hours[hours.columns[1]].max() or 0) if hours.height else None,
@@ -414,15 +510,23 @@ def _scores(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, 
                 vals = [float(r[metric]) for r in members]
                 med = statistics.median(vals)
                 zs = _robust_z(vals) if len(vals) > 1 else [0.0]
-                for r, v, z in zip(members, vals, zs):
+                for r, v, z in zip(members, vals, zs, strict=True):
                     pct = 100.0 * sum(1 for x in vals if x <= v) / len(vals)
                     z_bad = z if direction == "high" else -z
                     p = 0.5 * math.erfc(z_bad / math.sqrt(2))
                     metric_rows.append(
                         {
-                            "period": period, "rendering_npi": r["rendering_npi"], "peer_group": group,
-                            "metric": metric, "label": METRIC_LABELS[metric], "value": v, "peer_median": med, "robust_z": z,
-                            "percentile": pct, "p_value": p, "significant": bool(p < 0.05 and len(vals) > 1),
+                            "period": period,
+                            "rendering_npi": r["rendering_npi"],
+                            "peer_group": group,
+                            "metric": metric,
+                            "label": METRIC_LABELS[metric],
+                            "value": v,
+                            "peer_median": med,
+                            "robust_z": z,
+                            "percentile": pct,
+                            "p_value": p,
+                            "significant": bool(p < 0.05 and len(vals) > 1),
                             "direction_bad": direction,
                         }
                     )
@@ -444,7 +548,9 @@ def _scores(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, 
                     f"(robust z {z:.1f})"
                 )
             if r["findings"]:
-                reasons.append(f"{r['findings']} findings, {r['units_over']} units over, ${r['amount_at_risk']:,.2f} at risk")
+                reasons.append(
+                    f"{r['findings']} findings, {r['units_over']} units over, ${r['amount_at_risk']:,.2f} at risk"
+                )
             r["reasons"] = "; ".join(reasons) if reasons else "no metric stands out"
             r.pop("_z", None)
         score_rows.extend(rows)
@@ -492,8 +598,11 @@ def build_fixture_warehouse(path: Path, seed: int = 97112) -> FixtureInfo:
     try:
         ensure_schema(con)  # the review's own tables, columns and types; columns not filled here stay null
         for name, frame in [
-            ("claim_lines", lines), ("ingest_log", ingest_log), ("quarantine", quarantine),
-            ("line_units", line_units), ("findings", findings),
+            ("claim_lines", lines),
+            ("ingest_log", ingest_log),
+            ("quarantine", quarantine),
+            ("line_units", line_units),
+            ("findings", findings),
         ]:
             con.register("incoming", frame)
             con.execute(f"insert into {name} by name select * from incoming")
@@ -527,5 +636,9 @@ if __name__ == "__main__":  # a quick look: python tests/fixtures_warehouse.py /
     for t in ["claim_lines", "line_units", "findings", "provider_scores", "provider_metrics"]:
         print(t, c.sql(f"select count(*) from {t}").fetchall())
     print(c.sql("select rule_id, count(*), sum(units_over), sum(amount_at_risk) from findings group by 1 order by 1"))
-    print(c.sql("select period, risk_rank, rendering_npi, provider_name, round(risk_score,2), outlier, reasons "
-                "from provider_scores where period = 'all' order by risk_rank"))
+    print(
+        c.sql(
+            "select period, risk_rank, rendering_npi, provider_name, round(risk_score,2), outlier, reasons "
+            "from provider_scores where period = 'all' order by risk_rank"
+        )
+    )

@@ -42,6 +42,7 @@ Prints a table (trial, delay, stage hit, committed, counts compared, ok) and wri
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -62,10 +63,15 @@ if str(ROOT) not in sys.path:
 STAGE_ORDER = ["ingest", "rules", "scores", "history", "publish", "report"]
 # Dagster step keys (assets and their checks) -> the stage they belong to
 STEP_STAGES = {
-    "ingest_extracts": "ingest", "rows_reconcile": "ingest", "line_keys_unique": "ingest",
-    "review_rules": "rules", "one_units_row_per_line": "rules", "no_negative_expected_units": "rules",
+    "ingest_extracts": "ingest",
+    "rows_reconcile": "ingest",
+    "line_keys_unique": "ingest",
+    "review_rules": "rules",
+    "one_units_row_per_line": "rules",
+    "no_negative_expected_units": "rules",
     "findings_keys_exist": "rules",
-    "review_scores": "scores", "ranks_without_gaps": "scores",
+    "review_scores": "scores",
+    "ranks_without_gaps": "scores",
     "review_runs": "history",
     "review_publish": "publish",  # the snapshot, then the report ("report" below: its file old or new)
 }
@@ -89,7 +95,7 @@ def child(markers: Path, argv: list[str], kill_at_insert: str | None = None) -> 
     the Nth time (default 1), inside the transaction that writes it: a deterministic crash between
     two writes that must commit together."""
     started = time.monotonic()
-    stream = open(markers, "a", buffering=1)
+    stream = open(markers, "a", buffering=1)  # noqa: SIM115 - open until this process is killed or exits
     stream.write(f"{time.monotonic() - started:.3f} PROCESS_START -\n")
 
     if kill_at_insert:
@@ -115,8 +121,14 @@ def child(markers: Path, argv: list[str], kill_at_insert: str | None = None) -> 
 
     def handle_new_event(self, event, *args, **kwargs):
         dagster_event = getattr(event, "dagster_event", None)
-        if dagster_event is not None and dagster_event.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
-            stream.write(f"{time.monotonic() - started:.3f} {dagster_event.event_type_value} {dagster_event.step_key}\n")
+        if dagster_event is not None and dagster_event.event_type_value in (
+            "STEP_START",
+            "STEP_SUCCESS",
+            "STEP_FAILURE",
+        ):
+            stream.write(
+                f"{time.monotonic() - started:.3f} {dagster_event.event_type_value} {dagster_event.step_key}\n"
+            )
         return original(self, event, *args, **kwargs)
 
     DagsterInstance.handle_new_event = handle_new_event
@@ -145,10 +157,8 @@ def read_markers(markers: Path) -> list[tuple[float, str, str]]:
     for line in markers.read_text().splitlines():
         parts = line.split(" ", 2)
         if len(parts) == 3:
-            try:
+            with contextlib.suppress(ValueError):
                 out.append((float(parts[0]), parts[1], parts[2]))
-            except ValueError:
-                pass
     return out
 
 
@@ -218,13 +228,16 @@ def make_inputs(work: Path, lines: int, seed: int, months: int = 6) -> tuple[Pat
 def _scalar(con, sql: str, default=None):
     try:
         rows = con.execute(sql).fetchall()
-    except Exception:  # noqa: BLE001 - a table that does not exist yet
+    except Exception:
         return default
     return rows[0][0] if rows else default
 
 
 def _tables(con) -> set[str]:
-    return {r[0] for r in con.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+    return {
+        r[0]
+        for r in con.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()
+    }
 
 
 def tables(db: Path) -> set[str]:
@@ -242,24 +255,49 @@ def state(db: Path) -> dict:
     with duckdb.connect(str(db), read_only=True) as con:
         tables = _tables(con)
         s: dict = {}
-        for table in ("claim_lines", "quarantine", "ingest_log", "line_units", "findings", "provider_scores",
-                      "provider_metrics", "finding_history", "review_runs"):
+        for table in (
+            "claim_lines",
+            "quarantine",
+            "ingest_log",
+            "line_units",
+            "findings",
+            "provider_scores",
+            "provider_metrics",
+            "finding_history",
+            "review_runs",
+        ):
             s[table] = _scalar(con, f"select count(*) from {table}", 0) if table in tables else 0
         if "claim_lines" in tables:
-            s["claim_lines_checksum"] = str(_scalar(con, "select sum(hash(claim_id, line_number, units_billed, source_file, source_row)) from claim_lines"))
-            s["quarantine_checksum"] = str(_scalar(con, "select sum(hash(source_file, source_row, reasons)) from quarantine"))
+            s["claim_lines_checksum"] = str(
+                _scalar(
+                    con,
+                    "select sum(hash(claim_id, line_number, units_billed, source_file, source_row)) from claim_lines",
+                )
+            )
+            s["quarantine_checksum"] = str(
+                _scalar(con, "select sum(hash(source_file, source_row, reasons)) from quarantine")
+            )
             for status, n in con.execute("select status, count(*) from ingest_log group by 1").fetchall():
                 s[f"ingest_log_{status}"] = n
         if "line_units" in tables:
-            s["line_units_checksum"] = str(_scalar(con, "select sum(hash(claim_id, line_number, method, expected_units)) from line_units"))
+            s["line_units_checksum"] = str(
+                _scalar(con, "select sum(hash(claim_id, line_number, method, expected_units)) from line_units")
+            )
         if "findings" in tables:
             for rule, n in con.execute("select rule_id, count(*) from findings group by 1").fetchall():
                 s[f"findings_{rule}"] = n
-            columns = {r[0] for r in con.execute("select column_name from information_schema.columns where table_name = 'findings'").fetchall()}
+            columns = {
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns where table_name = 'findings'"
+                ).fetchall()
+            }
             if "finding_key" in columns:
                 s["findings_checksum"] = str(_scalar(con, "select sum(hash(finding_key, units_over)) from findings"))
         if "provider_scores" in tables:
-            s["provider_scores_checksum"] = str(_scalar(con, "select sum(hash(period, rendering_npi, risk_rank)) from provider_scores"))
+            s["provider_scores_checksum"] = str(
+                _scalar(con, "select sum(hash(period, rendering_npi, risk_rank)) from provider_scores")
+            )
     return s
 
 
@@ -273,24 +311,17 @@ def consistency_problems(db: Path) -> list[str]:
         if not {"claim_lines", "quarantine", "ingest_log"} <= tables:
             return [] if not tables & {"claim_lines", "quarantine", "ingest_log"} else ["ingest tables half created"]
         checks = {
-            "a file's rows_read differ from loaded + quarantined":
-                "select count(*) from ingest_log where rows_read <> rows_loaded + rows_quarantined",
-            "a loaded file's claim_lines differ from its rows_loaded":
-                "select count(*) from ingest_log l where status = 'loaded' and rows_loaded <> "
-                "(select count(*) from claim_lines c where c.source_file = l.source_file)",
-            "a loaded file's quarantine differs from its rows_quarantined":
-                "select count(*) from ingest_log l where status = 'loaded' and rows_quarantined <> "
-                "(select count(*) from quarantine q where q.source_file = l.source_file)",
-            "claim_lines rows of a file not logged as loaded":
-                "select count(*) from claim_lines c where not exists (select 1 from ingest_log l "
-                "where l.source_file = c.source_file and l.status = 'loaded')",
-            "quarantine rows of a file not logged as loaded":
-                "select count(*) from quarantine q where not exists (select 1 from ingest_log l "
-                "where l.source_file = q.source_file and l.status = 'loaded')",
-            "a line key loaded twice":
-                "select count(*) from (select 1 from claim_lines group by claim_id, line_number having count(*) > 1)",
-            "a file logged twice":
-                "select count(*) from (select 1 from ingest_log group by source_file, sha256 having count(*) > 1)",
+            "a file's rows_read differ from loaded + quarantined": "select count(*) from ingest_log where rows_read <> rows_loaded + rows_quarantined",
+            "a loaded file's claim_lines differ from its rows_loaded": "select count(*) from ingest_log l where status = 'loaded' and rows_loaded <> "
+            "(select count(*) from claim_lines c where c.source_file = l.source_file)",
+            "a loaded file's quarantine differs from its rows_quarantined": "select count(*) from ingest_log l where status = 'loaded' and rows_quarantined <> "
+            "(select count(*) from quarantine q where q.source_file = l.source_file)",
+            "claim_lines rows of a file not logged as loaded": "select count(*) from claim_lines c where not exists (select 1 from ingest_log l "
+            "where l.source_file = c.source_file and l.status = 'loaded')",
+            "quarantine rows of a file not logged as loaded": "select count(*) from quarantine q where not exists (select 1 from ingest_log l "
+            "where l.source_file = q.source_file and l.status = 'loaded')",
+            "a line key loaded twice": "select count(*) from (select 1 from claim_lines group by claim_id, line_number having count(*) > 1)",
+            "a file logged twice": "select count(*) from (select 1 from ingest_log group by source_file, sha256 having count(*) > 1)",
         }
         if "line_units" in tables and "rules_state" in tables:
             checks["a line covered by the rules watermark without exactly one line_units row"] = (
@@ -324,11 +355,17 @@ def base_intact(db: Path, base_log: list[tuple]) -> list[str]:
     import duckdb
 
     with duckdb.connect(str(db), read_only=True) as con:
-        log = set(con.execute("select source_file, sha256, status, rows_read, rows_loaded, rows_quarantined from ingest_log").fetchall())
+        log = set(
+            con.execute(
+                "select source_file, sha256, status, rows_read, rows_loaded, rows_quarantined from ingest_log"
+            ).fetchall()
+        )
         rows = dict(con.execute("select source_file, count(*) from claim_lines group by 1").fetchall())
     missing = [r[0] for r in base_log if tuple(r) not in log]
     short = [r[0] for r in base_log if r[2] == "loaded" and rows.get(r[0], 0) != r[4]]
-    return [f"base file lost from ingest_log: {f}" for f in missing] + [f"base file's lines changed: {f}" for f in short]
+    return [f"base file lost from ingest_log: {f}" for f in missing] + [
+        f"base file's lines changed: {f}" for f in short
+    ]
 
 
 def snapshot_problems(snapshot: Path) -> list[str]:
@@ -341,7 +378,7 @@ def snapshot_problems(snapshot: Path) -> list[str]:
         with duckdb.connect(str(snapshot), read_only=True) as con:
             info = dict(con.execute("select table_name, row_count from snapshot_info").fetchall())
             actual = {t: con.execute(f'select count(*) from "{t}"').fetchall()[0][0] for t in info if t != "(none)"}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return [f"snapshot does not open: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"]
     problems = [f"snapshot {t}: info says {info[t]}, holds {n}" for t, n in actual.items() if info[t] != n]
     return problems + [f"snapshot: {p}" for p in consistency_problems(snapshot)]
@@ -354,8 +391,14 @@ def committed(db: Path, snapshot: Path, report: Path, base: dict) -> dict[str, s
     with duckdb.connect(str(db), read_only=True) as con:
         tables = _tables(con)
         files = _scalar(con, "select count(*) from ingest_log", 0)
-        watermark = _scalar(con, "select computed_through from rules_state where id = 1") if "rules_state" in tables else None
-        scores = str(_scalar(con, "select sum(hash(period, rendering_npi, risk_rank, findings)) from provider_scores")) if "provider_scores" in tables else None
+        watermark = (
+            _scalar(con, "select computed_through from rules_state where id = 1") if "rules_state" in tables else None
+        )
+        scores = (
+            str(_scalar(con, "select sum(hash(period, rendering_npi, risk_rank, findings)) from provider_scores"))
+            if "provider_scores" in tables
+            else None
+        )
         runs = _scalar(con, "select count(*) from review_runs", 0) if "review_runs" in tables else 0
     taken_at = None
     if snapshot.exists():
@@ -394,31 +437,49 @@ def copy_state(source: Path, target: Path) -> None:
     shutil.copytree(source, target)
 
 
-def start_child(input_path: Path, warehouse: Path, markers: Path, kill_at_insert: str | None = None) -> subprocess.Popen:
+def start_child(
+    input_path: Path, warehouse: Path, markers: Path, kill_at_insert: str | None = None
+) -> subprocess.Popen:
     extra = ["--kill-at-insert", kill_at_insert] if kill_at_insert else []
     return subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "child", str(markers), *extra, "--",
-         "review", "--input", str(input_path), "--warehouse", str(warehouse)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, cwd=str(ROOT),
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "child",
+            str(markers),
+            *extra,
+            "--",
+            "review",
+            "--input",
+            str(input_path),
+            "--warehouse",
+            str(warehouse),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        cwd=str(ROOT),
     )
 
 
 def run_review(input_path: Path, warehouse: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*unitreview_command(), "review", "--input", str(input_path), "--warehouse", str(warehouse)],
-        capture_output=True, text=True, cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
     )
 
 
 def kill(process: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # it may have ended on its own
         os.killpg(process.pid, signal.SIGKILL)  # the review's own process group (start_new_session)
-    except ProcessLookupError:
-        pass
     process.wait()
 
 
-def wait_for(markers: Path, step_stage: str, process: subprocess.Popen, advances: int = 0, timeout: float = 600) -> float | None:
+def wait_for(
+    markers: Path, step_stage: str, process: subprocess.Popen, advances: int = 0, timeout: float = 600
+) -> float | None:
     """Block until the first step of ``step_stage`` starts (and, with ``advances``, until it reported
     that many units done, e.g. files committed); the marker's time, or None if that never happens."""
     deadline = time.monotonic() + timeout
@@ -457,13 +518,19 @@ def prepare(work: Path, lines: int, seed: int) -> tuple[Path, Path, Path, Refere
     import duckdb
 
     with duckdb.connect(str(base_dir / "w.duckdb"), read_only=True) as con:
-        base_log = [list(r) for r in con.execute(
-            "select source_file, sha256, status, rows_read, rows_loaded, rows_quarantined from ingest_log order by 1").fetchall()]
+        base_log = [
+            list(r)
+            for r in con.execute(
+                "select source_file, sha256, status, rows_read, rows_loaded, rows_quarantined from ingest_log order by 1"
+            ).fetchall()
+        ]
         base = {
             "files": len(base_log),
-            "new_files": len([p for p in full_input.iterdir()]) - len(base_log),
+            "new_files": len(list(full_input.iterdir())) - len(base_log),
             "watermark": _scalar(con, "select computed_through from rules_state where id = 1"),
-            "scores": str(_scalar(con, "select sum(hash(period, rendering_npi, risk_rank, findings)) from provider_scores")),
+            "scores": str(
+                _scalar(con, "select sum(hash(period, rendering_npi, risk_rank, findings)) from provider_scores")
+            ),
             "runs": _scalar(con, "select count(*) from review_runs", 0),
         }
     with duckdb.connect(str(base_dir / "w.snapshot.duckdb"), read_only=True) as con:
@@ -490,7 +557,12 @@ def prepare(work: Path, lines: int, seed: int) -> tuple[Path, Path, Path, Refere
             stage_end[stage] = t
     seconds = {s: max(0.05, stage_end.get(s, stage_start[s]) - stage_start[s]) for s in stage_start}
     job = max(stage_end.values()) - stage_start["ingest"]
-    return base_dir, full_input, ref_dir, Reference(state(ref_dir / "w.duckdb"), stage_start, seconds, total, job, base_log, base)
+    return (
+        base_dir,
+        full_input,
+        ref_dir,
+        Reference(state(ref_dir / "w.duckdb"), stage_start, seconds, total, job, base_log, base),
+    )
 
 
 @dataclass
@@ -511,7 +583,9 @@ class Trial:
         return not self.mismatches and not self.problems
 
 
-def run_trial(i: int, mode: str, rng: random.Random, work: Path, base_dir: Path, full_input: Path, ref: Reference) -> Trial:
+def run_trial(
+    i: int, mode: str, rng: random.Random, work: Path, base_dir: Path, full_input: Path, ref: Reference
+) -> Trial:
     trial = Trial(i, mode)
     folder = work / f"trial_{i:02d}"
     copy_state(base_dir, folder)
@@ -541,8 +615,10 @@ def run_trial(i: int, mode: str, rng: random.Random, work: Path, base_dir: Path,
         done = committed(warehouse, snapshot, report, ref.base)
         trial.committed = " ".join(f"{k}:{v}" for k, v in done.items())
         trial.problems += prefix_problems(done)
-    except Exception as exc:  # noqa: BLE001 - the warehouse does not even open: the worst outcome
-        trial.problems.append(f"after the kill the warehouse does not open: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+    except Exception as exc:
+        trial.problems.append(
+            f"after the kill the warehouse does not open: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+        )
     trial.problems += snapshot_problems(snapshot)
 
     # the rerun completes with the reference's counts
@@ -557,11 +633,15 @@ def run_trial(i: int, mode: str, rng: random.Random, work: Path, base_dir: Path,
     after = state(warehouse)
     keys = sorted(set(after) | set(ref.counts))
     trial.counts_compared = len(keys)
-    trial.mismatches = [f"{k}: {after.get(k)} != {ref.counts.get(k)}" for k in keys if after.get(k) != ref.counts.get(k)]
+    trial.mismatches = [
+        f"{k}: {after.get(k)} != {ref.counts.get(k)}" for k in keys if after.get(k) != ref.counts.get(k)
+    ]
     trial.problems += consistency_problems(warehouse)
     trial.problems += snapshot_problems(snapshot)
     snap = state(snapshot)
-    trial.problems += [f"snapshot {k}: {snap.get(k)} != warehouse {after.get(k)}" for k in after if snap.get(k) != after.get(k)]
+    trial.problems += [
+        f"snapshot {k}: {snap.get(k)} != warehouse {after.get(k)}" for k in after if snap.get(k) != after.get(k)
+    ]
     trial.litter = leftovers(folder)
     return trial
 
@@ -580,23 +660,30 @@ def print_table(results: list[Trial]) -> None:
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r.trial:>5}  {r.mode:<26} {r.delay:>7.2f}  {r.stage_hit:<13} {r.committed:<66} {r.counts_compared:>8}  {'yes' if r.ok else 'NO'}")
+        print(
+            f"{r.trial:>5}  {r.mode:<26} {r.delay:>7.2f}  {r.stage_hit:<13} {r.committed:<66} {r.counts_compared:>8}  {'yes' if r.ok else 'NO'}"
+        )
         for line in r.problems + r.mismatches:
             print(f"{'':>7}! {line}")
     hits: dict[str, int] = {}
     for r in results:
         hits[r.stage_hit] = hits.get(r.stage_hit, 0) + 1
     print()
-    print(f"{sum(r.ok for r in results)}/{len(results)} trials ok; stages hit: " + ", ".join(f"{k} {v}" for k, v in sorted(hits.items())))
+    print(
+        f"{sum(r.ok for r in results)}/{len(results)} trials ok; stages hit: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(hits.items()))
+    )
     litter = sorted({name for r in results for name in r.litter})
     if litter:
-        print(f"temporary files left behind by killed publishes (never read; see docs/reliability.md): {len(litter)}, e.g. {litter[0]}")
+        print(
+            f"temporary files left behind by killed publishes (never read; see docs/reliability.md): {len(litter)}, e.g. {litter[0]}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "child":
-        markers, options, rest = argv[1], argv[2:argv.index("--")], argv[argv.index("--") + 1:]
+        markers, options, rest = argv[1], argv[2 : argv.index("--")], argv[argv.index("--") + 1 :]
         at = options[options.index("--kill-at-insert") + 1] if "--kill-at-insert" in options else None
         child(Path(markers), rest, at)
         return 0
@@ -606,7 +693,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: a new temporary one)")
     parser.add_argument(
-        "--insert-kills", default="claim_lines:2,quarantine:1,ingest_log:3,line_units__staged:1,findings__staged:1,provider_metrics:1",
+        "--insert-kills",
+        default="claim_lines:2,quarantine:1,ingest_log:3,line_units__staged:1,findings__staged:1,provider_metrics:1",
         help="after the random trials, deterministic ones: kill as TABLE is written for the Nth time ('' for none)",
     )
     args = parser.parse_args(argv)
@@ -617,23 +705,34 @@ def main(argv: list[str] | None = None) -> int:
     base_dir, full_input, _, ref = prepare(work, args.lines, args.seed)
     print(
         f"reference review: {ref.total_seconds:.1f} s; stages start at "
-        + ", ".join(f"{s} {ref.stage_start[s]:.1f} s (+{ref.stage_seconds[s]:.2f})" for s in STAGE_ORDER if s in ref.stage_start)
+        + ", ".join(
+            f"{s} {ref.stage_start[s]:.1f} s (+{ref.stage_seconds[s]:.2f})" for s in STAGE_ORDER if s in ref.stage_start
+        )
     )
-    print(f"reference counts: claim_lines {ref.counts['claim_lines']}, quarantine {ref.counts['quarantine']}, "
-          f"ingest_log {ref.counts['ingest_log']}, line_units {ref.counts['line_units']}, findings {ref.counts['findings']}")
+    print(
+        f"reference counts: claim_lines {ref.counts['claim_lines']}, quarantine {ref.counts['quarantine']}, "
+        f"ingest_log {ref.counts['ingest_log']}, line_units {ref.counts['line_units']}, findings {ref.counts['findings']}"
+    )
     results = []
     modes = plan(args.trials, rng) + [f"insert:{k}" for k in args.insert_kills.split(",") if k]
     for i, mode in enumerate(modes, start=1):
         result = run_trial(i, mode, rng, work, base_dir, full_input, ref)
         results.append(result)
-        print(f"  trial {i:>2} {mode:<26} killed at {result.delay:6.2f} s in {result.stage_hit:<13} rerun {result.rerun_seconds:5.1f} s  {'ok' if result.ok else 'FAILED'}", flush=True)
+        print(
+            f"  trial {i:>2} {mode:<26} killed at {result.delay:6.2f} s in {result.stage_hit:<13} rerun {result.rerun_seconds:5.1f} s  {'ok' if result.ok else 'FAILED'}",
+            flush=True,
+        )
         if result.ok:
             shutil.rmtree(work / f"trial_{i:02d}", ignore_errors=True)
     print()
     print_table(results)
-    (work / "results.json").write_text(json.dumps(
-        {"lines": args.lines, "reference": asdict(ref), "trials": [{**asdict(r), "ok": r.ok} for r in results]},
-        indent=2, default=str))
+    (work / "results.json").write_text(
+        json.dumps(
+            {"lines": args.lines, "reference": asdict(ref), "trials": [{**asdict(r), "ok": r.ok} for r in results]},
+            indent=2,
+            default=str,
+        )
+    )
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -14,12 +14,12 @@ import polars as pl
 import pytest
 from dash._utils import to_json
 
-from dashboards.ui import audit
 from dashboards import users
-from dashboards.app import create_app
-from dashboards.pages import provider
 from dashboards.access.privacy import Viewer
+from dashboards.app import create_app
 from dashboards.data.snapshot import reading
+from dashboards.pages import provider
+from dashboards.ui import audit
 from pipelines.audit import commands
 from pipelines.audit import worksheet as sheets
 from tests.fixtures_warehouse import PATIENTS, build_fixture_warehouse, publish
@@ -51,9 +51,12 @@ def _draw_payload(size=5, seed=3, strata=None):
         "outputs": [{"id": "au-download", "property": "data"}, {"id": "au-draw-result", "property": "children"}],
         "inputs": [{"id": "au-draw", "property": "n_clicks", "value": 1}],
         "state": [
-            {"id": "au-size", "property": "value", "value": size}, {"id": "au-seed", "property": "value", "value": seed},
-            {"id": "au-strata", "property": "value", "value": strata}, {"id": "au-sizes", "property": "value", "value": None},
-            {"id": "pv-npi", "property": "data", "value": NPI}, {"id": "pv-period", "property": "value", "value": "all"},
+            {"id": "au-size", "property": "value", "value": size},
+            {"id": "au-seed", "property": "value", "value": seed},
+            {"id": "au-strata", "property": "value", "value": strata},
+            {"id": "au-sizes", "property": "value", "value": None},
+            {"id": "pv-npi", "property": "data", "value": NPI},
+            {"id": "pv-period", "property": "value", "value": "all"},
         ],
         "changedPropIds": ["au-draw.n_clicks"],
     }
@@ -81,7 +84,7 @@ def test_only_auditors_see_the_controls(site):
 
 
 def test_a_manager_cannot_draw_even_by_calling_the_callback(site):
-    warehouse, snapshot, users_file = site
+    _, snapshot, users_file = site
     app = create_app(snapshot, users_file, secret_key="t")
     r = _client(app, "mona", "manager-pass").post("/_dash-update-component", json=_draw_payload())
     body = r.get_json()["response"]
@@ -105,10 +108,13 @@ def test_auditor_draw_writes_only_the_audit_file(site):
     assert (_sha(warehouse), _sha(snapshot)) == before  # neither the warehouse nor the snapshot is written
     ws = sheets.read_worksheet(body)
     with duckdb.connect(str(audit.audit_store_path(snapshot)), read_only=True) as con:
-        stored = con.execute("select count(*), min(seed), min(source_database) from audit_samples where sample_id = ?",
-                             [ws.sample_id]).fetchall()[0]
+        stored = con.execute(
+            "select count(*), min(seed), min(source_database) from audit_samples where sample_id = ?", [ws.sample_id]
+        ).fetchall()[0]
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select count(*) from audit_samples where sample_id = ?", [ws.sample_id]).fetchall()[0][0] == 0
+        assert (
+            con.execute("select count(*) from audit_samples where sample_id = ?", [ws.sample_id]).fetchall()[0][0] == 0
+        )
     assert stored[0] == 6 and stored[1] == 77 and stored[2].startswith("snapshot ")
     # the same draw from the warehouse itself gives the same items (the snapshot is a faithful copy)
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -123,11 +129,15 @@ def test_upload_of_a_cli_sample_published_in_the_snapshot(site, tmp_path):
     out = tmp_path / "cli.xlsx"
     summary = commands.draw_sample(warehouse, NPI, seed=5, size=6, out=out)
     publish(warehouse, snapshot)  # the sample travels with the next snapshot
-    sample = pl.read_excel(out, sheet_name="sample", schema_overrides={c: pl.String for c in sheets.ENTRY_COLUMNS})
-    filled = sheets.fill_worksheet(out, {int(i): e for i, e in zip(sample["sample_item"], sample["examined_amount"])})
+    sample = pl.read_excel(out, sheet_name="sample", schema_overrides=dict.fromkeys(sheets.ENTRY_COLUMNS, pl.String))
+    filled = sheets.fill_worksheet(
+        out, {int(i): e for i, e in zip(sample["sample_item"], sample["examined_amount"], strict=True)}
+    )
     contents = "data:application/octet-stream;base64," + base64.b64encode(filled).decode()
     with reading(snapshot) as snap:
-        result, notes = audit.appraise_upload(snap, AUDITOR, audit.audit_store_path(snapshot), contents, "cli.xlsx", NPI)
+        result, notes = audit.appraise_upload(
+            snap, AUDITOR, audit.audit_store_path(snapshot), contents, "cli.xlsx", NPI
+        )
     assert result.sample_id == summary.draw.sample_id and "the snapshot" in notes[0]
     assert result.overall.estimate == 0 and result.overall.standard_error == 0  # everything supported
     assert "no overpayment is demonstrated" in result.statement()

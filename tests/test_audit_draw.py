@@ -12,7 +12,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.audit import commands, draw as draws, frame as frames, store
+from pipelines.audit import commands, store
+from pipelines.audit import draw as draws
+from pipelines.audit import frame as frames
 from tests.fixtures_warehouse import build_fixture_warehouse
 
 NPI = "1000000001"  # Avery Stone: 21 beneficiary-days, paid 156.80 .. 233.60
@@ -48,10 +50,14 @@ def test_frame_is_the_providers_beneficiary_days_with_paid_amounts(warehouse):
 def test_examined_amount_falls_back_to_allowed_then_charge(warehouse):
     with duckdb.connect(str(warehouse)) as con:
         con.execute("update claim_lines set paid_amount = null where rendering_npi = ? and line_number = 1", [NPI])
-        con.execute("update claim_lines set paid_amount = null, allowed_amount = null where rendering_npi = ? and line_number = 2", [NPI])
+        con.execute(
+            "update claim_lines set paid_amount = null, allowed_amount = null where rendering_npi = ? and line_number = 2",
+            [NPI],
+        )
         frame = frames.beneficiary_days(con, NPI)
         want = con.execute(
-            "select round(sum(coalesce(paid_amount, allowed_amount, charge_amount)), 2) from claim_lines where rendering_npi = ?", [NPI]
+            "select round(sum(coalesce(paid_amount, allowed_amount, charge_amount)), 2) from claim_lines where rendering_npi = ?",
+            [NPI],
         ).fetchall()[0][0]
     assert frame["examined_amount"].sum() == pytest.approx(want)
     assert {"allowed+charge", "paid+allowed+charge"} >= set(frame["amount_basis"]) and frame["lines_charge"].sum() == 21
@@ -112,17 +118,34 @@ def test_bad_requests_are_refused_with_a_reason(warehouse):
 
 
 def test_stored_sample_redraws_identically(warehouse, tmp_path):
-    summary = commands.draw_sample(warehouse, NPI, seed=99, size=5, strata="150,200", out=tmp_path / "ws.xlsx",
-                                   start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31))
+    summary = commands.draw_sample(
+        warehouse,
+        NPI,
+        seed=99,
+        size=5,
+        strata="150,200",
+        out=tmp_path / "ws.xlsx",
+        start=dt.date(2026, 1, 1),
+        end=dt.date(2026, 3, 31),
+    )
     d = summary.draw
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.execute(
             "select count(*), min(seed), min(frame_size_total), min(strata), min(allocation), min(config_fingerprint), "
-            "min(period_start), min(period_end) from audit_samples where sample_id = ?", [d.sample_id],
+            "min(period_start), min(period_end) from audit_samples where sample_id = ?",
+            [d.sample_id],
         ).fetchall()[0]
         again, stored = store.redraw(con, d.sample_id)
-    assert rows == (d.sample_size, 99, 21, "150,200", "proportional", d.config_fingerprint,
-                    dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+    assert rows == (
+        d.sample_size,
+        99,
+        21,
+        "150,200",
+        "proportional",
+        d.config_fingerprint,
+        dt.date(2026, 1, 1),
+        dt.date(2026, 3, 31),
+    )
     assert store.same_items(again, stored) and again.frame_fingerprint == stored.frame_fingerprint
     assert again.config_fingerprint == d.config_fingerprint
     assert commands.redraw_matches(warehouse, d.sample_id)
@@ -135,7 +158,9 @@ def test_the_sample_is_written_in_one_transaction(warehouse, monkeypatch):
     with duckdb.connect(str(warehouse)) as con:
         d = draws.draw(con, commands.make_request(NPI, seed=3, size=4))
         rows = store.sample_rows(d)
-        broken = rows.with_columns(pl.when(pl.col("sample_item") == 3).then(None).otherwise(pl.col("patient_id")).alias("patient_id"))
+        broken = rows.with_columns(
+            pl.when(pl.col("sample_item") == 3).then(None).otherwise(pl.col("patient_id")).alias("patient_id")
+        )
         monkeypatch.setattr(store, "sample_rows", lambda _d: broken)
         with pytest.raises(duckdb.Error):
             store.write_sample(con, d)  # a NOT NULL violation on item 3 leaves no row at all

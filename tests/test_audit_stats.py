@@ -26,7 +26,11 @@ def test_unrestricted_five_of_twenty_by_hand():
 
     a = stats.unrestricted(d, N)
     assert a.mean == pytest.approx(15.0) and a.sd == pytest.approx(math.sqrt(350))
-    assert a.estimate == pytest.approx(300.0) and a.standard_error == pytest.approx(se) and se == pytest.approx(144.9138, abs=1e-4)
+    assert (
+        a.estimate == pytest.approx(300.0)
+        and a.standard_error == pytest.approx(se)
+        and se == pytest.approx(144.9138, abs=1e-4)
+    )
     assert a.distribution == "t" and a.df == 4 and a.nonzero == 3
     for level, t in T4.items():
         lim = a.at(level)
@@ -79,7 +83,9 @@ def test_negative_estimate_precision_zero_limits_not_cut():
     for level in stats.LEVELS:
         lim = a.at(level)
         assert lim.precision_pct == 0.0
-        assert lim.lower == pytest.approx(-200 - lim.quantile * se) and lim.upper == pytest.approx(-200 + lim.quantile * se)
+        assert lim.lower == pytest.approx(-200 - lim.quantile * se) and lim.upper == pytest.approx(
+            -200 + lim.quantile * se
+        )
     assert a.at(0.90).upper < 0  # not cut at 0
 
 

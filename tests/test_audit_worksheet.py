@@ -39,9 +39,11 @@ def drawn(base, tmp_path):
 
 def _simulated_audit(path) -> dict[int, float]:
     """Audited = examined - the day's findings' amount at risk (capped at the examined amount)."""
-    sample = pl.read_excel(path, sheet_name="sample", schema_overrides={c: pl.String for c in sheets.ENTRY_COLUMNS})
-    return {int(i): round(max(0.0, e - r), 2)
-            for i, e, r in zip(sample["sample_item"], sample["examined_amount"], sample["amount_at_risk"])}
+    sample = pl.read_excel(path, sheet_name="sample", schema_overrides=dict.fromkeys(sheets.ENTRY_COLUMNS, pl.String))
+    return {
+        int(i): round(max(0.0, e - r), 2)
+        for i, e, r in zip(sample["sample_item"], sample["examined_amount"], sample["amount_at_risk"], strict=True)
+    }
 
 
 def test_worksheet_holds_items_lines_findings_and_empty_entry_columns(drawn):
@@ -55,7 +57,10 @@ def test_worksheet_holds_items_lines_findings_and_empty_entry_columns(drawn):
     for column in sheets.ENTRY_COLUMNS:
         assert sample[column].null_count() == sample.height  # left empty for the auditor
     assert set(sample["patient_id"]) <= set(PATIENTS)  # auditors need the patient ids
-    assert all(k == f"{p}|{day}" for k, p, day in zip(sample["beneficiary_day"], sample["patient_id"], sample["service_date"]))
+    assert all(
+        k == f"{p}|{day}"
+        for k, p, day in zip(sample["beneficiary_day"], sample["patient_id"], sample["service_date"], strict=True)
+    )
     assert sample["examined_amount"].to_list() == d.items["examined_amount"].to_list()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         n_lines = con.execute(
@@ -65,15 +70,19 @@ def test_worksheet_holds_items_lines_findings_and_empty_entry_columns(drawn):
         ).fetchall()[0][0]
     lines = book["lines"]
     assert lines.height == n_lines and {"minutes", "units_billed", "expected_units", "method"} <= set(lines.columns)
-    assert lines.group_by("sample_item").agg(pl.col("units_billed").sum()).sort("sample_item")["units_billed"].to_list() == \
-        sample["units_billed"].to_list()
+    assert (
+        lines.group_by("sample_item").agg(pl.col("units_billed").sum()).sort("sample_item")["units_billed"].to_list()
+        == sample["units_billed"].to_list()
+    )
     findings = book["findings"]
     assert {"UNITS_OVER_MINUTES", "DAILY_LIMIT"} <= set(findings["rule_id"])
     assert set(findings["grain"]) <= {"line", "patient-day", "therapist-day"}
-    own = findings.filter(pl.col("grain") != "therapist-day").group_by("sample_item").agg(pl.col("amount_at_risk").sum())
-    per_item = dict(zip(own["sample_item"], own["amount_at_risk"]))
+    own = (
+        findings.filter(pl.col("grain") != "therapist-day").group_by("sample_item").agg(pl.col("amount_at_risk").sum())
+    )
+    per_item = dict(zip(own["sample_item"], own["amount_at_risk"], strict=True))
     assert [round(per_item.get(i, 0.0), 2) for i in sample["sample_item"]] == sample["amount_at_risk"].to_list()
-    params = dict(zip(book["parameters"]["parameter"], book["parameters"]["value"]))
+    params = dict(zip(book["parameters"]["parameter"], book["parameters"]["value"], strict=True))
     assert params["sample_id"] == d.sample_id and params["seed"] == "2026" and params["rendering_npi"] == NPI
     assert params["frame_size"] == "21" and params["strata"] == "150,180,200" and params["stratum_sizes"] == "5,4,all"
     assert params["config_fingerprint"] == d.config_fingerprint and "PCG64" in params["procedure"]
@@ -124,7 +133,9 @@ def test_completed_worksheet_appraised_and_stored(drawn, tmp_path):
         pl.Series("audited", [audited[i] for i in summary.draw.items["sample_item"]]),
     ).with_columns((pl.col("examined_amount") - pl.col("audited")).alias("d"))
     per = items.group_by("stratum").agg(pl.col("d").mean(), pl.col("frame_size").first())
-    assert overall["point_estimate"] == pytest.approx(sum(m * n for m, n in zip(per["d"], per["frame_size"])))
+    assert overall["point_estimate"] == pytest.approx(
+        sum(m * n for m, n in zip(per["d"], per["frame_size"], strict=True))
+    )
     text = "\n".join(result.summary_lines())
     assert "At least $" in text or "no overpayment is demonstrated" in text
     assert not any(p in text for p in PATIENTS)
@@ -156,7 +167,10 @@ def test_a_tampered_worksheet_is_refused(drawn, tmp_path):
     audited = _simulated_audit(out)
     sample = book["sample"].with_columns(
         pl.Series("audited_amount", [audited[int(i)] for i in book["sample"]["sample_item"]], dtype=pl.Float64),
-        pl.when(pl.col("sample_item") == 6).then(pl.col("examined_amount") + 50).otherwise(pl.col("examined_amount")).alias("examined_amount"),
+        pl.when(pl.col("sample_item") == 6)
+        .then(pl.col("examined_amount") + 50)
+        .otherwise(pl.col("examined_amount"))
+        .alias("examined_amount"),
     )
     bad = tmp_path / "tampered.xlsx"
     bad.write_bytes(sheets.write_book({**book, "sample": sample}))
@@ -177,7 +191,9 @@ def test_amount_cells_are_read_leniently(drawn, tmp_path):
     path.write_bytes(sheets.write_book({**book, "sample": sample}))
     ws = sheets.read_worksheet(path)
     assert ws.items["audited_amount"].to_list()[:4] == [1234.5, -12.0, 7.0, 0.0]
-    sample = sample.with_columns(pl.when(pl.col("sample_item") == 5).then(pl.lit("n/a")).otherwise("audited_amount").alias("audited_amount"))
+    sample = sample.with_columns(
+        pl.when(pl.col("sample_item") == 5).then(pl.lit("n/a")).otherwise("audited_amount").alias("audited_amount")
+    )
     path.write_bytes(sheets.write_book({**book, "sample": sample}))
     with pytest.raises(AppraisalError, match=r"sample item\(s\) 5 is not a number"):
         sheets.read_worksheet(path)

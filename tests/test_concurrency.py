@@ -17,10 +17,10 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from tests import kill_harness as kh
-from tests.reviews import review, reviewed
 from pipelines.cli.commands import app
 from pipelines.cli.lock import WarehouseBusy, lock_path, review_lock
+from tests import kill_harness as kh
+from tests.reviews import review, reviewed
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,9 @@ def single(extract, tmp_path_factory) -> dict:
 def start(extract: Path, warehouse: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [*UNITREVIEW, "review", "--input", str(extract), "--warehouse", str(warehouse), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -95,7 +97,9 @@ def test_a_review_with_wait_queues_behind_the_other_while_the_dashboard_keeps_se
     reviewed(first_month, warehouse)
     snapshot = warehouse.with_name("w.snapshot.duckdb")
     with duckdb.connect(str(snapshot), read_only=True) as con:
-        npi = con.execute("select rendering_npi from findings group by 1 order by count(*) desc limit 1").fetchall()[0][0]
+        npi = con.execute("select rendering_npi from findings group by 1 order by count(*) desc limit 1").fetchall()[0][
+            0
+        ]
 
     fetched: list[tuple[int, int]] = []
     stop = threading.Event()
@@ -106,7 +110,7 @@ def test_a_review_with_wait_queues_behind_the_other_while_the_dashboard_keeps_se
                 try:
                     with urllib.request.urlopen(base + path, timeout=30) as response:
                         fetched.append((response.status, len(response.read())))
-                except Exception as exc:  # noqa: BLE001 - any failure is recorded and fails the test
+                except Exception as exc:
                     fetched.append((getattr(exc, "code", 599), 0))
             time.sleep(0.05)
 
@@ -128,7 +132,9 @@ def test_a_review_with_wait_queues_behind_the_other_while_the_dashboard_keeps_se
     assert "already ingested" in results[1][1]  # the second review found the first one's work done
     # the same data as one review (review history differs: this warehouse saw a one-month review first)
     history = ("finding_history", "review_runs")
-    assert {k: v for k, v in kh.state(warehouse).items() if k not in history} == {k: v for k, v in single.items() if k not in history}
+    assert {k: v for k, v in kh.state(warehouse).items() if k not in history} == {
+        k: v for k, v in single.items() if k not in history
+    }
     assert kh.consistency_problems(warehouse) == [] and kh.snapshot_problems(snapshot) == []
     assert during >= 4, "the dashboard was not asked for pages while the reviews ran"
     assert all(status == 200 for status, _ in fetched), fetched
@@ -139,13 +145,22 @@ def test_another_program_holding_the_warehouse_is_one_sentence(extract, tmp_path
     warehouse = tmp_path / "w.duckdb"
     duckdb.connect(str(warehouse)).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, sys, time; c = duckdb.connect({str(warehouse)!r}); print('open', flush=True); time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(warehouse)!r}); print('open', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "open"
-        result = subprocess.run([*UNITREVIEW, "review", "--input", str(extract), "--warehouse", str(warehouse)],
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [*UNITREVIEW, "review", "--input", str(extract), "--warehouse", str(warehouse)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         holder.kill()
         holder.wait()
@@ -171,8 +186,13 @@ def test_a_lock_lost_in_the_middle_of_a_run_is_one_sentence(extract, tmp_path, m
     warehouse = tmp_path / "w.duckdb"
     duckdb.connect(str(warehouse)).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('open', flush=True); time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('open', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     monkeypatch.setattr(cli, "_check_warehouse_opens", lambda warehouse: None)
     try:
@@ -182,7 +202,10 @@ def test_a_lock_lost_in_the_middle_of_a_run_is_one_sentence(extract, tmp_path, m
         holder.kill()
         holder.wait()
     assert result.exit_code == 1
-    assert re.search(rf"review could not complete: the warehouse {re.escape(str(warehouse))} is open in another program \(pid {holder.pid}\)", result.output)
+    assert re.search(
+        rf"review could not complete: the warehouse {re.escape(str(warehouse))} is open in another program \(pid {holder.pid}\)",
+        result.output,
+    )
     assert "Traceback" not in result.output and "Stack Trace" not in result.output
 
 
@@ -190,12 +213,19 @@ def test_evaluating_a_warehouse_a_review_is_writing_is_one_sentence(tmp_path):
     warehouse = tmp_path / "w.duckdb"
     duckdb.connect(str(warehouse)).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('open', flush=True); time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('open', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "open"
-        result = CliRunner().invoke(app, ["evaluate", "--warehouse", str(warehouse), "--key", str(tmp_path / "key.ndjson")])
+        result = CliRunner().invoke(
+            app, ["evaluate", "--warehouse", str(warehouse), "--key", str(tmp_path / "key.ndjson")]
+        )
     finally:
         holder.kill()
         holder.wait()

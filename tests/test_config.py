@@ -51,7 +51,9 @@ def test_the_fingerprint_changes_with_the_configuration(tmp_path):
 
 def test_only_the_rules_section_and_reference_files_decide_a_full_rules_recompute(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('[warehouse]\nmemory_limit = "8GB"\n[scores]\nmin_patient_days = 10\n[schedule]\ncron = "0 5 * * *"\n')
+    path.write_text(
+        '[warehouse]\nmemory_limit = "8GB"\n[scores]\nmin_patient_days = 10\n[schedule]\ncron = "0 5 * * *"\n'
+    )
     assert load_config(path).rules_fingerprint() == Config().rules_fingerprint()
     path.write_text("[rules]\nimpossible_day_minutes = 600\n")
     assert load_config(path).rules_fingerprint() != Config().rules_fingerprint()

@@ -21,13 +21,17 @@ UNITREVIEW = [str(Path(sys.executable).with_name("unitreview"))]
 @pytest.fixture(scope="module")
 def extract(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("in")
-    write_csv(folder / "a.csv", rows(40) + [row(claim_id="A-bad", units_billed="x")])
+    write_csv(folder / "a.csv", [*rows(40), row(claim_id="A-bad", units_billed="x")])
     return folder
 
 
 def console(*args: str, tmpdir: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*UNITREVIEW, *args], capture_output=True, text=True, timeout=300, env={**os.environ, "TMPDIR": str(tmpdir), "COLUMNS": "1000"}
+        [*UNITREVIEW, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TMPDIR": str(tmpdir), "COLUMNS": "1000"},
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
@@ -34,13 +33,19 @@ def world(tmp_path_factory):
     base.mkdir()
     reviewed(base_input, base / "w.duckdb")
     with duckdb.connect(str(base / "w.duckdb"), read_only=True) as con:
-        base_log = [list(r) for r in con.execute(
-            "select source_file, sha256, status, rows_read, rows_loaded, rows_quarantined from ingest_log").fetchall()]
+        base_log = [
+            list(r)
+            for r in con.execute(
+                "select source_file, sha256, status, rows_read, rows_loaded, rows_quarantined from ingest_log"
+            ).fetchall()
+        ]
         base_state = {
             "files": len(base_log),
             "new_files": len(list(full_input.iterdir())) - len(base_log),
             "watermark": kh._scalar(con, "select computed_through from rules_state where id = 1"),
-            "scores": str(kh._scalar(con, "select sum(hash(period, rendering_npi, risk_rank, findings)) from provider_scores")),
+            "scores": str(
+                kh._scalar(con, "select sum(hash(period, rendering_npi, risk_rank, findings)) from provider_scores")
+            ),
             "runs": kh._scalar(con, "select count(*) from review_runs", 0),
         }
     with duckdb.connect(str(base / "w.snapshot.duckdb"), read_only=True) as con:
@@ -49,8 +54,14 @@ def world(tmp_path_factory):
     reference = work / "reference"
     shutil.copytree(base, reference)
     reviewed(full_input, reference / "w.duckdb")
-    return {"work": work, "base": base, "full": full_input, "base_log": base_log, "base_state": base_state,
-            "reference": kh.state(reference / "w.duckdb")}
+    return {
+        "work": work,
+        "base": base,
+        "full": full_input,
+        "base_log": base_log,
+        "base_state": base_state,
+        "reference": kh.state(reference / "w.duckdb"),
+    }
 
 
 # (stage to kill in, units done first: files for ingest (the base's two, already ingested, come
@@ -65,7 +76,9 @@ TRIALS = [
 
 
 @pytest.mark.parametrize(("stage", "files_first", "into", "expected"), TRIALS, ids=[t[0] for t in TRIALS])
-def test_a_review_killed_in_a_stage_loses_nothing_and_doubles_nothing(world, tmp_path, stage, files_first, into, expected):
+def test_a_review_killed_in_a_stage_loses_nothing_and_doubles_nothing(
+    world, tmp_path, stage, files_first, into, expected
+):
     folder = tmp_path / "w"
     shutil.copytree(world["base"], folder)
     warehouse, snapshot, report = folder / "w.duckdb", folder / "w.snapshot.duckdb", folder / "w_report.html"
@@ -100,7 +113,7 @@ def test_a_review_killed_in_a_stage_loses_nothing_and_doubles_nothing(world, tmp
     assert [t for t in kh.tables(warehouse) if t.endswith("__staged")] == []
     assert kh.consistency_problems(warehouse) == []
     assert kh.snapshot_problems(snapshot) == []
-    assert {k: v for k, v in kh.state(snapshot).items()} == after
+    assert dict(kh.state(snapshot).items()) == after
 
 
 # Deterministic crashes between two writes that must commit together: the review kills itself as it
@@ -121,7 +134,9 @@ def test_a_crash_between_writes_of_one_transaction_keeps_neither(world, tmp_path
     markers = folder / "markers.txt"
     process = kh.start_child(world["full"], warehouse, markers, kill_at_insert=at)
     process.wait(timeout=180)
-    assert any(kind == "KILLED_AT_INSERT" for _, kind, _ in kh.read_markers(markers)), "the review never reached that write"
+    assert any(kind == "KILLED_AT_INSERT" for _, kind, _ in kh.read_markers(markers)), (
+        "the review never reached that write"
+    )
 
     assert kh.consistency_problems(warehouse) == []
     assert kh.base_intact(warehouse, world["base_log"]) == []

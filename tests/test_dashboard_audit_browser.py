@@ -10,9 +10,9 @@ import re
 import polars as pl
 import pytest
 
-from dashboards.ui import audit
 from dashboards.app import create_app
 from dashboards.background import running
+from dashboards.ui import audit
 from pipelines.audit import commands, store
 from pipelines.audit import worksheet as sheets
 from tests.browser_support import BROWSER_MARKS, playwright
@@ -32,13 +32,16 @@ def snapshot(fixture_info, tmp_path_factory):
 
 def simulated_audit(path) -> dict[int, float]:
     """The audit an auditor would record: examined - the day's findings' amount at risk, capped."""
-    sample = pl.read_excel(path, sheet_name="sample", schema_overrides={c: pl.String for c in sheets.ENTRY_COLUMNS})
-    return {int(i): round(max(0.0, e - r), 2)
-            for i, e, r in zip(sample["sample_item"], sample["examined_amount"], sample["amount_at_risk"])}
+    sample = pl.read_excel(path, sheet_name="sample", schema_overrides=dict.fromkeys(sheets.ENTRY_COLUMNS, pl.String))
+    return {
+        int(i): round(max(0.0, e - r), 2)
+        for i, e, r in zip(sample["sample_item"], sample["examined_amount"], sample["amount_at_risk"], strict=True)
+    }
 
 
-def test_auditor_draws_downloads_fills_uploads_and_sees_the_appraisal(auditor_page, signed_in_url, signed_in_snapshot,
-                                                                     fixture_info, tmp_path):
+def test_auditor_draws_downloads_fills_uploads_and_sees_the_appraisal(
+    auditor_page, signed_in_url, signed_in_snapshot, fixture_info, tmp_path
+):
     page, base, snapshot = auditor_page, signed_in_url, signed_in_snapshot
     npi = fixture_info.flagged_npi
     page.goto(f"{base}/providers/{npi}")

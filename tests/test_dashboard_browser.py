@@ -17,11 +17,11 @@ import duckdb
 import polars as pl
 import pytest
 
+from dashboards import data
 from dashboards.app import create_app
 from dashboards.background import running
-from dashboards.files.safe_export import FORMULA_PREFIXES
 from dashboards.data.snapshot import reading
-from dashboards import data
+from dashboards.files.safe_export import FORMULA_PREFIXES
 from tests.browser_support import BROWSER_MARKS, choose, playwright
 from tests.fixtures_warehouse import publish
 
@@ -51,7 +51,9 @@ def open_flagged_provider(page, base, npi):
 
 
 def open_patient_day(page, rule="UNITS_OVER_MINUTES"):
-    page.click(f'#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("{rule}")) .ag-cell[col-id="rule_id"] >> nth=0')
+    page.click(
+        f'#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("{rule}")) .ag-cell[col-id="rule_id"] >> nth=0'
+    )
     page.wait_for_url(re.compile(r"/patient-day/\d+/pt-[0-9a-f]{16}/\d{4}-\d{2}-\d{2}$"))
     page.wait_for_selector("#patient-day-title")
     page.wait_for_selector("#pd-lines .ag-row")
@@ -144,8 +146,12 @@ def test_exports_download_right_and_formula_safe(page, local_url, fixture_info, 
         for column, dtype in frame.schema.items():
             if dtype == pl.String:
                 assert not frame[column].drop_nulls().str.starts_with("=").any(), column
-                assert not frame[column].drop_nulls().map_elements(
-                    lambda s: s.startswith(FORMULA_PREFIXES), return_dtype=pl.Boolean).any(), column
+                assert (
+                    not frame[column]
+                    .drop_nulls()
+                    .map_elements(lambda s: s.startswith(FORMULA_PREFIXES), return_dtype=pl.Boolean)
+                    .any()
+                ), column
 
 
 def test_manager_view_shows_no_patient_identifier(manager_page, signed_in_url, fixture_info):
@@ -191,8 +197,10 @@ def test_a_new_snapshot_shows_after_a_reload(page, browser, fixture_info, tmp_pa
         before = page.inner_text("#card-findings")
         stamp = page.inner_text("#snapshot-line")
         con = duckdb.connect(str(wh))
-        con.execute("insert into findings (rule_id, severity, service_date, detail) "
-                    "values ('DUPLICATE', 'low', date '2026-02-10', 'billed twice')")
+        con.execute(
+            "insert into findings (rule_id, severity, service_date, detail) "
+            "values ('DUPLICATE', 'low', date '2026-02-10', 'billed twice')"
+        )
         con.close()
         page.wait_for_timeout(1100)  # the stamp shows seconds: the second snapshot's differs
         publish(wh, target)

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from dashboards import data
-from dashboards.ui import figures
 from dashboards.data.snapshot import MissingData, reading
+from dashboards.ui import figures
 
 
 @pytest.fixture()
@@ -23,7 +23,8 @@ def snap(snapshot_path):
 def test_headline_matches_the_tables(snap):
     head = data.headline(snap, data.Filters())
     lines, findings, units, amount = snap.rows(
-        "select (select count(*) from claim_lines), count(*), sum(units_over), sum(amount_at_risk) from findings")[0]
+        "select (select count(*) from claim_lines), count(*), sum(units_over), sum(amount_at_risk) from findings"
+    )[0]
     assert head["lines_reviewed"] == lines and head["findings"] == findings
     assert head["units_over"] == pytest.approx(units) and head["amount_at_risk"] == pytest.approx(amount)
     assert head["by_rule"]["findings"].sum() == findings
@@ -46,7 +47,9 @@ def test_filters_narrow_every_figure(snap):
 
 def test_97112_distribution_counts_patient_days(snap):
     per_day = data.units_97112_per_patient_day(snap, data.Filters())
-    days = snap.rows("select count(distinct (patient_id, service_date)) from claim_lines where cpt_code = '97112'")[0][0]
+    days = snap.rows("select count(distinct (patient_id, service_date)) from claim_lines where cpt_code = '97112'")[0][
+        0
+    ]
     assert per_day["patient_days"].sum() == days
     over = per_day.filter(pl.col("units") > 4)["patient_days"].sum()
     assert over == snap.rows("select count(*) from findings where rule_id = 'DAILY_LIMIT'")[0][0]
@@ -77,7 +80,11 @@ def test_provider_findings_include_patient_day_findings_without_a_therapist(snap
 
 
 def test_patient_day_lines_carry_expected_units_and_method(snap, fixture_info):
-    row = data.provider_findings(snap, fixture_info.flagged_npi).filter(pl.col("rule_id") == "UNITS_OVER_MINUTES").row(0, named=True)
+    row = (
+        data.provider_findings(snap, fixture_info.flagged_npi)
+        .filter(pl.col("rule_id") == "UNITS_OVER_MINUTES")
+        .row(0, named=True)
+    )
     lines = data.patient_day_lines(snap, row["patient_id"], row["service_date"])
     assert lines.height >= 2
     assert set(lines["method"].to_list()) <= {"cms", "ama"}
@@ -111,7 +118,9 @@ def test_figures_build_from_the_frames(snap, fixture_info):
     assert any("peer median" in (tr.name or "") for tr in risk.data)  # each peer group's median, in the legend
     dist = built[3]
     assert any(shape.x0 == 4.5 for shape in dist.layout.shapes)
-    empty = figures.findings_over_time(pl.DataFrame(schema={"month": pl.String, "rule_id": pl.String, "findings": pl.Int64}))
+    empty = figures.findings_over_time(
+        pl.DataFrame(schema={"month": pl.String, "rule_id": pl.String, "findings": pl.Int64})
+    )
     assert "No dated findings" in empty.layout.annotations[0].text
 
 

@@ -13,22 +13,23 @@ import polars as pl
 import pytest
 from dash._utils import to_json
 
-from dashboards import context
-from dashboards import data
+from dashboards import context, data
+from dashboards.access.privacy import NOTE_WITHHELD, patient_token
 from dashboards.app import create_app
 from dashboards.data.coverage import coverage_notices
-from dashboards.pages import overview, patient_day
-from dashboards.access.privacy import NOTE_WITHHELD, patient_token
-from dashboards.files.report import write_report
 from dashboards.data.snapshot import reading
-from pipelines.warehouse.snapshot import publish_snapshot
+from dashboards.files.report import write_report
+from dashboards.pages import overview, patient_day
 from pipelines.rules import Reference, RuleSettings, line_units
 from pipelines.rules.findings._common import FINDING_BASE
 from pipelines.rules.findings.documentation import NOT_RUN_MESSAGE, documentation
+from pipelines.warehouse.snapshot import publish_snapshot
 
 PATIENT, NPI = "PHI-PAT-0001", "1000000001"
 MARKER = "NOTEMARKER-7731"
-NOTE = f"{MARKER} Pt w/ impaired dynamic balance. Perturbation training on foam. Pt tolerated well. Goal: improve balance."
+NOTE = (
+    f"{MARKER} Pt w/ impaired dynamic balance. Perturbation training on foam. Pt tolerated well. Goal: improve balance."
+)
 SPANS = ("impaired dynamic balance", "Perturbation", "tolerated")
 
 
@@ -40,22 +41,30 @@ def documented(fixture_info, users_file, tmp_path_factory):
     warehouse = folder / "w.duckdb"
     shutil.copy(fixture_info.path, warehouse)
     con = duckdb.connect(str(warehouse))
-    day = con.execute("select min(service_date) from claim_lines where patient_id = ? and rendering_npi = ?",
-                      [PATIENT, NPI]).fetchone()[0]
-    con.execute("update claim_lines set note_text = ?, deficit_documented = null, goals_documented = null, "
-                "response_documented = null where patient_id = ? and service_date = ?", [NOTE, PATIENT, day])
+    day = con.execute(
+        "select min(service_date) from claim_lines where patient_id = ? and rendering_npi = ?", [PATIENT, NPI]
+    ).fetchone()[0]
+    con.execute(
+        "update claim_lines set note_text = ?, deficit_documented = null, goals_documented = null, "
+        "response_documented = null where patient_id = ? and service_date = ?",
+        [NOTE, PATIENT, day],
+    )
     lines = con.sql("select * from claim_lines where patient_id = ? and service_date = ?", params=[PATIENT, day]).pl()
     ref, settings = Reference.load(), RuleSettings()
     units = line_units(lines.lazy(), ref, settings).collect()
     found = documentation(lines.lazy(), units.lazy(), ref, settings).collect()
     assert found.height == 1 and all(s in found["detail"][0] for s in SPANS)
     con.register("incoming", found.select(list(FINDING_BASE)))  # the columns a rule gives (no pricing)
-    con.execute("delete from findings where rule_id = 'DOCUMENTATION' and patient_id = ? and service_date = ?", [PATIENT, day])
+    con.execute(
+        "delete from findings where rule_id = 'DOCUMENTATION' and patient_id = ? and service_date = ?", [PATIENT, day]
+    )
     con.execute("insert into findings by name select * from incoming")
     con.unregister("incoming")
-    con.execute("insert into rule_coverage (rule_id, ran, patient_days_checked, patient_days_not_assessable, note) "
-                "values ('DOCUMENTATION', false, 0, 42, "
-                "'the extracts carry neither documentation flags nor notes'), ('DAILY_LIMIT', true, 10, 0, null)")
+    con.execute(
+        "insert into rule_coverage (rule_id, ran, patient_days_checked, patient_days_not_assessable, note) "
+        "values ('DOCUMENTATION', false, 0, 42, "
+        "'the extracts carry neither documentation flags nor notes'), ('DAILY_LIMIT', true, 10, 0, null)"
+    )
     snapshot = folder / "snapshot.duckdb"
     publish_snapshot(con, snapshot)
     con.close()

@@ -33,12 +33,11 @@ import polars as pl
 import pytest
 
 from dashboards import context
-from dashboards.data import evidence
-from dashboards.data import visits
-from dashboards.ui import why_flagged
-from dashboards.app import create_app
 from dashboards.access.privacy import Viewer
+from dashboards.app import create_app
+from dashboards.data import evidence, visits
 from dashboards.data.snapshot import reading
+from dashboards.ui import why_flagged
 from pipelines.scores import compute_scores
 from pipelines.scores.attribution import rule_ids
 from pipelines.scores.peers import metric_specs
@@ -82,23 +81,43 @@ def _lines() -> pl.DataFrame:
     rows = []
     for claim, patient, npi, d, codes, start, end, total in VISITS:
         for n, (code, units, minutes) in enumerate(codes, start=1):
-            rows.append({
-                "claim_id": claim, "line_number": n, "patient_id": patient, "rendering_npi": npi,
-                "service_date": day(d), "cpt_code": code, "units_billed": units, "payer_type": "medicare",
-                "minutes": minutes, "total_timed_minutes": total, "visit_start": at(d, start), "visit_end": at(d, end),
-                "provider_name": {A: "Avery", B: "Blake", C: "Casey", D: "Devon"}[npi],
-                "source_file": "hand.csv", "source_row": len(rows) + 1,
-                "ingested_at": dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
-            })
+            rows.append(
+                {
+                    "claim_id": claim,
+                    "line_number": n,
+                    "patient_id": patient,
+                    "rendering_npi": npi,
+                    "service_date": day(d),
+                    "cpt_code": code,
+                    "units_billed": units,
+                    "payer_type": "medicare",
+                    "minutes": minutes,
+                    "total_timed_minutes": total,
+                    "visit_start": at(d, start),
+                    "visit_end": at(d, end),
+                    "provider_name": {A: "Avery", B: "Blake", C: "Casey", D: "Devon"}[npi],
+                    "source_file": "hand.csv",
+                    "source_row": len(rows) + 1,
+                    "ingested_at": dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+                }
+            )
     return pl.DataFrame(rows)
 
 
 def _units(lines: pl.DataFrame) -> pl.DataFrame:
     return lines.select(
-        "claim_id", "line_number", "patient_id", "service_date", "rendering_npi", "cpt_code", "units_billed",
+        "claim_id",
+        "line_number",
+        "patient_id",
+        "service_date",
+        "rendering_npi",
+        "cpt_code",
+        "units_billed",
         pl.when(pl.col("rendering_npi") == D).then(pl.lit("OT")).otherwise(pl.lit("PT")).alias("discipline"),
         pl.col("cpt_code").is_in(list(TIMED)).alias("is_timed"),
-        pl.col("minutes").alias("minutes_used"), "total_timed_minutes", pl.lit(False).alias("duplicate_extra"),
+        pl.col("minutes").alias("minutes_used"),
+        "total_timed_minutes",
+        pl.lit(False).alias("duplicate_extra"),
     )
 
 
@@ -113,11 +132,27 @@ def _findings() -> pl.DataFrame:
         ("IMPOSSIBLE_DAY", B, None, "01-06", None, None, 1, "NPI 1000000002 documented too many minutes"),
     ]
     return pl.DataFrame(
-        [{"rule_id": r, "severity": "high", "rendering_npi": n, "patient_id": p, "service_date": day(d),
-          "claim_id": c, "line_number": ln, "units_over": u, "amount_at_risk": 34.0 * u, "detail": t}
-         for r, n, p, d, c, ln, u, t in rows],
-        schema_overrides={"line_number": pl.Int64, "claim_id": pl.String, "rendering_npi": pl.String,
-                          "patient_id": pl.String},
+        [
+            {
+                "rule_id": r,
+                "severity": "high",
+                "rendering_npi": n,
+                "patient_id": p,
+                "service_date": day(d),
+                "claim_id": c,
+                "line_number": ln,
+                "units_over": u,
+                "amount_at_risk": 34.0 * u,
+                "detail": t,
+            }
+            for r, n, p, d, c, ln, u, t in rows
+        ],
+        schema_overrides={
+            "line_number": pl.Int64,
+            "claim_id": pl.String,
+            "rendering_npi": pl.String,
+            "patient_id": pl.String,
+        },
     )
 
 
@@ -143,17 +178,37 @@ def build(path: Path, limit_units: int = 4, day_hours: int = 8) -> Path:
     """The hand-written snapshot at ``path`` (the review's own DDL for the lines, units and findings)."""
     lines = _lines()
     metrics = pl.DataFrame(
-        [{"period": JAN, "rendering_npi": n, "peer_group": "OT" if n == D else "PT", "metric": m,
-          "label": (LIMIT_LABEL.format(limit_units) if m == "share_days_97112_at_limit"
-                    else DAY_LABEL.format(day_hours) if m == "share_days_over_8h" else m.replace("_", " ")),
-          "value": v, "peer_median": med, "robust_z": z, "percentile": 90.0, "p_value": 0.01, "significant": s,
-          "direction_bad": dirn}
-         for n, m, v, med, z, s, dirn in METRICS]
+        [
+            {
+                "period": JAN,
+                "rendering_npi": n,
+                "peer_group": "OT" if n == D else "PT",
+                "metric": m,
+                "label": (
+                    LIMIT_LABEL.format(limit_units)
+                    if m == "share_days_97112_at_limit"
+                    else DAY_LABEL.format(day_hours)
+                    if m == "share_days_over_8h"
+                    else m.replace("_", " ")
+                ),
+                "value": v,
+                "peer_median": med,
+                "robust_z": z,
+                "percentile": 90.0,
+                "p_value": 0.01,
+                "significant": s,
+                "direction_bad": dirn,
+            }
+            for n, m, v, med, z, s, dirn in METRICS
+        ]
     )
     # the same rows for the whole window: another period, which a January query must not read
-    metrics = pl.concat([metrics, metrics.with_columns(pl.lit("all").alias("period"), pl.lit(False).alias("significant"))])
-    scores = pl.DataFrame({"period": [JAN] * 4, "rendering_npi": [A, B, C, D],
-                           "provider_name": ["Avery", "Blake", "Casey", "Devon"]})
+    metrics = pl.concat(
+        [metrics, metrics.with_columns(pl.lit("all").alias("period"), pl.lit(False).alias("significant"))]
+    )
+    scores = pl.DataFrame(
+        {"period": [JAN] * 4, "rendering_npi": [A, B, C, D], "provider_name": ["Avery", "Blake", "Casey", "Devon"]}
+    )
     con = duckdb.connect(str(path))
     try:
         con.execute((ROOT / "sql" / "001_ingest.sql").read_text())
@@ -190,7 +245,7 @@ def listed(snap, metric: str, period: str = JAN, median: float | None = None) ->
 def keys(selection: evidence.Selection) -> list[tuple]:
     frame = selection.days
     if "patient_id" in frame.columns:
-        return [(p, str(d)[5:]) for p, d in zip(frame["patient_id"], frame["service_date"])]
+        return [(p, str(d)[5:]) for p, d in zip(frame["patient_id"], frame["service_date"], strict=True)]
     return [str(d)[5:] for d in frame["service_date"]]
 
 
@@ -199,7 +254,11 @@ def test_the_flagging_metrics_are_the_significant_ones_in_the_bad_direction_stro
     # minutes per unit counts low as bad: its z of -3.5 is 3.5 in the bad direction; days over 8 hours
     # is significant but below the peer median (not a reason); timed units per day is not significant
     assert flagged["metric"].to_list() == [
-        "share_days_97112_at_limit", "units_97112_per_patient_day", "minutes_per_timed_unit", "rate_overlap"]
+        "share_days_97112_at_limit",
+        "units_97112_per_patient_day",
+        "minutes_per_timed_unit",
+        "rate_overlap",
+    ]
     assert flagged["z_bad"].to_list() == [5.0, 4.0, 3.5, 2.0]
     assert evidence.flagged_metrics(snap, A, "all").height == 0  # another period's rows are not read
 
@@ -207,7 +266,7 @@ def test_the_flagging_metrics_are_the_significant_ones_in_the_bad_direction_stro
 def test_peer_values_are_the_peer_group_of_the_period(snap):
     peers = evidence.peer_values(snap, JAN, "PT", ["units_97112_per_patient_day"])
     assert sorted(peers["rendering_npi"].to_list()) == [A, B, C]  # D is OT
-    assert dict(zip(peers["rendering_npi"], peers["value"])) == {A: 1.375, B: 2.5, C: 1.0}
+    assert dict(zip(peers["rendering_npi"], peers["value"], strict=True)) == {A: 1.375, B: 2.5, C: 1.0}
     assert peers.filter(pl.col("rendering_npi") == B)["provider_name"].to_list() == ["Blake"]
 
 
@@ -217,7 +276,10 @@ def test_days_at_the_daily_limit_are_those_with_four_or_more_97112_units(snap):
     assert january.days["units_97112"].to_list() == [5, 4]
     assert "daily limit (4 units or more)" in january.rule
     assert keys(listed(snap, "share_days_97112_at_limit", period="all")) == [
-        ("P1", "01-06"), ("P1", "01-05"), ("P1", "02-02")]
+        ("P1", "01-06"),
+        ("P1", "01-05"),
+        ("P1", "02-02"),
+    ]
 
 
 def test_the_daily_limit_comes_from_the_scores_label(tmp_path):
@@ -230,9 +292,16 @@ def test_the_daily_limit_comes_from_the_scores_label(tmp_path):
 
 def test_unit_counts_list_the_days_beyond_the_peer_median_worst_first(snap):
     assert keys(listed(snap, "units_97112_per_patient_day", median=1.5)) == [
-        ("P1", "01-06"), ("P1", "01-05"), ("P2", "01-05")]
+        ("P1", "01-06"),
+        ("P1", "01-05"),
+        ("P2", "01-05"),
+    ]
     assert keys(listed(snap, "timed_units_per_patient_day", median=4.0)) == [
-        ("P2", "01-07"), ("P4", "01-07"), ("P1", "01-05"), ("P1", "01-06")]
+        ("P2", "01-07"),
+        ("P4", "01-07"),
+        ("P1", "01-05"),
+        ("P1", "01-06"),
+    ]
     # 4/5, 2/2 and 5/5 of the timed units in 97112 against a median of 50%; ties by date
     share = listed(snap, "share_97112_of_timed_units", median=0.5)
     assert keys(share) == [("P2", "01-05"), ("P1", "01-06"), ("P1", "01-05")]
@@ -252,8 +321,11 @@ def test_working_day_metrics_list_therapist_days(snap):
     # 01-05 has 2.0 hours: not above a median of 2.0; 01-06 counts 2 undocumented units as 30 minutes
     assert keys(listed(snap, "timed_hours_per_day_mean", median=2.0)) == ["01-07"]
     days = evidence.provider_days(snap, A, JAN).working_days
-    assert dict(zip(map(str, days["service_date"]), days["timed_minutes"])) == {
-        "2026-01-05": 120, "2026-01-06": 75, "2026-01-07": 490}
+    assert dict(zip(map(str, days["service_date"]), days["timed_minutes"], strict=True)) == {
+        "2026-01-05": 120,
+        "2026-01-06": 75,
+        "2026-01-07": 490,
+    }
     assert evidence.definition("share_days_over_8h").grain == evidence.THERAPIST_DAY
 
 
@@ -265,7 +337,8 @@ def test_finding_rates_list_the_days_their_findings_touch(snap):
     assert keys(listed(snap, "rate_overlap")) == ["01-05"]  # a working day
     assert keys(listed(snap, "rate_impossible_day")) == []  # B's, not A's
     p1 = evidence.provider_days(snap, A, JAN).patient_days.filter(
-        (pl.col("patient_id") == "P1") & (pl.col("service_date") == day("01-06")))
+        (pl.col("patient_id") == "P1") & (pl.col("service_date") == day("01-06"))
+    )
     assert p1["findings"].to_list() == [2] and p1["rules"].to_list() == ["DAILY_LIMIT, UNITS_OVER_MINUTES"]
 
 
@@ -279,13 +352,18 @@ def test_listed_days_are_the_ones_scoring_counts(snap, snapshot):
         found = con.sql("select * from findings where service_date < date '2026-02-01'").pl()
     finally:
         con.close()
-    scores = compute_scores(lines, units, found).scores.filter((pl.col("period") == JAN) & (pl.col("rendering_npi") == A))
+    scores = compute_scores(lines, units, found).scores.filter(
+        (pl.col("period") == JAN) & (pl.col("rendering_npi") == A)
+    )
     row = scores.row(0, named=True)
     days = evidence.provider_days(snap, A, JAN)
     assert row["patient_days"] == days.patient_days.height == 8
     assert row["share_days_97112_at_limit"] * row["patient_days"] == pytest.approx(
-        listed(snap, "share_days_97112_at_limit").days.height)
-    assert row["share_days_over_8h"] * row["working_days"] == pytest.approx(listed(snap, "share_days_over_8h").days.height)
+        listed(snap, "share_days_97112_at_limit").days.height
+    )
+    assert row["share_days_over_8h"] * row["working_days"] == pytest.approx(
+        listed(snap, "share_days_over_8h").days.height
+    )
     assert row["timed_units"] == days.patient_days["timed_units"].sum()
     assert row["units_97112"] == days.patient_days["units_97112"].sum()
 
@@ -315,16 +393,26 @@ def test_a_therapist_day_s_visits_overlaps_and_totals(snap):
     assert set(shared["overlap_end"].to_list()) == {at("01-05", "10:15")}
     totals = visits.day_totals(v, shared)
     assert totals == {
-        "visits": 4, "patients": 4, "timed_minutes": 120, "first_start": at("01-05", "09:00"),
-        "last_end": at("01-05", "10:30"), "day_minutes": 90, "covered_minutes": 90, "overlap_minutes": 30,
+        "visits": 4,
+        "patients": 4,
+        "timed_minutes": 120,
+        "first_start": at("01-05", "09:00"),
+        "last_end": at("01-05", "10:30"),
+        "day_minutes": 90,
+        "covered_minutes": 90,
+        "overlap_minutes": 30,
         "unplaced": 1,
     }
     # back-to-back visits (10:00 and 10:00) do not overlap: the intervals are half-open
-    touching = pl.DataFrame({
-        "patient_id": ["X", "Y"], "claim_id": ["K1", "K2"], "one_on_one": [True, True],
-        "visit_start": [at("01-05", "09:00"), at("01-05", "10:00")],
-        "visit_end": [at("01-05", "10:00"), at("01-05", "11:00")],
-    })
+    touching = pl.DataFrame(
+        {
+            "patient_id": ["X", "Y"],
+            "claim_id": ["K1", "K2"],
+            "one_on_one": [True, True],
+            "visit_start": [at("01-05", "09:00"), at("01-05", "10:00")],
+            "visit_end": [at("01-05", "10:00"), at("01-05", "11:00")],
+        }
+    )
     assert visits.overlaps(touching).height == 0
 
 
@@ -344,10 +432,15 @@ def test_the_section_shows_a_manager_tokens_and_sends_at_most_max_days(snapshot,
         manager = Viewer("manager", context.settings().token_key)
         section = why_flagged.section(context.snapshot(), manager, A, JAN)
     parts = list(_components(section))
-    grids = {c.id["metric"]: c for c in parts if isinstance(getattr(c, "id", None), dict) and c.id["type"] == "why-days"}
+    grids = {
+        c.id["metric"]: c for c in parts if isinstance(getattr(c, "id", None), dict) and c.id["type"] == "why-days"
+    }
     graphs = [c for c in parts if isinstance(getattr(c, "id", None), dict) and c.id["type"] == "why-peers"]
-    assert list(grids) == ["share_days_97112_at_limit", "units_97112_per_patient_day", "minutes_per_timed_unit",
-                           "rate_overlap"] and len(graphs) == 4
+    assert (
+        list(grids)
+        == ["share_days_97112_at_limit", "units_97112_per_patient_day", "minutes_per_timed_unit", "rate_overlap"]
+        and len(graphs) == 4
+    )
     at_limit = grids["share_days_97112_at_limit"].rowData
     assert len(at_limit) == 1 and "patient_id" not in at_limit[0]  # 2 days at the limit, 1 sent
     assert at_limit[0]["patient_ref"].startswith("pt-")

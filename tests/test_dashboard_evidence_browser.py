@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dashboards.data import evidence
 from dashboards.app import create_app
 from dashboards.background import running
+from dashboards.data import evidence
 from dashboards.data.snapshot import reading
 from tests.browser_support import BROWSER_MARKS, playwright
 from tests.fixtures_warehouse import OVERLAP_NPI, OVERLAP_VISITS
@@ -32,8 +32,9 @@ def local_url(snapshot_path):
 
 def overlap_day(snapshot_path) -> dt.date:
     with reading(snapshot_path) as snap:
-        return snap.rows("select service_date from findings where rule_id = 'OVERLAP' and rendering_npi = ?",
-                         [OVERLAP_NPI])[0][0]
+        return snap.rows(
+            "select service_date from findings where rule_id = 'OVERLAP' and rendering_npi = ?", [OVERLAP_NPI]
+        )[0][0]
 
 
 def test_an_outlier_shows_why_and_a_day_opens_its_patient_day(page, local_url, fixture_info, snapshot_path):
@@ -70,8 +71,10 @@ def test_an_overlap_finding_opens_the_therapist_day_timeline(page, local_url, sn
     page.click('#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("OVERLAP")) .ag-cell[col-id="rule_id"]')
     page.wait_for_url(re.compile(rf"/therapist-day/{OVERLAP_NPI}/{day}$"))
     page.wait_for_selector("#td-timeline .main-svg")
-    traces = page.evaluate("() => document.querySelector('#td-timeline .js-plotly-plot').data"
-                           ".map(t => ({name: t.name, y: t.y, base: t.base, x: t.x, pattern: (t.marker.pattern || {}).shape}))")
+    traces = page.evaluate(
+        "() => document.querySelector('#td-timeline .js-plotly-plot').data"
+        ".map(t => ({name: t.name, y: t.y, base: t.base, x: t.x, pattern: (t.marker.pattern || {}).shape}))"
+    )
     (overlap,) = [t for t in traces if t["name"] == OVERLAP_TRACE]
     # PHI-PAT-0007 09:00-10:00 and PHI-PAT-0008 09:30-10:30: 09:30-10:00 marked on both rows, hatched
     (_, start7, end7), (_, start8, end8) = OVERLAP_VISITS["PHI-PAT-0007"], OVERLAP_VISITS["PHI-PAT-0008"]
@@ -88,8 +91,9 @@ def test_an_overlap_finding_opens_the_therapist_day_timeline(page, local_url, sn
     assert OVERLAP_VISITS["PHI-PAT-0009"][0] in page.inner_text("#td-visits-no-times")
 
 
-def test_a_manager_sees_no_patient_id_behind_why_flagged_and_the_timeline(manager_page, signed_in_url, snapshot_path,
-                                                                          fixture_info):
+def test_a_manager_sees_no_patient_id_behind_why_flagged_and_the_timeline(
+    manager_page, signed_in_url, snapshot_path, fixture_info
+):
     page, base = manager_page, signed_in_url
     day = overlap_day(snapshot_path)
     bodies: list[str] = []  # read as they come: a body is gone once the page navigates

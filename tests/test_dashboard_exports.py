@@ -14,13 +14,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from dashboards import context
-from dashboards import data
-from dashboards.ui import ranking
-from dashboards.app import create_app
+from dashboards import context, data
 from dashboards.access.privacy import Viewer, patient_token
-from dashboards.files.safe_export import FORMULA_PREFIXES, UTF8_BOM, to_csv_bytes
+from dashboards.app import create_app
 from dashboards.data.snapshot import reading
+from dashboards.files.safe_export import FORMULA_PREFIXES, UTF8_BOM, to_csv_bytes
+from dashboards.ui import ranking
 from dashboards.ui.view_state import ViewState
 from tests.browser_support import USERS
 
@@ -64,8 +63,10 @@ def test_csv_starts_with_a_byte_order_mark_so_excel_reads_utf8():
     assert list(rows[0]) == ["provider_name", "units"]  # the mark is not part of the first header
 
 
-@pytest.mark.parametrize("path", ["/export/providers/1000000001/findings.csv", "/export/providers/1000000001/lines.csv",
-                                  "/export/ranking.csv"])
+@pytest.mark.parametrize(
+    "path",
+    ["/export/providers/1000000001/findings.csv", "/export/providers/1000000001/lines.csv", "/export/ranking.csv"],
+)
 def test_every_csv_download_carries_the_mark_and_says_utf8(app, path):
     response = signed_in(app, "audrey", "auditor-pass").get(path)
     assert response.status_code == 200 and response.data.startswith(UTF8_BOM)
@@ -80,24 +81,38 @@ def claims_in_scope(lines: pl.DataFrame, finding: dict) -> list[str]:
     if finding["claim_id"]:
         return [finding["claim_id"]]
     if finding["patient_id"]:
-        day = lines.filter((pl.col("patient_id") == finding["patient_id"]) & (pl.col("service_date") == finding["service_date"]))
+        day = lines.filter(
+            (pl.col("patient_id") == finding["patient_id"]) & (pl.col("service_date") == finding["service_date"])
+        )
         if finding["billing_provider"] or finding["discipline"]:
-            day = day.filter((pl.col("billing_npi") == finding["billing_provider"]) & (pl.col("discipline") == finding["discipline"]))
+            day = day.filter(
+                (pl.col("billing_npi") == finding["billing_provider"]) & (pl.col("discipline") == finding["discipline"])
+            )
         elif finding["rendering_npi"]:
             day = day.filter(pl.col("rendering_npi") == finding["rendering_npi"])
     else:
-        day = lines.filter((pl.col("rendering_npi") == finding["rendering_npi"]) & (pl.col("service_date") == finding["service_date"]))
+        day = lines.filter(
+            (pl.col("rendering_npi") == finding["rendering_npi"]) & (pl.col("service_date") == finding["service_date"])
+        )
     return sorted(set(day["claim_id"].to_list()))
 
 
 def test_each_finding_lists_every_claim_of_its_line_patient_day_or_therapist_day(snapshot_path, fixture_info):
     with reading(snapshot_path) as snap:
-        lines = snap.frame("select cl.claim_id, cl.patient_id, cl.service_date, cl.rendering_npi, cl.billing_npi, "
-                           "lu.discipline from claim_lines cl join line_units lu using (claim_id, line_number)")
+        lines = snap.frame(
+            "select cl.claim_id, cl.patient_id, cl.service_date, cl.rendering_npi, cl.billing_npi, "
+            "lu.discipline from claim_lines cl join line_units lu using (claim_id, line_number)"
+        )
         raw = snap.frame("select row_number() over () as finding_id, * from findings")
         claimed = data.finding_claim_ids(snap, raw["finding_id"].to_list())
     found = raw.join(claimed, on="finding_id").to_dicts()
-    assert {f["rule_id"] for f in found} >= {"DX_SUPPORT", "DAILY_LIMIT", "OVERLAP", "IMPOSSIBLE_DAY", "MINUTES_MISSING"}
+    assert {f["rule_id"] for f in found} >= {
+        "DX_SUPPORT",
+        "DAILY_LIMIT",
+        "OVERLAP",
+        "IMPOSSIBLE_DAY",
+        "MINUTES_MISSING",
+    }
     several = 0
     for finding in found:
         expected = claims_in_scope(lines, finding)
@@ -147,19 +162,24 @@ def test_a_real_review_names_the_claims_its_details_quote(reviewed):
 
 def metadata_of(body: bytes) -> dict[str, str]:
     meta = sheets(body)["metadata"]
-    return dict(zip(meta["field"].to_list(), meta["value"].to_list()))
+    return dict(zip(meta["field"].to_list(), meta["value"].to_list(), strict=True))
 
 
 def test_excel_metadata_says_when_who_which_filters_and_which_rules(reviewed, tmp_path):
     with reading(reviewed["snapshot"]) as snap:
         taken = snap.info().taken_at_text()
-        npi = snap.rows("select rendering_npi from provider_scores where period = 'all' order by risk_rank limit 1")[0][0]
+        npi = snap.rows("select rendering_npi from provider_scores where period = 'all' order by risk_rank limit 1")[0][
+            0
+        ]
         month = snap.rows("select strftime(min(service_date), '%Y-%m') from claim_lines")[0][0]
     with duckdb.connect(str(reviewed["warehouse"]), read_only=True) as con:
         rules_hash, units_hash = con.execute("select config_hash, units_hash from rules_state").fetchone()
-        run_id, review_hash = con.execute("select run_id, config_hash from review_runs order by finished_at desc limit 1").fetchone()
-    signed = signed_in(create_app(reviewed["snapshot"], reviewed["users"], secret_key=SECRET, state_dir=tmp_path),
-                       *USERS["auditor"])
+        run_id, review_hash = con.execute(
+            "select run_id, config_hash from review_runs order by finished_at desc limit 1"
+        ).fetchone()
+    signed = signed_in(
+        create_app(reviewed["snapshot"], reviewed["users"], secret_key=SECRET, state_dir=tmp_path), *USERS["auditor"]
+    )
     meta = metadata_of(signed.get(f"/export/providers/{npi}/review.xlsx?from={month}&to={month}&payer=medicare").data)
     assert meta["exported_by"] == "audrey" and meta["role"] == "auditor"
     assert meta["snapshot_taken_at"] == taken
@@ -200,7 +220,10 @@ def test_ranking_export_is_the_providers_page_under_the_same_filters(app, snapsh
     everyone = read_csv(auditor.get("/export/ranking.csv").data)
     assert len(everyone) == 6 and [r["risk_rank"] for r in everyone] == [str(n) for n in range(1, 7)]
     book = sheets(auditor.get(f"/export/ranking.xlsx{query}").data)
-    assert set(book) == {"ranking", "metadata"} and book["ranking"]["rendering_npi"].to_list() == expected["rendering_npi"].to_list()
+    assert (
+        set(book) == {"ranking", "metadata"}
+        and book["ranking"]["rendering_npi"].to_list() == expected["rendering_npi"].to_list()
+    )
 
 
 def test_a_bad_filter_in_an_export_link_is_refused(app):
@@ -215,8 +238,11 @@ def test_a_bad_filter_in_an_export_link_is_refused(app):
 
 def a_flagged_day(snapshot_path) -> tuple[str, str]:
     with reading(snapshot_path) as snap:
-        row = snap.rows("select patient_id, service_date from findings where rule_id = 'UNITS_OVER_MINUTES' "
-                        "and rendering_npi = ? order by service_date limit 1", [NPI])[0]
+        row = snap.rows(
+            "select patient_id, service_date from findings where rule_id = 'UNITS_OVER_MINUTES' "
+            "and rendering_npi = ? order by service_date limit 1",
+            [NPI],
+        )[0]
     return row[0], row[1].isoformat()
 
 
@@ -229,13 +255,17 @@ def test_patient_day_export_has_its_lines_findings_and_metadata(app, snapshot_pa
         findings = data.patient_day_findings(snap, pid, dt.date.fromisoformat(day))
     got_lines = read_csv(auditor.get(f"{base}/lines.csv").data)
     assert sorted((r["claim_id"], r["line_number"]) for r in got_lines) == sorted(
-        (c, str(n)) for c, n in lines.select("claim_id", "line_number").iter_rows())
+        (c, str(n)) for c, n in lines.select("claim_id", "line_number").iter_rows()
+    )
     assert {r["patient_id"] for r in got_lines} == {pid}  # an auditor's file names the patient
     got_findings = read_csv(auditor.get(f"{base}/findings.csv").data)
     assert sorted(r["rule_id"] for r in got_findings) == sorted(findings["rule_id"].to_list())
     assert all(r["claim_ids"] for r in got_findings)
     response = auditor.get(f"{base}/day.xlsx")
-    assert pid not in response.headers["Content-Disposition"] and token(app, pid) in response.headers["Content-Disposition"]
+    assert (
+        pid not in response.headers["Content-Disposition"]
+        and token(app, pid) in response.headers["Content-Disposition"]
+    )
     assert set(sheets(response.data)) == {"lines", "findings", "metadata"}
     assert auditor.get(f"/export/patient-day/{NPI}/pt-0000000000000000/{day}/lines.csv").status_code == 404
 
@@ -249,16 +279,27 @@ def test_managers_exports_carry_patient_refs_never_patient_ids(app, snapshot_pat
     downloads = {
         path: manager.get(path)
         for path in [
-            *(f"/export/providers/{npi}/{what}" for npi in fixture_info.npis for what in ("findings.csv", "lines.csv", "review.xlsx")),
-            "/export/ranking.csv", "/export/ranking.xlsx",
-            *(f"/export/patient-day/{NPI}/{token(app, pid)}/{day}/{what}" for what in ("lines.csv", "findings.csv", "day.xlsx")),
+            *(
+                f"/export/providers/{npi}/{what}"
+                for npi in fixture_info.npis
+                for what in ("findings.csv", "lines.csv", "review.xlsx")
+            ),
+            "/export/ranking.csv",
+            "/export/ranking.xlsx",
+            *(
+                f"/export/patient-day/{NPI}/{token(app, pid)}/{day}/{what}"
+                for what in ("lines.csv", "findings.csv", "day.xlsx")
+            ),
         ]
     }
     refs = 0
     for path, response in downloads.items():
         assert response.status_code == 200, path
-        frames = (list(sheets(response.data).values()) if path.endswith(".xlsx")
-                  else [pl.read_csv(io.BytesIO(response.data), infer_schema_length=0)])
+        frames = (
+            list(sheets(response.data).values())
+            if path.endswith(".xlsx")
+            else [pl.read_csv(io.BytesIO(response.data), infer_schema_length=0)]
+        )
         text = "\n".join(f.write_csv() for f in frames)
         leaked = [p for p in fixture_info.patient_ids if p in text]
         assert not leaked, (path, leaked[:2])

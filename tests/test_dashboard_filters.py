@@ -22,17 +22,36 @@ def snap(snapshot_path):
 
 
 def test_a_state_survives_the_round_trip_through_its_url():
-    state = ViewState(first_month="2026-01", last_month="2026-03", clinics=("2222222222", "1111111111"),
-                      payers=("medicare", "medicaid"), discipline="PT", search="Stone")
+    state = ViewState(
+        first_month="2026-01",
+        last_month="2026-03",
+        clinics=("2222222222", "1111111111"),
+        payers=("medicare", "medicaid"),
+        discipline="PT",
+        search="Stone",
+    )
     query = state.query()
-    assert query == ("?from=2026-01&to=2026-03&clinic=1111111111&clinic=2222222222&payer=medicaid&payer=medicare"
-                     "&discipline=PT&q=Stone")
+    assert query == (
+        "?from=2026-01&to=2026-03&clinic=1111111111&clinic=2222222222&payer=medicaid&payer=medicare"
+        "&discipline=PT&q=Stone"
+    )
     back = ViewState.from_search(query)
     assert back.query() == query and back.period == "2026-01..2026-03"
     assert set(back.clinics) == set(state.clinics) and set(back.payers) == set(state.payers)
     # Dash hands a page its query as keyword arguments: one value as text, several as a list
-    assert ViewState.from_params({"from": "2026-01", "to": "2026-03", "clinic": ["2222222222", "1111111111"],
-                                  "payer": ["medicare", "medicaid"], "discipline": "PT", "q": "Stone"}) == back
+    assert (
+        ViewState.from_params(
+            {
+                "from": "2026-01",
+                "to": "2026-03",
+                "clinic": ["2222222222", "1111111111"],
+                "payer": ["medicare", "medicaid"],
+                "discipline": "PT",
+                "q": "Stone",
+            }
+        )
+        == back
+    )
     assert ViewState().query() == "" and ViewState.from_search("").period == "all"
 
 
@@ -69,16 +88,22 @@ def test_a_changed_period_keeps_the_other_filters():
 
 def test_a_range_of_months_counts_exactly_the_lines_and_findings_of_those_months(snap):
     month = {m: data.headline(snap, data.Filters(period=m)) for m in ("2026-01", "2026-02", "2026-03")}
-    for period, months in [("2026-01..2026-02", ("2026-01", "2026-02")), ("2026-02..", ("2026-02", "2026-03")),
-                           ("..2026-01", ("2026-01",)), ("2026-01..2026-03", ("2026-01", "2026-02", "2026-03"))]:
+    for period, months in [
+        ("2026-01..2026-02", ("2026-01", "2026-02")),
+        ("2026-02..", ("2026-02", "2026-03")),
+        ("..2026-01", ("2026-01",)),
+        ("2026-01..2026-03", ("2026-01", "2026-02", "2026-03")),
+    ]:
         head = data.headline(snap, data.Filters(period=period))
         assert head["lines_reviewed"] == sum(month[m]["lines_reviewed"] for m in months), period
         assert head["findings"] == sum(month[m]["findings"] for m in months), period
         shown = data.findings_monthly(snap, data.Filters(period=period))["month"].unique().sort().to_list()
         assert shown == [m for m in months if month[m]["findings"]], period
     days = data.units_97112_per_patient_day(snap, data.Filters(period="2026-01..2026-02"))["patient_days"].sum()
-    assert days == sum(data.units_97112_per_patient_day(snap, data.Filters(period=m))["patient_days"].sum()
-                       for m in ("2026-01", "2026-02"))
+    assert days == sum(
+        data.units_97112_per_patient_day(snap, data.Filters(period=m))["patient_days"].sum()
+        for m in ("2026-01", "2026-02")
+    )
 
 
 @pytest.mark.parametrize("discipline", [None, "PT"])
@@ -102,8 +127,11 @@ def test_a_range_of_months_ranks_by_whole_review_scores_the_providers_with_lines
     ranged = data.provider_map(snap, data.Filters(period="2026-01..2026-02"))
     whole = data.provider_map(snap, data.Filters())
     assert ranged["risk_rank"].to_list() == whole["risk_rank"].to_list()  # every provider billed in both months
-    with_lines = set(snap.frame("select distinct rendering_npi from claim_lines where service_date < '2026-03-01'")
-                     ["rendering_npi"].to_list())
+    with_lines = set(
+        snap.frame("select distinct rendering_npi from claim_lines where service_date < '2026-03-01'")[
+            "rendering_npi"
+        ].to_list()
+    )
     assert set(ranged["rendering_npi"].to_list()) == with_lines
 
 

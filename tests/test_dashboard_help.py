@@ -10,18 +10,18 @@ import polars as pl
 import pytest
 from dash._utils import to_json
 
-from dashboards.ui import components
-from dashboards.ui import figures
-from dashboards.ui import glossary
 from dashboards.app import create_app
 from dashboards.pages import help_page
+from dashboards.ui import components, figures, glossary
 from pipelines.rules.registry import RULES
 from pipelines.scores.peers import metric_specs
 from pipelines.scores.score import EVIDENCE_COLUMNS, METRIC_COLUMNS_OUT
 from pipelines.scores.settings import ScoreSettings
 
 METRICS = [m.name for m in metric_specs(list(RULES), ScoreSettings())]
-STATISTICS = [c for c in METRIC_COLUMNS_OUT if c not in ("period", "rendering_npi", "metric", "label")] + EVIDENCE_COLUMNS
+STATISTICS = [
+    c for c in METRIC_COLUMNS_OUT if c not in ("period", "rendering_npi", "metric", "label")
+] + EVIDENCE_COLUMNS
 
 
 def text_of(node) -> str:
@@ -43,7 +43,7 @@ def entries(layout) -> dict[str, str]:
         if isinstance(node, dict):
             props = node.get("props", {})
             if str(props.get("id", "")).startswith("help-") and props.get("className") == "help-entry":
-                found[props["id"][len("help-"):]] = text_of(node)
+                found[props["id"][len("help-") :]] = text_of(node)
             for value in props.values():
                 walk(value)
         elif isinstance(node, list):
@@ -72,23 +72,55 @@ def test_the_help_page_explains_each_rule_and_metric_with_its_source(help_entrie
 
 
 def test_grid_headers_and_figures_use_the_plain_names():
-    frame = pl.DataFrame({"units_97112_per_patient_day": [1.0], "rate_daily_limit": [0.1], "rule_id": ["OVERLAP"],
-                          "risk_rank": [1], "claim_ids": [["C1", "C2"]]})
+    frame = pl.DataFrame(
+        {
+            "units_97112_per_patient_day": [1.0],
+            "rate_daily_limit": [0.1],
+            "rule_id": ["OVERLAP"],
+            "risk_rank": [1],
+            "claim_ids": [["C1", "C2"]],
+        }
+    )
     headers = {d["field"]: d["headerName"] for d in components.column_defs(frame)}
-    assert headers == {"units_97112_per_patient_day": "97112 units per patient-day",
-                       "rate_daily_limit": "97112 over the daily limit: findings per patient-day",
-                       "rule_id": "Rule", "risk_rank": "Risk rank", "claim_ids": "Claims"}
+    assert headers == {
+        "units_97112_per_patient_day": "97112 units per patient-day",
+        "rate_daily_limit": "97112 over the daily limit: findings per patient-day",
+        "rule_id": "Rule",
+        "risk_rank": "Risk rank",
+        "claim_ids": "Claims",
+    }
     assert all(d.get("headerTooltip") for d in components.column_defs(frame))
     metric = components.column_defs(pl.DataFrame({"metric": ["share_days_over_8h"]}))[0]
     assert "Working days over 8 timed hours" in metric["valueFormatter"]["function"]  # the cell shows the name
-    by_rule = figures.findings_by_rule(pl.DataFrame({"rule_id": ["DX_SUPPORT", "OVERLAP"], "findings": [3, 1],
-                                                      "units_over": [3.0, 1.0], "amount_at_risk": [1.0, 2.0]}))
-    assert [y.replace("<br>", " ") for y in by_rule.data[0].y] == ["Overlapping one-on-one visits",
-                                                                    "97112 without a supporting diagnosis"]
-    peers = figures.provider_vs_peers(pl.DataFrame({"metric": ["minutes_per_timed_unit"], "robust_z": [-3.2],
-                                                     "value": [9.0], "peer_median": [15.0], "significant": [True]}))
+    by_rule = figures.findings_by_rule(
+        pl.DataFrame(
+            {
+                "rule_id": ["DX_SUPPORT", "OVERLAP"],
+                "findings": [3, 1],
+                "units_over": [3.0, 1.0],
+                "amount_at_risk": [1.0, 2.0],
+            }
+        )
+    )
+    assert [y.replace("<br>", " ") for y in by_rule.data[0].y] == [
+        "Overlapping one-on-one visits",
+        "97112 without a supporting diagnosis",
+    ]
+    peers = figures.provider_vs_peers(
+        pl.DataFrame(
+            {
+                "metric": ["minutes_per_timed_unit"],
+                "robust_z": [-3.2],
+                "value": [9.0],
+                "peer_median": [15.0],
+                "significant": [True],
+            }
+        )
+    )
     assert peers.data[0].y[0].replace("<br>", " ") == "Documented minutes per timed unit"
-    monthly = figures.findings_over_time(pl.DataFrame({"month": ["2026-01"], "rule_id": ["IMPOSSIBLE_DAY"], "findings": [2]}))
+    monthly = figures.findings_over_time(
+        pl.DataFrame({"month": ["2026-01"], "rule_id": ["IMPOSSIBLE_DAY"], "findings": [2]})
+    )
     assert monthly.data[0].name == "Impossible day (too many timed hours)"
 
 

@@ -18,9 +18,9 @@ import duckdb
 import pytest
 
 from dashboards import users
+from dashboards.access.privacy import patient_token
 from dashboards.app import create_app
 from dashboards.background import running
-from dashboards.access.privacy import patient_token
 from dashboards.files.report import write_report
 from tests.browser_support import needs_chromium
 from tests.fixtures_warehouse import PATIENTS, build_fixture_warehouse, publish
@@ -50,8 +50,10 @@ def plant(warehouse) -> dict[tuple[str, str], str]:
     planted: dict[tuple[str, str], str] = {}
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute("insert into rule_coverage (rule_id, ran, patient_days_checked, patient_days_not_assessable, note) "
-                    "values ('DOCUMENTATION', false, 0, 12, 'notes unreadable'), ('DUPLICATE', true, 40, 0, null)")
+        con.execute(
+            "insert into rule_coverage (rule_id, ran, patient_days_checked, patient_days_not_assessable, note) "
+            "values ('DOCUMENTATION', false, 0, 12, 'notes unreadable'), ('DUPLICATE', true, 40, 0, null)"
+        )
         columns = con.execute(
             "select table_name, column_name, data_type from information_schema.columns "
             "where table_schema = 'main' and (data_type = 'VARCHAR' or data_type = 'VARCHAR[]' or data_type = 'JSON') "
@@ -93,15 +95,28 @@ def leaks(text: str) -> list[str]:
 
 def test_every_text_column_is_planted(planted):
     columns = planted["columns"]
-    assert {("claim_lines", "clinic_name"), ("claim_lines", "provider_name"), ("claim_lines", "payer_type"),
-            ("claim_lines", "payer_name"), ("claim_lines", "note_text"), ("claim_lines", "claim_id"),
-            ("findings", "detail"), ("provider_scores", "reasons"), ("provider_scores", "provider_name"),
-            ("provider_scores", "discipline"), ("provider_metrics", "peer_group"), ("line_units", "expected_basis"),
-            ("rule_coverage", "note"), ("ingest_log", "status"), ("quarantine", "reasons")} <= set(columns)
+    assert {
+        ("claim_lines", "clinic_name"),
+        ("claim_lines", "provider_name"),
+        ("claim_lines", "payer_type"),
+        ("claim_lines", "payer_name"),
+        ("claim_lines", "note_text"),
+        ("claim_lines", "claim_id"),
+        ("findings", "detail"),
+        ("provider_scores", "reasons"),
+        ("provider_scores", "provider_name"),
+        ("provider_scores", "discipline"),
+        ("provider_metrics", "peer_group"),
+        ("line_units", "expected_basis"),
+        ("rule_coverage", "note"),
+        ("ingest_log", "status"),
+        ("quarantine", "reasons"),
+    } <= set(columns)
     with duckdb.connect(str(planted["snapshot"]), read_only=True) as con:
         texts = con.execute(
             "select table_name, column_name from information_schema.columns where data_type in ('VARCHAR', 'VARCHAR[]', 'JSON') "
-            "and table_name <> 'snapshot_info'").fetchall()
+            "and table_name <> 'snapshot_info'"
+        ).fetchall()
         unplanted = {(t, c) for t, c in texts if (t, c) not in columns}
         assert {c for _, c in unplanted} <= set(NOT_PLANTED), unplanted
         assert con.execute("select count(*) from claim_lines where clinic_name like '% PHI-PAT-%'").fetchone()[0] > 0
@@ -115,10 +130,10 @@ def test_the_report_of_the_planted_snapshot_names_no_patient(planted, tmp_path):
 
 def test_a_managers_masked_filter_choices_still_filter(planted):
     from dashboards import data
-    from dashboards.ui import filter_bar
-    from dashboards.pages import overview
     from dashboards.access.privacy import Viewer, protect_options
     from dashboards.data.snapshot import reading
+    from dashboards.pages import overview
+    from dashboards.ui import filter_bar
     from dashboards.ui.view_state import ViewState
 
     manager = Viewer(role="manager", key=b"k")
@@ -150,10 +165,12 @@ def test_a_manager_sees_no_planted_identifier_on_any_page_callback_or_export(bro
     with duckdb.connect(str(planted["snapshot"]), read_only=True) as con:
         patient_days = con.execute(
             "select f.rendering_npi, f.patient_id, f.service_date from findings f where f.patient_id is not null "
-            "and f.rendering_npi is not null order by f.rule_id, f.service_date limit 3").fetchall()
+            "and f.rendering_npi is not null order by f.rule_id, f.service_date limit 3"
+        ).fetchall()
         therapist_days = con.execute(
             "select rendering_npi, service_date from findings where patient_id is null and rendering_npi is not null "
-            "and service_date is not null order by rule_id limit 2").fetchall()
+            "and service_date is not null order by rule_id limit 2"
+        ).fetchall()
         npis = [r[0] for r in con.execute("select distinct rendering_npi from provider_scores order by 1").fetchall()]
     fill = [{"npi": npi} for npi in npis]  # every provider's page
     fill += [{"npi": npi, "token": patient_token(key, pid), "date": str(day)} for npi, pid, day in patient_days]
@@ -162,16 +179,20 @@ def test_a_manager_sees_no_planted_identifier_on_any_page_callback_or_export(bro
         result = scan(browser, base, ("mona", "manager-pass"), fill)
     found = {(where, p) for where, text in result.texts for p in leaks(text)}
     planted_ids = set(planted["columns"].values()) | {PATIENTS[10]}
-    summary = (f"manager scan: {result.summary()}; identifiers planted: {sum(PLANTED_CELLS.values()):,} cells in "
-               f"{len(planted['columns'])} text columns ({len(planted_ids)} distinct ids) and the snapshot's path; "
-               f"found: {len(found)}")
+    summary = (
+        f"manager scan: {result.summary()}; identifiers planted: {sum(PLANTED_CELLS.values()):,} cells in "
+        f"{len(planted['columns'])} text columns ({len(planted_ids)} distinct ids) and the snapshot's path; "
+        f"found: {len(found)}"
+    )
     print("pages scanned:", ", ".join(sorted({urlsplit(p).path for p in result.pages})))
     print(summary)
     assert any("/patient-day/" in p for p in result.pages) and any("/providers/" in p for p in result.pages)
     assert result.callbacks > 10 and result.exports, summary
-    examples = [(where, text[max(0, text.find(p) - 80):text.find(p) + 12])
-                for where, text in result.texts for p in leaks(text)][:5]
+    examples = [
+        (where, text[max(0, text.find(p) - 80) : text.find(p) + 12])
+        for where, text in result.texts
+        for p in leaks(text)
+    ][:5]
     assert not found, f"{summary}: e.g. {examples}"
     sharing = [g for g in result.graphs if g["showSendToCloud"] is not False]
     assert not sharing, f"graphs offering to share: {sharing[:2]}"
-

@@ -11,13 +11,11 @@ import polars as pl
 import pytest
 from dash._utils import to_json
 
-from dashboards import context
-from dashboards import data
-from dashboards import users
-from dashboards.app import create_app
-from dashboards.pages import overview, patient_day, provider, providers
+from dashboards import context, data, users
 from dashboards.access.privacy import Viewer, patient_token, protect, scrub_text
+from dashboards.app import create_app
 from dashboards.data.snapshot import reading
+from dashboards.pages import overview, patient_day, provider, providers
 
 KEY = b"test-key"
 MANAGER = Viewer(role="manager", key=KEY)
@@ -47,10 +45,15 @@ def test_scrub_text_replaces_whole_ids_only():
 
 
 def test_protect_masks_for_managers_only():
-    frame = pl.DataFrame({
-        "patient_id": ["PHI-PAT-0007", None], "detail": ["overlaps PHI-PAT-0008's visit", "no patient here"],
-        "note_text": ["PHI-PAT-0007 said ...", "x"], "reasons": [["PHI-PAT-0008 twice"], []], "units": [1, 2],
-    })
+    frame = pl.DataFrame(
+        {
+            "patient_id": ["PHI-PAT-0007", None],
+            "detail": ["overlaps PHI-PAT-0008's visit", "no patient here"],
+            "note_text": ["PHI-PAT-0007 said ...", "x"],
+            "reasons": [["PHI-PAT-0008 twice"], []],
+            "units": [1, 2],
+        }
+    )
     known = ["PHI-PAT-0007", "PHI-PAT-0008"]
     shown = protect(frame, MANAGER, known)
     assert "patient_id" not in shown.columns and "note_text" not in shown.columns
@@ -63,8 +66,10 @@ def test_protect_masks_for_managers_only():
 
 
 def test_protect_withholds_quoted_note_spans_from_managers():
-    detail = ("97112 billed for 2 units; the documentation does not show: measurable goals (none found in the note). "
-              "Shown: functional deficit (note \u201cimpaired balance PHI-PAT-0007\u201d), skilled technique (flag).")
+    detail = (
+        "97112 billed for 2 units; the documentation does not show: measurable goals (none found in the note). "
+        "Shown: functional deficit (note \u201cimpaired balance PHI-PAT-0007\u201d), skilled technique (flag)."
+    )
     frame = pl.DataFrame({"patient_id": ["PHI-PAT-0007"], "detail": [detail], "note_text": ["impaired balance ..."]})
     shown = protect(frame, MANAGER, ["PHI-PAT-0007"])
     assert shown["detail"][0] == detail.replace("\u201cimpaired balance PHI-PAT-0007\u201d", "\u201c\u2026\u201d")
@@ -103,7 +108,9 @@ def render_pages_as(app, role: str, fixture, npis=None) -> str:
         opts = data.filter_options(snap)
         for period in ["all", *opts["periods"]]:
             for clinic in [None, *[c for c, _ in opts["clinics"]]]:
-                out.append(to_json(overview.content(snap, context.viewer(), data.Filters(period=period, clinic=clinic))))
+                out.append(
+                    to_json(overview.content(snap, context.viewer(), data.Filters(period=period, clinic=clinic)))
+                )
         out.append(to_json(providers.layout()))
         for npi in npis or fixture.npis:
             out.append(to_json(provider.layout(npi=npi)))
@@ -166,8 +173,12 @@ def test_manager_exports_are_masked_auditor_exports_are_not(app, fixture_info, w
     login(auditor, "audrey", "auditor-pass")
     full = auditor.get(f"/export/providers/{fixture_info.flagged_npi}/{what}").data
     if what.endswith(".xlsx"):
-        body = b"".join(pl.read_excel(io.BytesIO(body), sheet_id=0)[s].write_csv().encode() for s in ("findings", "lines"))
-        full = b"".join(pl.read_excel(io.BytesIO(full), sheet_id=0)[s].write_csv().encode() for s in ("findings", "lines"))
+        body = b"".join(
+            pl.read_excel(io.BytesIO(body), sheet_id=0)[s].write_csv().encode() for s in ("findings", "lines")
+        )
+        full = b"".join(
+            pl.read_excel(io.BytesIO(full), sheet_id=0)[s].write_csv().encode() for s in ("findings", "lines")
+        )
     assert_no_patient_ids(body.decode("utf-8"), fixture_info.patient_ids)
     assert b"pt-" in body
     assert b"PHI-PAT-0001" in full
@@ -201,7 +212,11 @@ def test_users_command_writes_a_password_hash(tmp_path, monkeypatch):
 def test_pages_say_when_no_snapshot_is_published(tmp_path):
     app = create_app(tmp_path / "not-yet.duckdb", None, secret_key="x")
     with app.server.test_request_context("/"):
-        for layout in (overview.layout(), providers.layout(), provider.layout(npi="1"),
-                       patient_day.layout(npi="1", token="pt-0", date="2026-01-01")):
+        for layout in (
+            overview.layout(),
+            providers.layout(),
+            provider.layout(npi="1"),
+            patient_day.layout(npi="1", token="pt-0", date="2026-01-01"),
+        ):
             assert "no snapshot has been published" in to_json(layout)
     assert app.server.test_client().get("/export/providers/1/findings.csv").status_code == 503

@@ -4,6 +4,7 @@ readers of the previous snapshot, and picked up by the next read."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -23,8 +24,10 @@ def test_publish_copies_every_table_and_records_snapshot_info(warehouse, tmp_pat
     target = tmp_path / "published" / "snapshot.duckdb"
     con = duckdb.connect(str(warehouse))
     result = publish_snapshot(con, target)
-    expected = {t: con.execute(f"select count(*) from {t}").fetchone()[0]
-                for (t,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+    expected = {
+        t: con.execute(f"select count(*) from {t}").fetchone()[0]
+        for (t,) in con.execute("select table_name from duckdb_tables()").fetchall()
+    }
     con.close()
     assert result["tables"] == expected
     assert result["snapshot_path"] == str(target.resolve())
@@ -46,8 +49,10 @@ def test_new_snapshot_replaces_old_while_a_reader_holds_it(warehouse, tmp_path):
     publish_snapshot(con, target)
     old_reader = open_snapshot(target)  # e.g. a dashboard request in flight
     before = old_reader.rows("select count(*) from findings")[0][0]
-    con.execute("insert into findings (rule_id, severity, service_date, detail) "
-                "values ('DUPLICATE', 'low', date '2026-02-10', 'added later')")
+    con.execute(
+        "insert into findings (rule_id, severity, service_date, detail) "
+        "values ('DUPLICATE', 'low', date '2026-02-10', 'added later')"
+    )
     publish_snapshot(con, target)  # does not wait for, nor disturb, the reader
     con.close()
     assert old_reader.rows("select count(*) from findings")[0][0] == before
@@ -64,7 +69,7 @@ def test_target_is_replaced_in_one_step(warehouse, tmp_path, monkeypatch):
 
     def spy(src, dst):
         seen["src_exists"] = os.path.exists(src)
-        seen["dst_before"] = open(dst, "rb").read()
+        seen["dst_before"] = Path(dst).read_bytes()
         seen["same_dir"] = os.path.dirname(os.path.abspath(src)) == os.path.dirname(os.path.abspath(dst))
         real_replace(src, dst)
 

@@ -18,12 +18,11 @@ import dash
 import pytest
 from typer.testing import CliRunner
 
-from dashboards.access import app_key
-from dashboards.access import sessions
 from dashboards import users
-from dashboards.app import create_app, serve
+from dashboards.access import app_key, sessions
 from dashboards.access.privacy import patient_token
 from dashboards.access.sessions import SessionPolicy
+from dashboards.app import create_app, serve
 from pipelines.cli.commands import app as cli
 
 PATIENT = "PHI-PAT-0001"
@@ -71,14 +70,24 @@ def with_cookie(app, cookie: str):
 
 def callback(client):
     """The providers page's filter callback, as the browser posts it (a payer type chosen)."""
-    value = {"p-from": None, "p-to": None, "p-clinic": [], "p-payer": ["medicare"], "p-discipline": None, "p-search": ""}
+    value = {
+        "p-from": None,
+        "p-to": None,
+        "p-clinic": [],
+        "p-payer": ["medicare"],
+        "p-discipline": None,
+        "p-search": "",
+    }
     body = {
-        "output": "p-go.href", "outputs": {"id": "p-go", "property": "href"},
+        "output": "p-go.href",
+        "outputs": {"id": "p-go", "property": "href"},
         "inputs": [{"id": i, "property": "value", "value": v} for i, v in value.items()]
         + [{"id": "providers-grid", "property": "cellClicked", "value": None}],
         "changedPropIds": ["p-payer.value"],
-        "state": [{"id": "p-state", "property": "data", "value": ""},
-                  {"id": "p-go", "property": "href", "value": "http://localhost/providers"}],
+        "state": [
+            {"id": "p-state", "property": "data", "value": ""},
+            {"id": "p-go", "property": "href", "value": "http://localhost/providers"},
+        ],
     }
     return client.post("/_dash-update-component", json=body)
 
@@ -90,21 +99,49 @@ def export(client, npi="1000000001"):
 def refused(client) -> bool:
     """Every kind of route refuses the client: a page, a Dash callback, an export."""
     page = client.get("/providers")
-    return (page.status_code == 302 and page.headers["Location"].startswith("/login")
-            and callback(client).status_code == 401 and export(client).status_code == 401)
+    return (
+        page.status_code == 302
+        and page.headers["Location"].startswith("/login")
+        and callback(client).status_code == 401
+        and export(client).status_code == 401
+    )
 
 
 # ---- 1. where a sign-in sends the browser ---------------------------------------------------------
 
 HOSTILE_NEXT = [
-    "//evil.example/x", "///evil.example/x", "////evil.example", "/\t/evil.example/x", "/\t\t/evil.example",
-    "/\r/evil.example", "/\n/evil.example", "\t//evil.example", " //evil.example", "/ /evil.example",
-    "\\\\evil.example", "/\\evil.example", "\\/evil.example", "/\\/evil.example", "/%09/evil.example",
-    "/%2F/evil.example", "/%2f%2fevil.example", "/%5Cevil.example", "/%5C%5Cevil.example", "%2F%2Fevil.example",
-    "https://evil.example/", "http:evil.example", "http:/evil.example", "https:\\\\evil.example",
-    "javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>",
-    "evil.example", "@evil.example",
-    "/\x00/evil.example", "/\x7f/evil.example", "\u3000//evil.example",
+    "//evil.example/x",
+    "///evil.example/x",
+    "////evil.example",
+    "/\t/evil.example/x",
+    "/\t\t/evil.example",
+    "/\r/evil.example",
+    "/\n/evil.example",
+    "\t//evil.example",
+    " //evil.example",
+    "/ /evil.example",
+    "\\\\evil.example",
+    "/\\evil.example",
+    "\\/evil.example",
+    "/\\/evil.example",
+    "/%09/evil.example",
+    "/%2F/evil.example",
+    "/%2f%2fevil.example",
+    "/%5Cevil.example",
+    "/%5C%5Cevil.example",
+    "%2F%2Fevil.example",
+    "https://evil.example/",
+    "http:evil.example",
+    "http:/evil.example",
+    "https:\\\\evil.example",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "evil.example",
+    "@evil.example",
+    "/\x00/evil.example",
+    "/\x7f/evil.example",
+    "\u3000//evil.example",
 ]
 
 
@@ -127,11 +164,21 @@ def test_the_tab_trick_of_the_browser_test_is_refused_in_the_query_string(snapsh
     page = client.get("/login?next=/%09/127.0.0.2:8061/phish")
     assert b'name="next" value="/"' in page.data  # the form carries no hostile target on
     r = client.post("/login?next=/%09/127.0.0.2:8061/phish", data={"username": "mona", "password": "manager-pass"})
-    assert r.status_code == 302 and lands_on_this_site(r.headers["Location"]) and "127.0.0.2" not in r.headers["Location"]
+    assert (
+        r.status_code == 302 and lands_on_this_site(r.headers["Location"]) and "127.0.0.2" not in r.headers["Location"]
+    )
 
 
-@pytest.mark.parametrize("target", ["/providers?period=2026-01", "/providers/1000000001", "/", "/providers#top",
-                                    "/?payer=Acme%20Health&clinic=1111111111"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/providers?period=2026-01",
+        "/providers/1000000001",
+        "/",
+        "/providers#top",
+        "/?payer=Acme%20Health&clinic=1111111111",
+    ],
+)
 def test_sign_in_returns_to_a_page_of_this_site(snapshot_path, users_file, tmp_path, target):
     client = make_app(snapshot_path, users_file, tmp_path).server.test_client()
     assert sign_in(client, next_=target).headers["Location"] == target
@@ -237,25 +284,37 @@ def test_the_cookie_is_not_secure_on_plain_http_and_is_over_https(snapshot_path,
     app = make_app(snapshot_path, users_file, tmp_path)
     plain = set_cookie_header(sign_in(app.server.test_client()))
     assert "session=" in plain and "Secure" not in plain and "HttpOnly" in plain and "SameSite=Lax" in plain
-    https = set_cookie_header(app.server.test_client().post(
-        "/login", data={"username": "mona", "password": "manager-pass"}, base_url="https://review.example"))
+    https = set_cookie_header(
+        app.server.test_client().post(
+            "/login", data={"username": "mona", "password": "manager-pass"}, base_url="https://review.example"
+        )
+    )
     assert "session=" in https and "Secure" in https
 
 
-def test_a_trusted_proxy_saying_https_makes_the_cookie_secure_an_untrusted_one_does_not(snapshot_path, users_file, tmp_path):
+def test_a_trusted_proxy_saying_https_makes_the_cookie_secure_an_untrusted_one_does_not(
+    snapshot_path, users_file, tmp_path
+):
     behind = make_app(snapshot_path, users_file, tmp_path, trusted_proxies=1).server.test_client()
-    r = behind.post("/login", data={"username": "mona", "password": "manager-pass"},
-                    headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+    r = behind.post(
+        "/login",
+        data={"username": "mona", "password": "manager-pass"},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"},
+    )
     assert "Secure" in set_cookie_header(r)
     direct = make_app(snapshot_path, users_file, tmp_path).server.test_client()
-    r = direct.post("/login", data={"username": "mona", "password": "manager-pass"}, headers={"X-Forwarded-Proto": "https"})
+    r = direct.post(
+        "/login", data={"username": "mona", "password": "manager-pass"}, headers={"X-Forwarded-Proto": "https"}
+    )
     assert "session=" in set_cookie_header(r) and "Secure" not in set_cookie_header(r)
 
 
 # ---- 5. sign-in throttling ------------------------------------------------------------------------
 
 
-def test_five_failures_lock_the_user_even_against_the_right_password(snapshot_path, users_file, tmp_path, clock, caplog):
+def test_five_failures_lock_the_user_even_against_the_right_password(
+    snapshot_path, users_file, tmp_path, clock, caplog
+):
     client = make_app(snapshot_path, users_file, tmp_path).server.test_client()
     caplog.set_level(logging.INFO, logger="unitreview.dashboard")
     for i in range(5):
@@ -341,8 +400,13 @@ def test_serve_itself_refuses_local_mode_on_a_network_address(snapshot_path, use
 
 @pytest.mark.slow  # a subprocess or a Dagster run
 def test_python_m_dashboards_app_refuses_it_too(snapshot_path):
-    done = subprocess.run([sys.executable, "-m", "dashboards.app", str(snapshot_path), "--host", "0.0.0.0"],
-                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-m", "dashboards.app", str(snapshot_path), "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().startswith("unitreview: refusing to serve 0.0.0.0 without a users file")
 
@@ -359,7 +423,7 @@ def test_two_starts_share_the_key_file_so_links_and_sessions_survive(snapshot_pa
     key_file = tmp_path / "state" / app_key.FILE_NAME
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600 and len(key_file.read_bytes()) == 32
     second = create_app(snapshot_path, users_file, state_dir=tmp_path / "state")  # a restart
-    token = lambda app: patient_token(app.server.config["UNITREVIEW"].token_key, PATIENT)  # noqa: E731
+    token = lambda app: patient_token(app.server.config["UNITREVIEW"].token_key, PATIENT)
     assert token(first) == token(second)
     kept = with_cookie(second, cookie)
     assert kept.get("/providers").status_code == 200 and callback(kept).status_code == 200
@@ -407,6 +471,7 @@ def test_the_session_file_holds_no_session_id_a_cookie_carries(snapshot_path, us
     sign_in(client)
     sid = app.server.session_interface.get_signing_serializer(app.server).loads(session_cookie(client))["sid"]
     stored = (tmp_path / "state" / sessions.FILE_NAME).read_bytes() + b"".join(
-        p.read_bytes() for p in (tmp_path / "state").glob(sessions.FILE_NAME + "-wal"))
+        p.read_bytes() for p in (tmp_path / "state").glob(sessions.FILE_NAME + "-wal")
+    )
     assert sid.encode() not in stored and b"mona" in stored
     assert stat.S_IMODE(os.stat(tmp_path / "state" / sessions.FILE_NAME).st_mode) == 0o600

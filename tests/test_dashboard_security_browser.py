@@ -7,9 +7,8 @@ from __future__ import annotations
 import http.server
 import re
 import threading
+from typing import ClassVar
 from urllib.parse import urlsplit
-
-import pytest
 
 from dashboards.app import create_app
 from dashboards.background import free_port, running
@@ -44,9 +43,9 @@ def assert_no_chart_offers_sharing(page, expected: int) -> list[dict]:
 
 
 class _Phish(http.server.BaseHTTPRequestHandler):
-    visits: list[str] = []
+    visits: ClassVar[list[str]] = []
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         _Phish.visits.append(self.path)
         self.send_response(200)
         self.end_headers()

@@ -9,18 +9,18 @@ import csv
 import io
 import re
 import shutil
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
-from dashboards import context
-from dashboards import data
+from dashboards import context, data
+from dashboards.access.privacy import patient_token
 from dashboards.app import create_app
 from dashboards.background import running
-from dashboards.access.privacy import patient_token
-from dashboards.files.safe_export import UTF8_BOM
 from dashboards.data.snapshot import reading
+from dashboards.files.safe_export import UTF8_BOM
 from tests.browser_support import BROWSER_MARKS, TIMEOUT, choose, playwright
 from tests.fixtures_warehouse import publish
 
@@ -65,15 +65,17 @@ def test_filters_live_in_the_url_so_a_reload_and_a_shared_link_show_the_same_vie
     query = "?from=2026-02&to=2026-03&clinic=1111111111&payer=medicaid&payer=medicare"
     choose(page, "#f-payer", "medicaid", query)  # several payer types at once
     with reading(snapshot_path) as snap:
-        head = data.headline(snap, data.Filters(period="2026-02..2026-03", clinic=("1111111111",),
-                                                payer_type=("medicare", "medicaid")))
+        head = data.headline(
+            snap, data.Filters(period="2026-02..2026-03", clinic=("1111111111",), payer_type=("medicare", "medicaid"))
+        )
         everything = data.headline(snap, data.Filters())
     assert 0 < head["findings"] < everything["findings"]
 
     def shows_the_view(p):
         wait_overview(p)
-        p.wait_for_function("n => document.querySelector('#card-findings').innerText.endsWith(n)",
-                            arg=f"{head['findings']:,}")
+        p.wait_for_function(
+            "n => document.querySelector('#card-findings').innerText.endsWith(n)", arg=f"{head['findings']:,}"
+        )
         assert p.inner_text("#card-lines").endswith(f"{head['lines_reviewed']:,}")
         assert "2026-02" in p.inner_text("#f-from") and "2026-03" in p.inner_text("#f-to")
         payers = p.inner_text("#f-payer")
@@ -100,8 +102,12 @@ def test_the_provider_search_narrows_the_ranking_and_stays_in_the_url(page, base
     page.fill("#p-search", "ston")
     page.press("#p-search", "Enter")
     page.wait_for_url(re.compile(r"/providers\?q=ston$"))
-    page.wait_for_function("() => document.querySelectorAll('#providers-grid .ag-center-cols-container .ag-row').length == 1")
-    assert "Avery Stone" in page.inner_text("#providers-grid") and "1 provider matching" in page.inner_text("#providers-count")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#providers-grid .ag-center-cols-container .ag-row').length == 1"
+    )
+    assert "Avery Stone" in page.inner_text("#providers-grid") and "1 provider matching" in page.inner_text(
+        "#providers-count"
+    )
     page.fill("#p-search", "1000000003")
     page.press("#p-search", "Enter")
     page.wait_for_url(re.compile(r"\?q=1000000003$"))
@@ -131,12 +137,17 @@ def test_breadcrumbs_keep_the_period_and_filters_on_every_page(page, base, fixtu
     metrics = page.inner_text("#pv-metrics")  # plain names in the grid, not metric ids
     assert "97112 units per patient-day" in metrics and "units_97112_per_patient_day" not in metrics
     assert {r.get_attribute("href") for r in page.locator(".exports a").all()} == {
-        f"/export/providers/{fixture_info.flagged_npi}/{what}{query}" for what in ("findings.csv", "lines.csv", "review.xlsx")}
+        f"/export/providers/{fixture_info.flagged_npi}/{what}{query}"
+        for what in ("findings.csv", "lines.csv", "review.xlsx")
+    }
     page.click('#pv-findings .ag-row .ag-cell[col-id="rule_id"] >> nth=0')
     page.wait_for_url(re.compile(r"/patient-day/\d+/pt-[0-9a-f]{16}/2026-02-\d\d" + re.escape(query) + "$"))
     page.wait_for_selector("#pd-lines .ag-row")
     trail = crumbs(page)
-    assert trail["Overview"] == "/" + query and trail[fixture_info.flagged_name] == f"/providers/{fixture_info.flagged_npi}{query}"
+    assert (
+        trail["Overview"] == "/" + query
+        and trail[fixture_info.flagged_name] == f"/providers/{fixture_info.flagged_npi}{query}"
+    )
     assert "Patient-day" in page.inner_text("#breadcrumbs .crumb-here")
     page.click(f'#breadcrumbs a:text-is("{fixture_info.flagged_name}")')
     page.wait_for_url(re.compile(re.escape(f"/providers/{fixture_info.flagged_npi}{query}") + "$"))
@@ -149,11 +160,24 @@ def test_breadcrumbs_keep_the_period_and_filters_on_every_page(page, base, fixtu
     wait_overview(page)
 
 
-@pytest.mark.parametrize("start, grid, cell, opened", [
-    ("/", "#ov-top", '.ag-row[row-index="0"] .ag-cell[col-id="provider_name"]', r"/providers/\d+$"),
-    ("/providers", "#providers-grid", '.ag-row[row-index="0"] .ag-cell[col-id="provider_name"]', r"/providers/\d+$"),
-    ("/providers/1000000001", "#pv-findings", '.ag-row[row-index="0"] .ag-cell[col-id="rule_id"]', r"/patient-day/"),
-])
+@pytest.mark.parametrize(
+    "start, grid, cell, opened",
+    [
+        ("/", "#ov-top", '.ag-row[row-index="0"] .ag-cell[col-id="provider_name"]', r"/providers/\d+$"),
+        (
+            "/providers",
+            "#providers-grid",
+            '.ag-row[row-index="0"] .ag-cell[col-id="provider_name"]',
+            r"/providers/\d+$",
+        ),
+        (
+            "/providers/1000000001",
+            "#pv-findings",
+            '.ag-row[row-index="0"] .ag-cell[col-id="rule_id"]',
+            r"/patient-day/",
+        ),
+    ],
+)
 def test_one_back_press_undoes_one_grid_click(page, base, start, grid, cell, opened):
     one_entry_per_click(page, base + start, grid, cell, opened)
 
@@ -163,7 +187,7 @@ def one_entry_per_click(page, start: str, grid: str, cell: str, opened: str) -> 
     page.wait_for_selector(f"{grid} .ag-row")
     page.wait_for_timeout(500)  # every callback of the page has run
     before = history_length(page)
-    for attempt in range(2):  # and again after coming back
+    for _ in range(2):  # and again after coming back
         page.click(f"{grid} {cell}")
         page.wait_for_url(re.compile(opened))
         page.wait_for_timeout(800)  # a second history entry would be pushed by now
@@ -177,10 +201,20 @@ def one_entry_per_click(page, start: str, grid: str, cell: str, opened: str) -> 
 def test_one_back_press_undoes_a_click_in_the_why_flagged_and_therapist_day_grids(page, base, snapshot_path):
     with reading(snapshot_path) as snap:
         npi, day = snap.rows("select rendering_npi, service_date from findings where rule_id = 'OVERLAP' limit 1")[0]
-    one_entry_per_click(page, f"{base}/providers/1000000001", "#why-flagged > div.why-metric:nth-of-type(1)",
-                        '.ag-row[row-index="0"] .ag-cell >> nth=0', r"/(patient|therapist)-day/")
-    one_entry_per_click(page, f"{base}/therapist-day/{npi}/{day}", "#td-visits",
-                        '.ag-row[row-index="0"] .ag-cell >> nth=0', r"/patient-day/")
+    one_entry_per_click(
+        page,
+        f"{base}/providers/1000000001",
+        "#why-flagged > div.why-metric:nth-of-type(1)",
+        '.ag-row[row-index="0"] .ag-cell >> nth=0',
+        r"/(patient|therapist)-day/",
+    )
+    one_entry_per_click(
+        page,
+        f"{base}/therapist-day/{npi}/{day}",
+        "#td-visits",
+        '.ag-row[row-index="0"] .ag-cell >> nth=0',
+        r"/patient-day/",
+    )
 
 
 # ---- 404 ----------------------------------------------------------------------------------------------
@@ -206,7 +240,7 @@ def test_the_ranking_and_a_patient_day_download_from_their_pages(page, base, tmp
     shown = page.locator("#providers-grid .ag-center-cols-container .ag-row").count()
     with page.expect_download() as info:
         page.click("#export-ranking-csv")
-    body = open(info.value.path(), "rb").read()
+    body = Path(info.value.path()).read_bytes()
     assert body.startswith(UTF8_BOM) and info.value.suggested_filename == "providers-ranking-all.csv"
     assert len(list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))) == shown
     page.goto(base + "/providers/1000000001")
@@ -234,11 +268,15 @@ def crowded(fixture_info, tmp_path_factory):
     wh = folder / "wh.duckdb"
     shutil.copy(fixture_info.path, wh)
     con = duckdb.connect(str(wh))
-    con.execute("insert into findings select f.* from (select * from findings where rule_id = 'MINUTES_MISSING' limit 1) f, "
-                "range(4011)")
-    con.execute("update provider_scores set outlier = true, "
-                "units_97112_per_patient_day = 3.0 + 0.004 * risk_rank, amount_at_risk = 900 + 3 * risk_rank "
-                "where period = 'all'")
+    con.execute(
+        "insert into findings select f.* from (select * from findings where rule_id = 'MINUTES_MISSING' limit 1) f, "
+        "range(4011)"
+    )
+    con.execute(
+        "update provider_scores set outlier = true, "
+        "units_97112_per_patient_day = 3.0 + 0.004 * risk_rank, amount_at_risk = 900 + 3 * risk_rank "
+        "where period = 'all'"
+    )
     con.close()
     target = folder / "snapshot.duckdb"
     publish(wh, target)
@@ -258,7 +296,12 @@ RECTS = """(args) => {
 
 
 def inside(box, frame, slack=1.0) -> bool:
-    return box[0] >= frame[0] - slack and box[1] >= frame[1] - slack and box[2] <= frame[2] + slack and box[3] <= frame[3] + slack
+    return (
+        box[0] >= frame[0] - slack
+        and box[1] >= frame[1] - slack
+        and box[2] <= frame[2] + slack
+        and box[3] <= frame[3] + slack
+    )
 
 
 def overlap(a, b) -> bool:
@@ -295,13 +338,13 @@ def test_risk_map_outlier_labels_neither_overlap_nor_leave_the_figure(browser, c
     wait_overview(page)
     page.wait_for_timeout(500)
     found = page.evaluate(RECTS, ["#ov-map", "text"])
-    names = [n for n in ("Avery Stone", "Blake Chen", "Casey Diaz", "Devon Ito", "Emery Fox", "Finley Gray")]
+    names = ["Avery Stone", "Blake Chen", "Casey Diaz", "Devon Ito", "Emery Fox", "Finley Gray"]
     labels = [i for i in found["items"] if any(n in i["text"] for n in names)]
     assert len(labels) == 6  # the six clustered outliers are all named
     others = [i for i in found["items"] if i not in labels and i["text"].strip()]
     for n, label in enumerate(labels):
         assert inside(label["box"], found["svg"]), label  # not clipped by the figure's edge
-        for other in labels[n + 1:] + others:
+        for other in labels[n + 1 :] + others:
             assert not overlap(label["box"], other["box"]), (label, other)
     context_.close()
 
@@ -311,16 +354,23 @@ def test_risk_map_outlier_labels_neither_overlap_nor_leave_the_figure(browser, c
 
 def test_every_page_fits_a_390px_phone(browser, app, base, snapshot_path, fixture_info):
     with reading(snapshot_path) as snap:
-        pid, day = snap.rows("select patient_id, service_date from findings where rendering_npi = ? and "
-                             "rule_id = 'UNITS_OVER_MINUTES' limit 1", [fixture_info.flagged_npi])[0]
-        overlap_npi, overlap_day = snap.rows("select rendering_npi, service_date from findings where rule_id = 'OVERLAP'")[0]
+        pid, day = snap.rows(
+            "select patient_id, service_date from findings where rendering_npi = ? and "
+            "rule_id = 'UNITS_OVER_MINUTES' limit 1",
+            [fixture_info.flagged_npi],
+        )[0]
+        overlap_npi, overlap_day = snap.rows(
+            "select rendering_npi, service_date from findings where rule_id = 'OVERLAP'"
+        )[0]
     token = patient_token(app.server.config[context.CONFIG_KEY].token_key, pid)
     pages = {
-        "/": "#ov-top .ag-row", "/providers": "#providers-grid .ag-row",
+        "/": "#ov-top .ag-row",
+        "/providers": "#providers-grid .ag-row",
         f"/providers/{fixture_info.flagged_npi}": "#pv-findings .ag-row",
         f"/patient-day/{fixture_info.flagged_npi}/{token}/{day}": "#pd-lines .ag-row",
         f"/therapist-day/{overlap_npi}/{overlap_day}": "#td-timeline .main-svg",
-        "/help": "#help-page", "/no-such-page": "#not-found",
+        "/help": "#help-page",
+        "/no-such-page": "#not-found",
     }
     context_ = browser.new_context(viewport=PHONE)
     page = context_.new_page()

@@ -27,12 +27,14 @@ def test_neutralize_leaves_other_values(value):
 
 
 def test_neutralize_frame_only_touches_text():
-    frame = pl.DataFrame({
-        "text": ["=1+1", "ok", None, "-1+2"],
-        "amount": [-12.5, 3.0, None, -1.0],
-        "units": [-1, 2, 3, 4],
-        "tags": [["@x", "y"], [], None, ["z"]],
-    })
+    frame = pl.DataFrame(
+        {
+            "text": ["=1+1", "ok", None, "-1+2"],
+            "amount": [-12.5, 3.0, None, -1.0],
+            "units": [-1, 2, 3, 4],
+            "tags": [["@x", "y"], [], None, ["z"]],
+        }
+    )
     out = neutralize_frame(frame)
     assert out["text"].to_list() == ["'=1+1", "ok", None, "'-1+2"]
     assert out["amount"].to_list() == [-12.5, 3.0, None, -1.0]
@@ -52,8 +54,14 @@ def _csv_text_cells_safe(body: bytes, numeric: set[str]) -> list[dict]:
 
 
 def test_csv_neutralizes_every_text_cell():
-    frame = pl.DataFrame({"claim_id": ["-1+2", "C1"], "note": ["=cmd|' /C calc'!A0", "fine"], "amount": [-3.5, 2.0],
-                          "day": [dt.date(2026, 1, 2), dt.date(2026, 1, 3)]})
+    frame = pl.DataFrame(
+        {
+            "claim_id": ["-1+2", "C1"],
+            "note": ["=cmd|' /C calc'!A0", "fine"],
+            "amount": [-3.5, 2.0],
+            "day": [dt.date(2026, 1, 2), dt.date(2026, 1, 3)],
+        }
+    )
     rows = _csv_text_cells_safe(to_csv_bytes(frame), {"amount"})
     assert rows[0]["claim_id"] == "'-1+2" and rows[0]["note"].startswith("'=") and rows[0]["amount"] == "-3.5"
     assert rows[0]["day"] == "2026-01-02"
@@ -86,8 +94,13 @@ def xlsx_cells(body: bytes) -> dict[str, list[tuple[str, str, bool]]]:
 
 
 def test_xlsx_writes_text_as_safe_strings_and_numbers_as_numbers():
-    frame = pl.DataFrame({"detail": ["=1+1", "@SUM(A1)", "ok", None], "amount": [-5.0, 1.0, 2.0, None],
-                          "flag": [True, False, None, True]})
+    frame = pl.DataFrame(
+        {
+            "detail": ["=1+1", "@SUM(A1)", "ok", None],
+            "amount": [-5.0, 1.0, 2.0, None],
+            "flag": [True, False, None, True],
+        }
+    )
     body = to_xlsx_bytes({"findings": frame, "lines": pl.DataFrame({"modifiers": ["-1+2"]})})
     sheets = xlsx_cells(body)
     assert len(sheets) == 2
@@ -95,7 +108,7 @@ def test_xlsx_writes_text_as_safe_strings_and_numbers_as_numbers():
         for ref, value, is_formula in cells:
             assert not is_formula, ref
             assert not value.startswith(FORMULA_PREFIXES) or re.fullmatch(r"-?\d+(\.\d+)?", value), (ref, value)
-    first = dict((ref, value) for ref, value, _ in sheets["xl/worksheets/sheet1.xml"])
+    first = {ref: value for ref, value, _ in sheets["xl/worksheets/sheet1.xml"]}
     assert first["A2"] == "'=1+1" and first["A3"] == "'@SUM(A1)" and first["B2"] == "-5"
     read = pl.read_excel(io.BytesIO(body), sheet_name="lines")
     assert read["modifiers"].to_list() == ["'-1+2"]

@@ -26,8 +26,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pipelines.ingest.columns import CANONICAL, REQUIRED
 from pipelines.config import Config
+from pipelines.ingest.columns import CANONICAL, REQUIRED
 from pipelines.ingest.extract import DUPLICATE_KEY_IN_FILE, DUPLICATE_KEY_LOADED, ingest_file
 from pipelines.ingest.headers import match_headers, normalize
 from pipelines.ingest.validate import REASONS
@@ -160,7 +160,7 @@ def csv_files(draw):
             if rng.random() < 0.3:
                 record[j] = draw(hostile)
         if rng.random() < 0.15:  # ragged: a field too many or too few
-            record = record + [draw(hostile)] if rng.random() < 0.5 else record[:-1]
+            record = [*record, draw(hostile)] if rng.random() < 0.5 else record[:-1]
         records.append(record)
     delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
     quotechar = draw(st.sampled_from(['"', "'"]))
@@ -168,8 +168,12 @@ def csv_files(draw):
     terminator = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     buffer = io.StringIO()
     writer = csv.writer(
-        buffer, delimiter=delimiter, quotechar=quotechar, quoting=quoting,
-        escapechar="\\" if quoting == csv.QUOTE_NONE else None, lineterminator=terminator,
+        buffer,
+        delimiter=delimiter,
+        quotechar=quotechar,
+        quoting=quoting,
+        escapechar="\\" if quoting == csv.QUOTE_NONE else None,
+        lineterminator=terminator,
     )
     writer.writerow(header)
     writer.writerows(records)
@@ -177,7 +181,9 @@ def csv_files(draw):
     if draw(st.booleans()):  # a little damage: a stray quote, a cut-off end, blank lines
         damage = draw(st.sampled_from(["quote", "cut", "blank"]))
         at = draw(st.integers(0, max(0, len(text) - 1)))
-        text = {"quote": text[:at] + quotechar + text[at:], "cut": text[:at], "blank": text[:at] + "\n\n" + text[at:]}[damage]
+        text = {"quote": text[:at] + quotechar + text[at:], "cut": text[:at], "blank": text[:at] + "\n\n" + text[at:]}[
+            damage
+        ]
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig"]))
     return text.encode(encoding, errors="surrogatepass"), draw(st.booleans())
 
@@ -204,10 +210,22 @@ printable = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max
 @st.composite
 def hostile_tables(draw, allow_control: bool = True):
     n = draw(st.integers(1, 8))
-    extras = draw(st.lists(st.sampled_from(["Referring MD", "=cmd|' /C calc'!A0", "'; drop table x", "note 2", "Ünïcödé ☃"]), unique=True, max_size=3))
-    text = hostile if allow_control else st.one_of(
-        st.sampled_from([s for s in INJECTIONS if not any(ord(c) < 32 for c in s.replace("\n", "").replace("\r", ""))]),
-        printable.map(lambda t: f"{t}{MARK}"),
+    extras = draw(
+        st.lists(
+            st.sampled_from(["Referring MD", "=cmd|' /C calc'!A0", "'; drop table x", "note 2", "Ünïcödé ☃"]),
+            unique=True,
+            max_size=3,
+        )
+    )
+    text = (
+        hostile
+        if allow_control
+        else st.one_of(
+            st.sampled_from(
+                [s for s in INJECTIONS if not any(ord(c) < 32 for c in s.replace("\n", "").replace("\r", ""))]
+            ),
+            printable.map(lambda t: f"{t}{MARK}"),
+        )
     )
     records = []
     for i in range(1, n + 1):
@@ -217,7 +235,9 @@ def hostile_tables(draw, allow_control: bool = True):
     return [{k: r[k] for k in order} for r in records]
 
 
-WHITE_SPACE = re.compile("^[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$")
+WHITE_SPACE = re.compile(
+    "^[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+)
 
 
 def expected_text(value: str | None, canonical: bool) -> str | None:
@@ -231,7 +251,9 @@ def expected_text(value: str | None, canonical: bool) -> str | None:
 
 def assert_loaded_verbatim(result, records) -> None:
     assert result.status == "loaded", result.reason
-    assert (result.rows_read, result.rows_loaded) == (len(records), len(records)), result.quarantine["reasons"].to_list()
+    assert (result.rows_read, result.rows_loaded) == (len(records), len(records)), result.quarantine[
+        "reasons"
+    ].to_list()
     lines = result.lines.sort("source_row")
     for column in records[0]:
         if column in FREE_TEXT or column not in CANONICAL:
@@ -251,7 +273,7 @@ def test_hostile_text_in_a_well_formed_csv_is_loaded_verbatim(scratch, records):
 @given(hostile_tables())
 def test_hostile_text_and_column_names_in_parquet_are_loaded_verbatim(scratch, records):
     path = fresh_dir(scratch) / "hostile.parquet"
-    pl.DataFrame(records, schema={k: pl.String for k in records[0]}).write_parquet(path)
+    pl.DataFrame(records, schema=dict.fromkeys(records[0], pl.String)).write_parquet(path)
     assert_loaded_verbatim(ingest(path), records)
 
 
@@ -259,7 +281,7 @@ def test_hostile_text_and_column_names_in_parquet_are_loaded_verbatim(scratch, r
 @given(hostile_tables(allow_control=False))
 def test_hostile_text_in_excel_is_loaded_verbatim(scratch, records):
     path = fresh_dir(scratch) / "hostile.xlsx"
-    pl.DataFrame(records, schema={k: pl.String for k in records[0]}).write_excel(path)
+    pl.DataFrame(records, schema=dict.fromkeys(records[0], pl.String)).write_excel(path)
     # a cell holds at most 32,767 characters: the writer cuts longer text
     records = [{k: v[:32767] for k, v in r.items()} for r in records]
     assert_loaded_verbatim(ingest(path), records)
@@ -269,8 +291,24 @@ def test_hostile_text_in_excel_is_loaded_verbatim(scratch, records):
 
 
 header_names = st.one_of(
-    st.sampled_from([*CANONICAL, "CPT", "Date of Service", "", " ", "unnamed", "Unnamed", "extra_unnamed", "Memo", "memo",
-                     "extra_memo", "Source_File", "extra_source_file", "SOURCE_ROW"]),
+    st.sampled_from(
+        [
+            *CANONICAL,
+            "CPT",
+            "Date of Service",
+            "",
+            " ",
+            "unnamed",
+            "Unnamed",
+            "extra_unnamed",
+            "Memo",
+            "memo",
+            "extra_memo",
+            "Source_File",
+            "extra_source_file",
+            "SOURCE_ROW",
+        ]
+    ),
     st.text(max_size=20),
 )
 
@@ -291,7 +329,9 @@ def test_header_matching_never_raises_and_names_every_conflict(headers):
 def test_a_column_named_twice_rejects_the_file_as_ambiguous(tmp_path, header):
     # the CSV reader renames a repeated header (claim_id_1): that must not hide the ambiguity
     path = tmp_path / "twice.csv"
-    path.write_text(",".join([*VALID_ROW, header]) + "\n" + ",".join(v.replace(",", "") for v in VALID_ROW.values()) + ",OTHER\n")
+    path.write_text(
+        ",".join([*VALID_ROW, header]) + "\n" + ",".join(v.replace(",", "") for v in VALID_ROW.values()) + ",OTHER\n"
+    )
     result = ingest(path)
     assert result.status == "rejected" and "several headers map to claim_id" in result.reason
 
@@ -379,12 +419,19 @@ def test_a_review_of_a_folder_of_hostile_files_completes_and_reconciles(tmp_path
     (folder / "random.xlsx").write_bytes(b"PK\x03\x04" + bytes(rng.randrange(256) for _ in range(400)))
     (folder / "random.csv.gz").write_bytes(gzip.compress(bytes(rng.randrange(256) for _ in range(400))))
     hostile_rows = [
-        row(claim_id=f"CLM-{i}", payer_name=INJECTIONS[i % len(INJECTIONS)], note_text=INJECTIONS[(i + 3) % len(INJECTIONS)],
-            provider_name=INJECTIONS[(i + 5) % len(INJECTIONS)], clinic_name=INJECTIONS[(i + 7) % len(INJECTIONS)])
+        row(
+            claim_id=f"CLM-{i}",
+            payer_name=INJECTIONS[i % len(INJECTIONS)],
+            note_text=INJECTIONS[(i + 3) % len(INJECTIONS)],
+            provider_name=INJECTIONS[(i + 5) % len(INJECTIONS)],
+            clinic_name=INJECTIONS[(i + 7) % len(INJECTIONS)],
+        )
         for i in range(1, 40)
     ]
-    write_csv(folder / "hostile_text.csv", [{**r, "=cmd|' /C calc'!A0": MARK, "'; drop table x": MARK} for r in hostile_rows])
-    pl.DataFrame(hostile_rows[:10], schema={k: pl.String for k in hostile_rows[0]}).with_columns(
+    write_csv(
+        folder / "hostile_text.csv", [{**r, "=cmd|' /C calc'!A0": MARK, "'; drop table x": MARK} for r in hostile_rows]
+    )
+    pl.DataFrame(hostile_rows[:10], schema=dict.fromkeys(hostile_rows[0], pl.String)).with_columns(
         pl.col("claim_id").str.replace("CLM", "PQ")
     ).write_parquet(folder / "hostile_text.parquet")
     ragged = write_csv(folder / "ragged.csv", [row(claim_id=f"R-{i}", patient_id=MARK) for i in range(5)])
@@ -394,11 +441,17 @@ def test_a_review_of_a_folder_of_hostile_files_completes_and_reconciles(tmp_path
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and MARK not in result.output
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
-        log = {r[0]: r[1:] for r in con.execute(
-            "select source_file, status, rows_read, rows_loaded, rows_quarantined, reason from ingest_log").fetchall()}
+        log = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "select source_file, status, rows_read, rows_loaded, rows_quarantined, reason from ingest_log"
+            ).fetchall()
+        }
         loaded_per_file = dict(con.execute("select source_file, count(*) from claim_lines group by 1").fetchall())
         quarantined_per_file = dict(con.execute("select source_file, count(*) from quarantine group by 1").fetchall())
-        names = con.execute("select payer_name from claim_lines where source_file = 'hostile_text.csv' order by source_row").fetchall()
+        names = con.execute(
+            "select payer_name from claim_lines where source_file = 'hostile_text.csv' order by source_row"
+        ).fetchall()
         tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
     assert set(log) == {p.name for p in folder.iterdir()}
     for name, (status, read, loaded, quarantined, reason) in log.items():
@@ -419,7 +472,9 @@ def test_extra_headers_that_differ_only_in_case_or_blankness_each_get_a_column(t
     path.write_text(f"{header},Memo,memo,unnamed,,  ,Source_File\n{line},a,b,c,d,e,f\n")
     result = ingest(path)
     assert result.rows_loaded == 1
-    extras = [c for c in result.lines.columns if c not in CANONICAL and c not in ("source_row", "source_file", "ingested_at")]
+    extras = [
+        c for c in result.lines.columns if c not in CANONICAL and c not in ("source_row", "source_file", "ingested_at")
+    ]
     assert len(extras) == 6 and len({c.lower() for c in extras}) == 6
     assert sorted(result.lines.select(extras).row(0)) == ["a", "b", "c", "d", "e", "f"]
 
@@ -433,11 +488,17 @@ def test_files_whose_extra_columns_differ_only_in_case_are_reviewed_together(tmp
     write_csv(folder / "a.csv", [{**row(claim_id="A-1"), "Memo": "from a"}])
     write_csv(folder / "b.csv", [{**row(claim_id="B-1"), "memo": "from b"}])
     # Parquet keeps names that differ only in case, which the CSV reader would already have renamed
-    pl.DataFrame([{**row(claim_id="C-1"), "Memo": "c1", "extra_Memo": "c2", "MEMO": "c3"}]).write_parquet(folder / "c.parquet")
+    pl.DataFrame([{**row(claim_id="C-1"), "Memo": "c1", "extra_Memo": "c2", "MEMO": "c3"}]).write_parquet(
+        folder / "c.parquet"
+    )
     result = review(folder, tmp_path / "w.duckdb")
     assert result.exit_code == 0, result.output
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
-        assert con.execute('select claim_id, "Memo" from claim_lines order by 1').fetchall() == [("A-1", "from a"), ("B-1", "from b"), ("C-1", "c1")]
+        assert con.execute('select claim_id, "Memo" from claim_lines order by 1').fetchall() == [
+            ("A-1", "from a"),
+            ("B-1", "from b"),
+            ("C-1", "c1"),
+        ]
         values = con.sql("select * from claim_lines where claim_id = 'C-1'").pl().row(0, named=True)
     assert sorted(v for k, v in values.items() if "memo" in k.lower()) == ["c1", "c2", "c3"]
 
@@ -448,7 +509,10 @@ def test_a_csv_whose_dialect_cannot_be_recognized_is_rejected_with_a_reason_a_pe
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n", 3) + f"C-9,1,{MARK}\n".encode())
     result = ingest(path)
     assert result.status == "rejected"
-    assert result.reason == "cannot be read as CSV: no consistent delimiter, quoting and line ending found (are line endings mixed?)"
+    assert (
+        result.reason
+        == "cannot be read as CSV: no consistent delimiter, quoting and line ending found (are line endings mixed?)"
+    )
 
 
 @pytest.mark.parametrize("value", ["'PHI-ZEBRA-000123'", "'quoted, with a comma'", "O'Brien & D'Angelo"])

@@ -36,7 +36,10 @@ def test_csv_gz_parquet_and_excel_read_the_same_rows(tmp_path):
     frame = pl.read_csv(csv_path, infer_schema=False)
     frame.write_parquet(tmp_path / "c.parquet")
     frame.write_excel(tmp_path / "d.xlsx")
-    loaded = [ingest(tmp_path / n).lines.drop("source_file", "ingested_at") for n in ("a.csv", "b.csv.gz", "c.parquet", "d.xlsx")]
+    loaded = [
+        ingest(tmp_path / n).lines.drop("source_file", "ingested_at")
+        for n in ("a.csv", "b.csv.gz", "c.parquet", "d.xlsx")
+    ]
     for other in loaded[1:]:
         assert other.equals(loaded[0])
 
@@ -54,7 +57,7 @@ def test_typed_parquet_columns_are_read_through_their_text(tmp_path):
 
 
 def test_bad_rows_are_quarantined_with_raw_values_and_good_rows_still_load(tmp_path):
-    records = rows(3) + [row(claim_id="CLM-9", rendering_npi="1234567890", units_billed="-1")]
+    records = [*rows(3), row(claim_id="CLM-9", rendering_npi="1234567890", units_billed="-1")]
     result = ingest(write_csv(tmp_path / "mixed.csv", records))
     assert (result.rows_loaded, result.rows_quarantined) == (3, 1)
     bad = result.quarantine.row(0, named=True)
@@ -107,7 +110,13 @@ def test_a_rejection_reason_never_quotes_a_cell(tmp_path):
 
 
 def test_vendor_headers_are_read_through_the_mapping_profile(tmp_path):
-    vendor = {"claim_id": "Claim Number", "service_date": "Date of Service", "cpt_code": "CPT", "rendering_npi": "Rendering Provider NPI", "units_billed": "Units"}
+    vendor = {
+        "claim_id": "Claim Number",
+        "service_date": "Date of Service",
+        "cpt_code": "CPT",
+        "rendering_npi": "Rendering Provider NPI",
+        "units_billed": "Units",
+    }
     record = {vendor.get(k, k): v for k, v in row(service_date="10/01/2026").items()}
     result = ingest(write_csv(tmp_path / "vendor.csv", [record]))
     assert result.rows_loaded == 1
@@ -116,7 +125,11 @@ def test_vendor_headers_are_read_through_the_mapping_profile(tmp_path):
 
 
 def test_headers_match_ignoring_case_spaces_dashes_and_underscores(tmp_path):
-    record = {"Claim-ID": "C1", "LINE NUMBER": "1", **{k: v for k, v in VALID_ROW.items() if k not in ("claim_id", "line_number")}}
+    record = {
+        "Claim-ID": "C1",
+        "LINE NUMBER": "1",
+        **{k: v for k, v in VALID_ROW.items() if k not in ("claim_id", "line_number")},
+    }
     assert ingest(write_csv(tmp_path / "spelled.csv", [record])).rows_loaded == 1
 
 

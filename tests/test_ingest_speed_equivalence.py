@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 import pipelines.ingest.load as ingest_asset
 import pipelines.ingest.validate as validate_module
-from pipelines.ingest.columns import CANONICAL
 from pipelines.definitions import build_defs
+from pipelines.ingest.columns import CANONICAL
 from pipelines.ingest.extract import (
     DUPLICATE_KEY_IN_FILE,
     DUPLICATE_KEY_LOADED,
@@ -53,18 +53,34 @@ VALUES: dict[str, list[str]] = {
     "patient_id": ["PAT-1", "PAT-2", ""],
     "rendering_npi": ["1234567893", "1234567890", "123456789", "١٢٣٤٥٦٧٨٩٣", "abcdefghij", "12345678931"],
     "service_date": [
-        "2026-10-01", "10/01/2026", "2026-10-01 00:00:00", "2026-10-01T00:00", "2026-10-01 00:00:00.000",
-        "2026-13-01", "1999-12-31", "2099-01-01", "01.10.2026", "10/1/2026", "2026-10-01 10:00",
+        "2026-10-01",
+        "10/01/2026",
+        "2026-10-01 00:00:00",
+        "2026-10-01T00:00",
+        "2026-10-01 00:00:00.000",
+        "2026-13-01",
+        "1999-12-31",
+        "2099-01-01",
+        "01.10.2026",
+        "10/1/2026",
+        "2026-10-01 10:00",
     ],
     "cpt_code": ["97112", "g0283", "9711", "97112A", "97530"],
     "units_billed": ["2", "0", "-1", "2.0", "two", "1e1"],
-    "payer_type": ["medicare", "Medicare Advantage", "MEDICARE-ADVANTAGE", "medicare \t advantage", "self_pay", "Workers Comp"],
+    "payer_type": [
+        "medicare",
+        "Medicare Advantage",
+        "MEDICARE-ADVANTAGE",
+        "medicare \t advantage",
+        "self_pay",
+        "Workers Comp",
+    ],
     "minutes": ["30", "721", "-5", "thirty", "15.0", "720"],
     "total_timed_minutes": ["30", "1441", "60", "x"],
     "billing_npi": ["1245319599", "1245319598", "12453", "1234567893"],
     "modifiers": ["GP", "GP, 59 KX;CQ", "GP;59;KX;CQ;XU", "G", "gp"],
     "diagnosis_codes": ["I63.9;R26.81", "I639; r2681", "stroke", ";I63.9", "M25.511"],
-    "payer_name": ["Medicare Part B", "=HYPERLINK(\"x\")"],
+    "payer_name": ["Medicare Part B", '=HYPERLINK("x")'],
     "charge_amount": ["120.00", "$120", "-3.00", "120", "1,200.00", "1e3", ".5", "5."],
     "allowed_amount": ["70.50", "-1", "abc", "0"],
     "paid_amount": ["56.40", "-3.00", "NaN", "inf"],
@@ -105,7 +121,7 @@ def extracts(draw):
         data[headers[c]] = cells
     rows = pl.DataFrame(
         {"source_row": list(range(1, n + 1)), **data},
-        schema={"source_row": pl.Int64, **{h: pl.String for h in data}},
+        schema={"source_row": pl.Int64, **dict.fromkeys(data, pl.String)},
     )
     return rows, {h: c for c, h in headers.items()}
 
@@ -129,13 +145,7 @@ def test_validate_typed_gives_the_rows_and_reasons_of_validate_then_typed(extrac
 def test_a_large_extract_takes_the_per_distinct_value_path_and_agrees():
     rng = random.Random(3)
     n = 20_000
-    data = {
-        c: [
-            rng.choice(VALUES[c]) if rng.random() < 0.1 else VALUES[c][0]
-            for _ in range(n)
-        ]
-        for c in VALUES
-    }
+    data = {c: [rng.choice(VALUES[c]) if rng.random() < 0.1 else VALUES[c][0] for _ in range(n)] for c in VALUES}
     data["claim_id"] = [f"CLM-{i}" for i in range(n)]
     data["visit_start"] = [f"2026-10-{1 + i % 28:02d}T{8 + i % 9:02d}:{i % 60:02d}" for i in range(n)]
     data["payer_type"] = [rng.choice(VALUES["payer_type"]) + rng.choice(["", " ", "\u3000"]) for _ in range(n)]

@@ -5,8 +5,13 @@ from pipelines.ingest.load import ingest_summary
 
 
 def read(status: str, rows_read: int, loaded: int, quarantined: int) -> dict:
-    return {"source_file": f"{status}.csv", "status": status, "rows_read": rows_read, "rows_loaded": loaded,
-            "rows_quarantined": quarantined}
+    return {
+        "source_file": f"{status}.csv",
+        "status": status,
+        "rows_read": rows_read,
+        "rows_loaded": loaded,
+        "rows_quarantined": quarantined,
+    }
 
 
 OUTCOMES = [

@@ -14,7 +14,7 @@ from tests.extracts import VALID_ROW, row
 def check(*records: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
     frame = pl.DataFrame(
         [{"source_row": i, **r} for i, r in enumerate(records, start=1)],
-        schema={"source_row": pl.Int64, **{c: pl.String for c in VALID_ROW}},
+        schema={"source_row": pl.Int64, **dict.fromkeys(VALID_ROW, pl.String)},
     )
     return validate(conform(frame, {c: c for c in VALID_ROW}))
 
@@ -58,7 +58,10 @@ FUTURE = (dt.date.today() + dt.timedelta(days=1)).isoformat()
         ({"cpt_code": "97112A"}, "cpt_code: not a CPT/HCPCS code (5 digits, or a letter and 4 digits)"),
         ({"units_billed": "-1"}, "units_billed: below 0"),
         ({"units_billed": "two"}, "units_billed: not a whole number"),
-        ({"payer_type": "self_pay"}, "payer_type: not one of medicare, medicare_advantage, medicaid, commercial, workers_comp, tricare, other"),
+        (
+            {"payer_type": "self_pay"},
+            "payer_type: not one of medicare, medicare_advantage, medicaid, commercial, workers_comp, tricare, other",
+        ),
         ({"minutes": "721"}, "minutes: outside 0..720"),
         ({"minutes": "thirty"}, "minutes: not a whole number"),
         ({"total_timed_minutes": "1441"}, "total_timed_minutes: outside 0..1440"),

@@ -35,8 +35,11 @@ UNITREVIEW = [str(Path(sys.executable).with_name("unitreview"))]
 def extract(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("in")
     write_csv(folder / "a.csv", rows(40))
-    write_csv(folder / "b.csv", [row(claim_id=f"B-{i}", service_date="2026-09-0" + str(1 + i % 9)) for i in range(60)]
-              + [row(claim_id="B-bad", units_billed="x")])
+    write_csv(
+        folder / "b.csv",
+        [row(claim_id=f"B-{i}", service_date="2026-09-0" + str(1 + i % 9)) for i in range(60)]
+        + [row(claim_id="B-bad", units_billed="x")],
+    )
     return folder
 
 
@@ -46,8 +49,13 @@ def clean(extract, tmp_path_factory) -> dict:
 
 
 def review_subprocess(extract: Path, warehouse: Path, preexec=None, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*UNITREVIEW, "review", "--input", str(extract), "--warehouse", str(warehouse), *extra],
-                          capture_output=True, text=True, preexec_fn=preexec, timeout=300)
+    return subprocess.run(
+        [*UNITREVIEW, "review", "--input", str(extract), "--warehouse", str(warehouse), *extra],
+        capture_output=True,
+        text=True,
+        preexec_fn=preexec,
+        timeout=300,
+    )
 
 
 def one_sentence(stderr: str) -> str:
@@ -63,7 +71,10 @@ def can_mount() -> bool:
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False
     with tempfile.TemporaryDirectory(prefix="unitreview-mount-probe-") as probe:  # at import: no tmp_path yet
-        ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], capture_output=True).returncode == 0
+        ok = (
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], capture_output=True).returncode
+            == 0
+        )
         if ok:
             subprocess.run(["umount", probe], check=True)
         return ok
@@ -106,7 +117,9 @@ def test_a_folder_that_cannot_be_written(extract, tmp_path):
     with context as folder:
         result = review_subprocess(extract, folder / "w.duckdb")
     assert result.returncode == 2
-    assert f"the warehouse {folder / 'w.duckdb'} cannot be written (read-only or permission denied)" in one_sentence(result.stderr)
+    assert f"the warehouse {folder / 'w.duckdb'} cannot be written (read-only or permission denied)" in one_sentence(
+        result.stderr
+    )
 
 
 @pytest.mark.parametrize("content", ["random", "text", "cut short"])

@@ -10,6 +10,7 @@ header (its first row becomes the header) and a file in the wrong encoding (both
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
@@ -52,16 +53,30 @@ def extracts(tmp_path_factory) -> Path:
         frame = frame.with_columns(pl.col("patient_id").replace_strict(ids, default=None))
         if "note_text" in frame.columns:  # notes name their patient
             frame = frame.with_columns(
-                pl.when(pl.col("note_text").is_not_null()).then(pl.col("note_text") + " Pt " + pl.col("patient_id") + " seen.")
+                pl.when(pl.col("note_text").is_not_null()).then(
+                    pl.col("note_text") + " Pt " + pl.col("patient_id") + " seen."
+                )
             )
         frame.write_csv(folder / name)
-    bad = [row(claim_id=f"Q-{i}", patient_id=f"PHI-ZEBRA-{900_000 + i}", units_billed="lots", rendering_npi="123") for i in range(5)]
-    path = write_csv(folder / "bad_rows.csv", bad + [row(claim_id="Q-ok", patient_id="PHI-ZEBRA-900099")])
+    bad = [
+        row(claim_id=f"Q-{i}", patient_id=f"PHI-ZEBRA-{900_000 + i}", units_billed="lots", rendering_npi="123")
+        for i in range(5)
+    ]
+    path = write_csv(folder / "bad_rows.csv", [*bad, row(claim_id="Q-ok", patient_id="PHI-ZEBRA-900099")])
     path.write_text(path.read_text() + "Q-ragged,1,PHI-ZEBRA-900100\n")
-    headerless = [",".join(v.replace(",", "") for v in row(patient_id=f"PHI-ZEBRA-{910_000 + i}", claim_id=f"H-{i}").values()) for i in range(3)]
+    headerless = [
+        ",".join(v.replace(",", "") for v in row(patient_id=f"PHI-ZEBRA-{910_000 + i}", claim_id=f"H-{i}").values())
+        for i in range(3)
+    ]
     (folder / "headerless.csv").write_text("\n".join(headerless) + "\n")
-    (folder / "latin1.csv").write_bytes((",".join(VALID_ROW) + "\n" + ",".join(
-        v.replace(",", "") for v in row(patient_id="PHI-ZEBRA-920000", provider_name="Jos\xe9").values()) + "\n").encode("latin-1"))
+    (folder / "latin1.csv").write_bytes(
+        (
+            ",".join(VALID_ROW)
+            + "\n"
+            + ",".join(v.replace(",", "") for v in row(patient_id="PHI-ZEBRA-920000", provider_name="Jos\xe9").values())
+            + "\n"
+        ).encode("latin-1")
+    )
     return folder
 
 
@@ -69,17 +84,29 @@ def extracts(tmp_path_factory) -> Path:
 def reviewed(extracts, tmp_path_factory) -> dict:
     """The review as a user runs it: the command in a subprocess."""
     warehouse = tmp_path_factory.mktemp("w") / "w.duckdb"
-    done = subprocess.run([*UNITREVIEW, "review", "--input", str(extracts), "--warehouse", str(warehouse)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [*UNITREVIEW, "review", "--input", str(extracts), "--warehouse", str(warehouse)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     return {"warehouse": warehouse, "stdout": done.stdout, "stderr": done.stderr}
 
 
 def test_the_data_keeps_its_patient_ids(reviewed):
     with duckdb.connect(str(reviewed["warehouse"]), read_only=True) as con:
-        assert con.execute("select count(*) from claim_lines where patient_id like 'PHI-ZEBRA-%'").fetchall()[0][0] > 2000
-        assert con.execute("select count(*) from quarantine where raw_values like '%PHI-ZEBRA-90000%'").fetchall()[0][0] == 5
-        assert con.execute("select count(*) from quarantine where raw_line like '%PHI-ZEBRA-900100%'").fetchall()[0][0] == 1
+        assert (
+            con.execute("select count(*) from claim_lines where patient_id like 'PHI-ZEBRA-%'").fetchall()[0][0] > 2000
+        )
+        assert (
+            con.execute("select count(*) from quarantine where raw_values like '%PHI-ZEBRA-90000%'").fetchall()[0][0]
+            == 5
+        )
+        assert (
+            con.execute("select count(*) from quarantine where raw_line like '%PHI-ZEBRA-900100%'").fetchall()[0][0]
+            == 1
+        )
         assert con.execute("select count(*) from findings where patient_id like 'PHI-ZEBRA-%'").fetchall()[0][0] > 0
         statuses = dict(con.execute("select source_file, status from ingest_log").fetchall())
     assert statuses["headerless.csv"] == statuses["latin1.csv"] == "rejected"
@@ -87,7 +114,14 @@ def test_the_data_keeps_its_patient_ids(reviewed):
 
 def test_tables_about_the_review_name_no_patient(reviewed):
     with duckdb.connect(str(reviewed["warehouse"]), read_only=True) as con:
-        for table in ("ingest_log", "review_runs", "finding_history", "rules_state", "provider_scores", "provider_metrics"):
+        for table in (
+            "ingest_log",
+            "review_runs",
+            "finding_history",
+            "rules_state",
+            "provider_scores",
+            "provider_metrics",
+        ):
             text = con.sql(f"select * from {table}").pl().write_csv()
             assert not leaks(text), (table, leaks(text)[:3])
 
@@ -132,7 +166,8 @@ def test_dagster_events_metadata_and_logs_at_debug_name_no_patient(extracts, tmp
     caplog.set_level(logging.DEBUG)
     defs = build_defs(warehouse_path=str(tmp_path / "w.duckdb"), input_path=str(extracts))
     result = defs.resolve_job_def("review").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
     )
     assert result.success
@@ -154,9 +189,18 @@ def served(reviewed, users_file):
 
     snapshot = reviewed["warehouse"].with_name("w.snapshot.duckdb")
     with duckdb.connect(str(snapshot), read_only=True) as con:
-        npis = [r[0] for r in con.execute("select rendering_npi from provider_scores where period = 'all' order by risk_rank").fetchall()]
-        flagged = [r[0] for r in con.execute(
-            "select rendering_npi from findings where patient_id is not null and rendering_npi is not null group by 1 order by count(*) desc, 1 limit 3").fetchall()]
+        npis = [
+            r[0]
+            for r in con.execute(
+                "select rendering_npi from provider_scores where period = 'all' order by risk_rank"
+            ).fetchall()
+        ]
+        flagged = [
+            r[0]
+            for r in con.execute(
+                "select rendering_npi from findings where patient_id is not null and rendering_npi is not null group by 1 order by count(*) desc, 1 limit 3"
+            ).fetchall()
+        ]
     with running(create_app(snapshot, users_file, secret_key="phi tests")) as base:
         yield {"base": base, "npis": npis, "flagged": flagged}
 
@@ -219,7 +263,14 @@ def test_every_page_and_callback_a_manager_gets_names_no_patient(served):
                 page.wait_for_selector("#pv-findings .ag-row")
                 pages.append(page.content())
                 # a finding about a patient-day opens that day (patient named by token only)
-                for rule in ("UNITS_OVER_MINUTES", "DAILY_LIMIT", "ALLOCATION", "DUPLICATE", "MINUTES_MISSING", "DX_SUPPORT"):
+                for rule in (
+                    "UNITS_OVER_MINUTES",
+                    "DAILY_LIMIT",
+                    "ALLOCATION",
+                    "DUPLICATE",
+                    "MINUTES_MISSING",
+                    "DX_SUPPORT",
+                ):
                     cell = f'#pv-findings .ag-row:has(.ag-cell[col-id="rule_id"]:text-is("{rule}")) .ag-cell[col-id="rule_id"]'
                     if page.query_selector(cell):
                         # the row may sit below the grid's fold (rows grow with wrapped details): what is
@@ -232,10 +283,8 @@ def test_every_page_and_callback_a_manager_gets_names_no_patient(served):
                         break
             page.wait_for_load_state("networkidle")
             for response in responses:
-                try:
+                with contextlib.suppress(Exception):
                     bodies.append(response.url + "\n" + response.body().decode("utf-8", "replace"))
-                except Exception:  # noqa: BLE001 - redirects have no body
-                    pass
             browser.close()
         return pages, bodies
 

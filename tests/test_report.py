@@ -33,15 +33,21 @@ def test_report_has_no_patient_identifier(report_html, fixture_info):
 
 def test_report_has_headlines_figures_and_top_providers(report_html, fixture_info):
     con = duckdb.connect(str(fixture_info.path), read_only=True)
-    lines, findings = con.execute("select (select count(*) from claim_lines), (select count(*) from findings)").fetchone()
+    lines, findings = con.execute(
+        "select (select count(*) from claim_lines), (select count(*) from findings)"
+    ).fetchone()
     amount = con.execute("select sum(amount_at_risk) from findings").fetchone()[0]
     con.close()
     for label in ("Lines reviewed", "Findings", "Units over", "Amount at risk"):
         assert label in report_html
     assert f"{lines:,}" in report_html and f"{findings:,}" in report_html and f"${amount:,.2f}" in report_html
     assert report_html.count('class="plotly-graph-div"') == 4
-    for title in ("Findings over time by rule (monthly)", "Provider risk map",
-                  "97112 units per patient-day (daily limit 4)", "Findings by rule"):
+    for title in (
+        "Findings over time by rule (monthly)",
+        "Provider risk map",
+        "97112 units per patient-day (daily limit 4)",
+        "Findings by rule",
+    ):
         assert title in report_html
     assert "peer median" in report_html and "daily limit 4" in report_html
     assert "Top providers" in report_html and fixture_info.flagged_name in report_html

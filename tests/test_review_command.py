@@ -71,7 +71,9 @@ def test_reviewing_the_same_input_twice_changes_no_table(extracts, tmp_path):
     assert "3 already ingested" in second.output
 
 
-def test_a_file_already_ingested_is_not_read_again_until_its_size_or_modification_time_changes(extracts, tmp_path, monkeypatch):
+def test_a_file_already_ingested_is_not_read_again_until_its_size_or_modification_time_changes(
+    extracts, tmp_path, monkeypatch
+):
     import pipelines.ingest.load as ingest
 
     warehouse = tmp_path / "w.duckdb"
@@ -88,7 +90,9 @@ def test_a_file_already_ingested_is_not_read_again_until_its_size_or_modificatio
     third = review(extracts, warehouse)
     assert third.exit_code == 0, third.output
     assert sorted(hashed) == ["good.csv", "mixed.csv"]
-    assert ("good.csv", "loaded", 5, 5, 0) in log(warehouse) and log(warehouse).count(("good.csv", "loaded", 5, 5, 0)) == 1
+    assert ("good.csv", "loaded", 5, 5, 0) in log(warehouse) and log(warehouse).count(
+        ("good.csv", "loaded", 5, 5, 0)
+    ) == 1
     # read again as a new delivery: M-3 loaded, M-1 (already loaded) quarantined
     assert [entry for entry in log(warehouse) if entry[0] == "mixed.csv"] == [("mixed.csv", "loaded", 2, 1, 1)] * 2
     hashed.clear()
@@ -96,7 +100,9 @@ def test_a_file_already_ingested_is_not_read_again_until_its_size_or_modificatio
     assert hashed == []  # the touched file's new modification time was kept: not read a third time
 
 
-def test_a_file_logged_before_its_modification_time_was_kept_is_read_once_more_then_not(extracts, tmp_path, monkeypatch):
+def test_a_file_logged_before_its_modification_time_was_kept_is_read_once_more_then_not(
+    extracts, tmp_path, monkeypatch
+):
     import pipelines.ingest.load as ingest
 
     warehouse = tmp_path / "w.duckdb"
@@ -257,8 +263,10 @@ def test_every_total_sums_exposure_one_line_counted_once(tmp_path):
 
     folder = tmp_path / "in"
     folder.mkdir()
-    write_csv(folder / "one.csv", [row(units_billed="5", minutes="60", total_timed_minutes="60",
-                                        paid_amount="200.00", diagnosis_codes="M54.50")])
+    write_csv(
+        folder / "one.csv",
+        [row(units_billed="5", minutes="60", total_timed_minutes="60", paid_amount="200.00", diagnosis_codes="M54.50")],
+    )
     warehouse = tmp_path / "w.duckdb"
     result = review(folder, warehouse)
     assert result.exit_code == 0, result.output

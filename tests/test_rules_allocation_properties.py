@@ -50,7 +50,7 @@ def test_expected_ranges_are_exactly_the_range_over_every_valid_allocation(minut
     frame = allocate(minutes)
     allocations = valid_allocations(minutes)
     assert allocations, "the manual always allows at least one allocation"
-    for i, row in enumerate(frame.sort("cpt_code").iter_rows(named=True)):
+    for row in frame.sort("cpt_code").iter_rows(named=True):
         code_index = CODES.index(row["cpt_code"])
         options = {a[code_index] for a in allocations}
         assert (row["expected_units_min"], row["expected_units_max"]) == (min(options), max(options))
@@ -88,8 +88,12 @@ def test_no_leftover_unit_while_a_code_with_more_remaining_minutes_gets_none(min
 @given(day_minutes)
 def test_billing_any_valid_allocation_raises_no_finding(minutes: list[int]) -> None:
     for billed in valid_allocations(minutes):
-        lines = claim_lines(*[{"cpt_code": c, "minutes": m, "units_billed": u} for c, m, u in zip(CODES, minutes, billed, strict=False)])
-        found = findings(lines, line_units(lines, REF, SETTINGS), REF, SETTINGS, rules=["UNITS_OVER_MINUTES", "ALLOCATION"])
+        lines = claim_lines(
+            *[{"cpt_code": c, "minutes": m, "units_billed": u} for c, m, u in zip(CODES, minutes, billed, strict=False)]
+        )
+        found = findings(
+            lines, line_units(lines, REF, SETTINGS), REF, SETTINGS, rules=["UNITS_OVER_MINUTES", "ALLOCATION"]
+        )
         assert found.collect().height == 0
 
 
@@ -106,8 +110,12 @@ def test_moving_a_unit_onto_a_code_above_every_allocation_is_an_allocation_findi
     taker = data.draw(st.sampled_from([i for i in range(len(minutes)) if i != donor]))
     billed[donor] -= 1
     billed[taker] += 1
-    lines = claim_lines(*[{"cpt_code": c, "minutes": m, "units_billed": u} for c, m, u in zip(CODES, minutes, billed, strict=False)])
-    found = findings(lines, line_units(lines, REF, SETTINGS), REF, SETTINGS, rules=["UNITS_OVER_MINUTES", "ALLOCATION"]).collect()
+    lines = claim_lines(
+        *[{"cpt_code": c, "minutes": m, "units_billed": u} for c, m, u in zip(CODES, minutes, billed, strict=False)]
+    )
+    found = findings(
+        lines, line_units(lines, REF, SETTINGS), REF, SETTINGS, rules=["UNITS_OVER_MINUTES", "ALLOCATION"]
+    ).collect()
     if billed[taker] > ceiling[taker]:
         assert found["rule_id"].to_list() == ["ALLOCATION"]
         assert found["units_over"].to_list() == [billed[taker] - ceiling[taker]]
@@ -117,16 +125,24 @@ def test_moving_a_unit_onto_a_code_above_every_allocation_is_an_allocation_findi
 
 @settings(max_examples=60, deadline=None)
 @given(day_minutes, st.lists(st.integers(min_value=0, max_value=1), min_size=5, max_size=5))
-def test_splitting_a_codes_minutes_over_two_lines_changes_nothing_for_the_code(minutes: list[int], splits: list[int]) -> None:
+def test_splitting_a_codes_minutes_over_two_lines_changes_nothing_for_the_code(
+    minutes: list[int], splits: list[int]
+) -> None:
     whole = allocate(minutes).sort("cpt_code")
     rows = []
     for code, m, split in zip(CODES, minutes, splits, strict=False):
         if split and m > 1:
-            rows += [{"claim_id": "C1", "cpt_code": code, "minutes": m // 2}, {"claim_id": "C2", "cpt_code": code, "minutes": m - m // 2}]
+            rows += [
+                {"claim_id": "C1", "cpt_code": code, "minutes": m // 2},
+                {"claim_id": "C2", "cpt_code": code, "minutes": m - m // 2},
+            ]
         else:
             rows.append({"claim_id": "C1", "cpt_code": code, "minutes": m})
     parts = line_units(claim_lines(*rows, units_billed=0, billing_npi=NPI_C), REF, SETTINGS).collect()
     per_code = parts.group_by("cpt_code").agg(
         pl.col("code_minutes").first(), pl.col("code_units_min").first(), pl.col("code_units_max").first()
     )
-    assert per_code.sort("cpt_code").rows() == whole.select("cpt_code", "code_minutes", "code_units_min", "code_units_max").rows()
+    assert (
+        per_code.sort("cpt_code").rows()
+        == whole.select("cpt_code", "code_minutes", "code_units_min", "code_units_max").rows()
+    )

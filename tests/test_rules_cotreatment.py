@@ -17,8 +17,16 @@ def review(*rows: dict) -> tuple[pl.DataFrame, list[dict]]:
 
 
 def gait(claim: str, npi: str, start: tuple[int, int], end: tuple[int, int], minutes: int, units: int, **row) -> dict:
-    return {"claim_id": claim, "rendering_npi": npi, "cpt_code": "97116", "minutes": minutes, "units_billed": units,
-            "visit_start": at(*start), "visit_end": at(*end), **row}
+    return {
+        "claim_id": claim,
+        "rendering_npi": npi,
+        "cpt_code": "97116",
+        "minutes": minutes,
+        "units_billed": units,
+        "visit_start": at(*start),
+        "visit_end": at(*end),
+        **row,
+    }
 
 
 def test_a_therapist_and_an_assistant_in_the_parallel_bars_count_the_time_once() -> None:
@@ -33,7 +41,10 @@ def test_a_therapist_and_an_assistant_in_the_parallel_bars_count_the_time_once()
     (f,) = found
     assert f["rule_id"] == "UNITS_OVER_MINUTES" and f["units_over"] == 2
     assert f["detail"].startswith("30 timed minutes (97116 30) support 2 units under the CMS method; 4 billed")
-    assert "Co-treatment: 30 minutes two clinicians spent with the patient at the same time on one service count once" in f["detail"]
+    assert (
+        "Co-treatment: 30 minutes two clinicians spent with the patient at the same time on one service count once"
+        in f["detail"]
+    )
 
 
 def test_only_the_overlapping_minutes_count_once() -> None:

@@ -34,12 +34,23 @@ def test_97112_over_its_mue_puts_every_unit_of_the_day_at_risk() -> None:
     # denies the code's units that date, so all 5 are at risk, not the 1 above the MUE.
     (f,) = found(
         {"claim_id": "C1", "cpt_code": "97112", "minutes": 45, "units_billed": 3, "allowed_amount": 90.0},
-        {"claim_id": "C2", "cpt_code": "97112", "minutes": 30, "units_billed": 2, "allowed_amount": 60.0,
-         "rendering_npi": NPI_B},
+        {
+            "claim_id": "C2",
+            "cpt_code": "97112",
+            "minutes": 30,
+            "units_billed": 2,
+            "allowed_amount": 60.0,
+            "rendering_npi": NPI_B,
+        },
         billing_npi=NPI_C,
     )
     assert (f["units_over"], f["amount_at_risk"], f["severity"]) == (5, 150.0, "medium")
-    assert (f["patient_id"], f["rendering_npi"], f["claim_id"], f["billing_provider"]) == ("PAT-0001", None, None, NPI_C)
+    assert (f["patient_id"], f["rendering_npi"], f["claim_id"], f["billing_provider"]) == (
+        "PAT-0001",
+        None,
+        None,
+        NPI_C,
+    )
     assert f["detail"].startswith(
         f"97112: 5 units billed this day by billing NPI {NPI_C} on 2 claim(s) (C1 3, C2 2) against an MUE of 4 per "
         "date of service (MAI 3, clinical: payable on appeal with records; CMS MUE table"
@@ -49,8 +60,14 @@ def test_97112_over_its_mue_puts_every_unit_of_the_day_at_risk() -> None:
 def test_mai_3_sums_one_billing_providers_claims_not_two_providers() -> None:
     assert not found(  # 3 units billed by one practice, 2 by another: each within 4
         {"claim_id": "C1", "cpt_code": "97112", "minutes": 45, "units_billed": 3, "billing_npi": NPI_A},
-        {"claim_id": "C2", "cpt_code": "97112", "minutes": 30, "units_billed": 2, "billing_npi": NPI_C,
-         "rendering_npi": NPI_B},
+        {
+            "claim_id": "C2",
+            "cpt_code": "97112",
+            "minutes": 30,
+            "units_billed": 2,
+            "billing_npi": NPI_C,
+            "rendering_npi": NPI_B,
+        },
     )
     assert not found({"cpt_code": "97112", "minutes": 60, "units_billed": 4})  # at the MUE
 

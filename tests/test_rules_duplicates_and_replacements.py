@@ -19,8 +19,15 @@ def review(*rows: dict, **defaults) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def session(claim: str, start: tuple[int, int], end: tuple[int, int], **row) -> dict:
-    return {"claim_id": claim, "cpt_code": "97110", "minutes": 30, "units_billed": 2,
-            "visit_start": at(*start), "visit_end": at(*end), **row}
+    return {
+        "claim_id": claim,
+        "cpt_code": "97110",
+        "minutes": 30,
+        "units_billed": 2,
+        "visit_start": at(*start),
+        "visit_end": at(*end),
+        **row,
+    }
 
 
 def test_the_same_session_on_two_claims_is_a_duplicate() -> None:
@@ -50,8 +57,14 @@ def test_a_replacement_supersedes_the_claim_it_replaces_and_is_no_duplicate() ->
     # C1 billed 97112 x3 on 30 minutes (one unit over); its replacement C2 corrects it to 2 units
     units, found = review(
         {"claim_id": "C1", "cpt_code": "97112", "minutes": 30, "units_billed": 3},
-        {"claim_id": "C2", "cpt_code": "97112", "minutes": 30, "units_billed": 2,
-         "claim_frequency": 7, "original_claim_id": "C1"},
+        {
+            "claim_id": "C2",
+            "cpt_code": "97112",
+            "minutes": 30,
+            "units_billed": 2,
+            "claim_frequency": 7,
+            "original_claim_id": "C1",
+        },
     )
     assert units.select("claim_id", "claim_status", "expected_basis", "duplicate_extra").rows() == [
         ("C1", "replaced", "replaced", False),
@@ -62,8 +75,14 @@ def test_a_replacement_supersedes_the_claim_it_replaces_and_is_no_duplicate() ->
     # the same replacement repeating the original's units exactly is still no DUPLICATE
     _, found = review(
         {"claim_id": "C1", "cpt_code": "97112", "minutes": 30, "units_billed": 2},
-        {"claim_id": "C2", "cpt_code": "97112", "minutes": 30, "units_billed": 2,
-         "claim_frequency": 7, "original_claim_id": "C1"},
+        {
+            "claim_id": "C2",
+            "cpt_code": "97112",
+            "minutes": 30,
+            "units_billed": 2,
+            "claim_frequency": 7,
+            "original_claim_id": "C1",
+        },
     )
     assert found.height == 0
 
@@ -80,8 +99,14 @@ def test_a_void_removes_the_claim_it_voids_and_itself() -> None:
 def test_a_replacement_or_void_naming_no_known_claim_is_kept_and_counted() -> None:
     rows = (
         {"claim_id": "C2", "cpt_code": "97112", "units_billed": 2, "claim_frequency": 7, "original_claim_id": "GONE"},
-        {"claim_id": "C3", "cpt_code": "97110", "minutes": 30, "units_billed": 2, "claim_frequency": 8,
-         "original_claim_id": "ALSO-GONE"},
+        {
+            "claim_id": "C3",
+            "cpt_code": "97110",
+            "minutes": 30,
+            "units_billed": 2,
+            "claim_frequency": 8,
+            "original_claim_id": "ALSO-GONE",
+        },
     )
     units, found = review(*rows)
     assert units["claim_status"].to_list() == ["unresolved_replacement", "unresolved_void"]

@@ -2,7 +2,6 @@
 DUPLICATE (DAILY_LIMIT: test_rules_daily_limit.py), each raised where the rule says and silent where it does not."""
 
 import itertools
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -31,7 +30,10 @@ def test_units_over_minutes_cms_day_total() -> None:
         {"cpt_code": "97110", "minutes": 23, "units_billed": 2, "allowed_amount": 50.0},
     )
     assert (f["units_over"], f["severity"], f["rendering_npi"], f["discipline"]) == (1, "high", NPI_A, "PT")
-    assert f["detail"] == "47 timed minutes (97112 24, 97110 23) support 3 units under the CMS method; 4 billed (97112 2, 97110 2)."
+    assert (
+        f["detail"]
+        == "47 timed minutes (97112 24, 97110 23) support 3 units under the CMS method; 4 billed (97112 2, 97110 2)."
+    )
     # the unit over is 97110's, billed above its code's share (2 where the allocation gives 1): 50 / 2
     assert f["amount_at_risk"] == pytest.approx(25.0) and f["exposure"] == pytest.approx(25.0)
     assert f["claim_id"] is None and f["line_number"] is None  # patient-day grain
@@ -136,9 +138,17 @@ def test_a_tie_is_never_an_allocation_finding_but_three_on_one_code_is() -> None
 
 def test_under_billed_day_is_only_an_allocation_finding_beyond_any_valid_share() -> None:
     # 33 min 97110 + 7 min 97140: 3 units as 2 + 1. Billing 2 + 0 is under-billing: no finding.
-    assert not found("ALLOCATION", {"cpt_code": "97110", "minutes": 33, "units_billed": 2}, {"cpt_code": "97140", "minutes": 7, "units_billed": 0})
+    assert not found(
+        "ALLOCATION",
+        {"cpt_code": "97110", "minutes": 33, "units_billed": 2},
+        {"cpt_code": "97140", "minutes": 7, "units_billed": 0},
+    )
     # Billing 0 + 2: 2 units in total (fewer than 3) but 97140 can never carry 2.
-    (f,) = found("ALLOCATION", {"cpt_code": "97110", "minutes": 33, "units_billed": 0}, {"cpt_code": "97140", "minutes": 7, "units_billed": 2})
+    (f,) = found(
+        "ALLOCATION",
+        {"cpt_code": "97110", "minutes": 33, "units_billed": 0},
+        {"cpt_code": "97140", "minutes": 7, "units_billed": 2},
+    )
     assert f["units_over"] == 1
 
 
@@ -163,7 +173,10 @@ def test_minutes_missing_is_a_billed_timed_line_without_minutes_or_visit_total()
     (f,) = found("MINUTES_MISSING", {"cpt_code": "97112", "units_billed": 2, "allowed_amount": 64.0})
     assert (f["claim_id"], f["line_number"], f["units_over"], f["amount_at_risk"]) == ("C1", 1, 2, 64.0)
     assert f["patient_id"] == "PAT-0001" and f["rendering_npi"] == NPI_A  # filled for drill-down
-    assert f["detail"] == "97112 billed for 2 units with no documented minutes on the line and no total timed minutes for the visit."
+    assert (
+        f["detail"]
+        == "97112 billed for 2 units with no documented minutes on the line and no total timed minutes for the visit."
+    )
 
 
 def test_no_minutes_missing_with_a_visit_total_or_no_units_or_an_untimed_code() -> None:
@@ -195,23 +208,39 @@ def test_dx_support_union_of_the_claims_diagnoses() -> None:
 def test_dx_support_weakness_and_pain_alone_do_not_support_97112() -> None:
     (f,) = found(
         "DX_SUPPORT",
-        {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": "M62.81;M54.5", "charge_amount": 70.0},
+        {
+            "cpt_code": "97112",
+            "minutes": 30,
+            "units_billed": 2,
+            "diagnosis_codes": "M62.81;M54.5",
+            "charge_amount": 70.0,
+        },
         {"cpt_code": "97110", "minutes": 15, "units_billed": 1, "diagnosis_codes": "M6281"},
     )
-    assert (f["claim_id"], f["line_number"], f["units_over"], f["amount_at_risk"], f["severity"]) == ("C1", 1, 2, 70.0, "medium")
+    assert (f["claim_id"], f["line_number"], f["units_over"], f["amount_at_risk"], f["severity"]) == (
+        "C1",
+        1,
+        2,
+        70.0,
+        "medium",
+    )
     assert "(M54.5, M62.81, M6281)" in f["detail"]
 
 
 def test_dx_support_codes_with_or_without_the_dot_and_case() -> None:
     for dx in ("M25.311", "m25311", "Z91.81", "S93401A"):
-        assert not found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}), dx
+        assert not found(
+            "DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}
+        ), dx
 
 
 def test_the_neuromuscular_conditions_the_old_list_rejected_now_support_97112() -> None:
     # hemorrhagic stroke, cerebral palsy, ALS, peroneal palsy (G57.3-), its injury and the acquired
     # foot drop it causes, polyneuropathies incl. diabetic, recurrent dislocation (joint instability)
     for dx in ("I61.9", "I69.151", "G80.1", "G12.21", "G57.31", "S84.11XA", "M21.371", "G62.9", "E11.42", "M24.411"):
-        assert not found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}), dx
+        assert not found(
+            "DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}
+        ), dx
     # still no support: muscle weakness, low back pain, upper-limb carpal tunnel (G56.0-)
     for dx in ("M62.81", "M54.50", "G56.01"):
         assert found("DX_SUPPORT", {"cpt_code": "97112", "minutes": 30, "units_billed": 2, "diagnosis_codes": dx}), dx
@@ -221,7 +250,10 @@ def test_every_supportive_family_has_its_label_and_source_and_g83_4_is_cauda_equ
     table = REF.dx_97112_supportive
     assert table.filter(pl.col("label").is_null() | pl.col("source").is_null()).height == 0
     g83 = table.filter(pl.col("icd10_prefix") == "G83").row(0, named=True)
-    assert g83["label"] == "Other paralytic syndromes" and "cauda equina syndrome (G83.4, not foot drop)" in g83["rationale"]
+    assert (
+        g83["label"] == "Other paralytic syndromes"
+        and "cauda equina syndrome (G83.4, not foot drop)" in g83["rationale"]
+    )
     assert "foot drop" not in g83["label"].lower()
 
 
@@ -254,9 +286,17 @@ def test_duplicate_same_service_on_two_claims() -> None:
 
 def test_different_units_therapist_or_one_claim_is_not_a_duplicate() -> None:
     base = {"cpt_code": "97112", "minutes": 30}
-    assert not found("DUPLICATE", {**base, "claim_id": "C1", "units_billed": 2}, {**base, "claim_id": "C2", "units_billed": 1})
-    assert not found("DUPLICATE", {**base, "claim_id": "C1", "units_billed": 2}, {**base, "claim_id": "C2", "units_billed": 2, "rendering_npi": NPI_B})
-    assert not found("DUPLICATE", {**base, "claim_id": "C1", "units_billed": 2}, {**base, "claim_id": "C1", "units_billed": 2})
+    assert not found(
+        "DUPLICATE", {**base, "claim_id": "C1", "units_billed": 2}, {**base, "claim_id": "C2", "units_billed": 1}
+    )
+    assert not found(
+        "DUPLICATE",
+        {**base, "claim_id": "C1", "units_billed": 2},
+        {**base, "claim_id": "C2", "units_billed": 2, "rendering_npi": NPI_B},
+    )
+    assert not found(
+        "DUPLICATE", {**base, "claim_id": "C1", "units_billed": 2}, {**base, "claim_id": "C1", "units_billed": 2}
+    )
 
 
 def test_a_duplicate_is_reported_once_not_again_by_the_other_rules() -> None:

@@ -22,8 +22,16 @@ def found(rule: str, *rows: dict, settings: RuleSettings | None = None, **defaul
 def visit(claim: str, patient: str, start: dt.datetime, end: dt.datetime, code: str = "97112", **extra) -> dict:
     """A visit whose whole window is one-on-one timed time (its minutes are its length), unless told."""
     minutes = int((end - start).total_seconds() // 60)
-    return {"claim_id": claim, "patient_id": patient, "visit_start": start, "visit_end": end, "cpt_code": code,
-            "minutes": minutes, "units_billed": max(1, (minutes + 7) // 15), **extra}
+    return {
+        "claim_id": claim,
+        "patient_id": patient,
+        "visit_start": start,
+        "visit_end": end,
+        "cpt_code": code,
+        "minutes": minutes,
+        "units_billed": max(1, (minutes + 7) // 15),
+        **extra,
+    }
 
 
 # --- OVERLAP -------------------------------------------------------------------------------------
@@ -37,8 +45,12 @@ def test_two_patients_at_once_is_an_overlap() -> None:
     )
     assert (f["rendering_npi"], f["service_date"], f["patient_id"], f["claim_id"]) == (NPI_A, at(9).date(), None, None)
     assert (f["units_over"], f["amount_at_risk"], f["severity"]) == (2, 30.0, "high")  # 30 min -> 2 units at 15.00
-    assert f["detail"].startswith("2 visits with 2 different patients overlap in time while billing one-on-one timed time")
-    assert "30 minutes of their visit windows at once, of which at least 30 minutes one-on-one timed time" in f["detail"]
+    assert f["detail"].startswith(
+        "2 visits with 2 different patients overlap in time while billing one-on-one timed time"
+    )
+    assert (
+        "30 minutes of their visit windows at once, of which at least 30 minutes one-on-one timed time" in f["detail"]
+    )
 
 
 def test_back_to_back_visits_do_not_overlap_half_open_and_a_short_overlap_is_low() -> None:
@@ -48,8 +60,12 @@ def test_back_to_back_visits_do_not_overlap_half_open_and_a_short_overlap_is_low
     (f,) = found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9, 57), at(11)))
     assert "at least 3 minutes one-on-one" in f["detail"] and f["units_over"] == 0 and f["severity"] == "low"
     assert "Within the tolerance of 5 minutes" in f["detail"]
-    (f,) = found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9, 57), at(11)),
-                 settings=RuleSettings(overlap_tolerance_minutes=2))
+    (f,) = found(
+        "OVERLAP",
+        visit("C1", "PAT-1", at(9), at(10)),
+        visit("C2", "PAT-2", at(9, 57), at(11)),
+        settings=RuleSettings(overlap_tolerance_minutes=2),
+    )
     assert f["severity"] == "high"
 
 
@@ -58,25 +74,42 @@ def test_a_supervised_modality_at_a_visits_edge_may_overlap_another_patient() ->
     # minutes of PAT-1's window need not be one-on-one, so no overlap of one-on-one time
     rows = (
         visit("C1", "PAT-1", at(9), at(10), minutes=45, units_billed=3),
-        {"claim_id": "C1", "patient_id": "PAT-1", "cpt_code": "97010", "units_billed": 1, "visit_start": at(9),
-         "visit_end": at(10)},
+        {
+            "claim_id": "C1",
+            "patient_id": "PAT-1",
+            "cpt_code": "97010",
+            "units_billed": 1,
+            "visit_start": at(9),
+            "visit_end": at(10),
+        },
         visit("C2", "PAT-2", at(9, 45), at(10, 30)),
     )
     assert not found("OVERLAP", *rows)
     # starting at 9:35 instead, 25 minutes overlap: at least 10 of them were one-on-one for both
     (f,) = found("OVERLAP", *rows[:2], visit("C2", "PAT-2", at(9, 35), at(10, 30)))
-    assert "25 minutes of their visit windows at once, of which at least 10 minutes" in f["detail"] and f["units_over"] == 1
+    assert (
+        "25 minutes of their visit windows at once, of which at least 10 minutes" in f["detail"]
+        and f["units_over"] == 1
+    )
 
 
 def test_assistant_lines_are_the_assistants_time() -> None:
     # the therapist's NPI on a line with CQ: furnished by the assistant, not the therapist's one-on-one time
-    assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), modifiers="GP CQ"))
+    assert not found(
+        "OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), modifiers="GP CQ")
+    )
 
 
 def test_a_group_session_overlapping_one_on_one_time_is_an_overlap_but_not_among_its_own_patients() -> None:
     group = [
-        {"claim_id": f"G{i}", "patient_id": f"GRP-{i}", "cpt_code": "97150", "units_billed": 1,
-         "visit_start": at(10), "visit_end": at(11)}
+        {
+            "claim_id": f"G{i}",
+            "patient_id": f"GRP-{i}",
+            "cpt_code": "97150",
+            "units_billed": 1,
+            "visit_start": at(10),
+            "visit_end": at(11),
+        }
         for i in range(3)
     ]
     assert not found("OVERLAP", *group)
@@ -87,9 +120,15 @@ def test_a_group_session_overlapping_one_on_one_time_is_an_overlap_but_not_among
 
 def test_same_patient_different_therapists_or_untimed_codes_are_no_overlap() -> None:
     assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-1", at(9, 30), at(10, 30)))
-    assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), rendering_npi=NPI_B))
+    assert not found(
+        "OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), rendering_npi=NPI_B)
+    )
     # A supervised modality alone is not one-on-one time.
-    assert not found("OVERLAP", visit("C1", "PAT-1", at(9), at(10)), visit("C2", "PAT-2", at(9), at(10), code="97010", units_billed=1))
+    assert not found(
+        "OVERLAP",
+        visit("C1", "PAT-1", at(9), at(10)),
+        visit("C2", "PAT-2", at(9), at(10), code="97010", units_billed=1),
+    )
 
 
 def test_a_patients_own_overlapping_claims_do_not_hide_another_patient() -> None:
@@ -141,7 +180,14 @@ def test_overlap_minutes_match_a_brute_force_over_the_clock(raw: list[tuple[str,
 
 def long_day(n_visits: int, minutes: int, **extra) -> list[dict]:
     return [
-        {"claim_id": f"C{i}", "patient_id": f"PAT-{i}", "cpt_code": "97110", "minutes": minutes, "units_billed": 4, **extra}
+        {
+            "claim_id": f"C{i}",
+            "patient_id": f"PAT-{i}",
+            "cpt_code": "97110",
+            "minutes": minutes,
+            "units_billed": 4,
+            **extra,
+        }
         for i in range(n_visits)
     ]
 
@@ -186,7 +232,7 @@ def test_units_billed_without_minutes_count_at_the_least_time_the_chart_allows()
 def test_documented_minutes_on_a_visit_stand_when_above_the_least_for_its_units() -> None:
     # a visit documents 50 minutes on one line and bills another line's 2 units without minutes: the
     # visit's 4 units need at least 53 minutes, so 3 are inferred; 13 such visits: 689 + 1 x 60 = 749
-    visit = lambda i: [  # noqa: E731
+    visit = lambda i: [
         {"claim_id": f"C{i}", "patient_id": f"PAT-{i}", "cpt_code": "97110", "minutes": 50, "units_billed": 2},
         {"claim_id": f"C{i}", "patient_id": f"PAT-{i}", "cpt_code": "97112", "units_billed": 2},
     ]

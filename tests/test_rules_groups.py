@@ -69,7 +69,9 @@ def test_one_claim_with_two_therapists_of_one_discipline_is_one_group() -> None:
 
 
 def test_grouping_by_rendering_therapist_is_the_configurable_alternative() -> None:
-    units, rules = group_units(*ONE_CLAIM_TWO_THERAPISTS, settings=RuleSettings(group_without_billing_npi="rendering_npi"))
+    units, rules = group_units(
+        *ONE_CLAIM_TWO_THERAPISTS, settings=RuleSettings(group_without_billing_npi="rendering_npi")
+    )
     assert units["group_timed_minutes"].to_list() == [24, 23] and rules == []
 
 

@@ -21,9 +21,13 @@ CONFIG, UNITS = "config-a", "units-a"
 
 def state(**changes) -> RulesState:
     """A warehouse whose rules ran at LAST_RUN with CONFIG, with no lines ingested since."""
-    stored = dict(
-        computed_through=LAST_RUN, config_hash=CONFIG, units_hash=UNITS, coverage_per_month=True, newest_line=LAST_RUN
-    )
+    stored = {
+        "computed_through": LAST_RUN,
+        "config_hash": CONFIG,
+        "units_hash": UNITS,
+        "coverage_per_month": True,
+        "newest_line": LAST_RUN,
+    }
     return RulesState(**{**stored, **changes})
 
 

@@ -19,24 +19,55 @@ SECRET = "PHI-MRN-771234"  # a patient identifier that must never leak into deta
 EVERYTHING = claim_lines(
     # UNITS_OVER_MINUTES + DAILY_LIMIT + DX_SUPPORT: 97112 x5 on 60 minutes, a pain diagnosis only
     # DOCUMENTATION: its note names the patient, a deficit, PNF and the response, but no measurable goal
-    {"claim_id": "A1", "cpt_code": "97112", "minutes": 60, "units_billed": 5, "diagnosis_codes": "M54.5",
-     "visit_start": at(8, 30), "visit_end": at(9, 30), "allowed_amount": 150.0,
-     "note_text": f"{SECRET}: impaired balance {SECRET}; PNF diagonals; pt tolerated well. Goal: improve balance."},
+    {
+        "claim_id": "A1",
+        "cpt_code": "97112",
+        "minutes": 60,
+        "units_billed": 5,
+        "diagnosis_codes": "M54.5",
+        "visit_start": at(8, 30),
+        "visit_end": at(9, 30),
+        "allowed_amount": 150.0,
+        "note_text": f"{SECRET}: impaired balance {SECRET}; PNF diagonals; pt tolerated well. Goal: improve balance.",
+    },
     # ALLOCATION (OT group of the same patient-day): 24 + 23 billed 1 + 2
-    {"claim_id": "A2", "cpt_code": "97530", "minutes": 24, "units_billed": 1, "modifiers": "GO", "rendering_npi": NPI_B},
-    {"claim_id": "A2", "cpt_code": "97535", "minutes": 23, "units_billed": 2, "modifiers": "GO", "rendering_npi": NPI_B},
+    {
+        "claim_id": "A2",
+        "cpt_code": "97530",
+        "minutes": 24,
+        "units_billed": 1,
+        "modifiers": "GO",
+        "rendering_npi": NPI_B,
+    },
+    {
+        "claim_id": "A2",
+        "cpt_code": "97535",
+        "minutes": 23,
+        "units_billed": 2,
+        "modifiers": "GO",
+        "rendering_npi": NPI_B,
+    },
     # MINUTES_MISSING
     {"claim_id": "A3", "cpt_code": "97140", "units_billed": 1, "modifiers": "GN", "rendering_npi": NPI_B},
     # DUPLICATE of A1's 97112 line on another claim
     {"claim_id": "A4", "cpt_code": "97112", "minutes": 60, "units_billed": 5, "diagnosis_codes": "I63.9"},
     # OVERLAP: another patient seen by the same therapist at 9:00
-    {"claim_id": "B1", "patient_id": "OTHER-PATIENT-9", "cpt_code": "97110", "minutes": 45, "units_billed": 2,
-     "visit_start": at(9), "visit_end": at(9, 45)},
+    {
+        "claim_id": "B1",
+        "patient_id": "OTHER-PATIENT-9",
+        "cpt_code": "97110",
+        "minutes": 45,
+        "units_billed": 2,
+        "visit_start": at(9),
+        "visit_end": at(9, 45),
+    },
     # UNTIMED_UNITS: group therapy billed for 2 units
     {"claim_id": "A5", "cpt_code": "97150", "units_billed": 2, "allowed_amount": 30.0},
     # IMPOSSIBLE_DAY: the same therapist documents another 12 hours
-    *[{"claim_id": f"X{i}", "patient_id": f"FILLER-{i}", "cpt_code": "97110", "minutes": 60, "units_billed": 4}
-      for i in range(12)],
+    *[
+        {"claim_id": f"X{i}", "patient_id": f"FILLER-{i}", "cpt_code": "97110", "minutes": 60, "units_billed": 4}
+        for i in range(12)
+    ],
     patient_id=SECRET,
 )
 
@@ -49,12 +80,20 @@ def all_findings() -> pl.DataFrame:
 
 def test_every_rule_id_leads_to_its_function() -> None:
     assert set(RULES) == {
-        "UNITS_OVER_MINUTES", "ALLOCATION", "DAILY_LIMIT", "MINUTES_MISSING",
-        "DX_SUPPORT", "DUPLICATE", "OVERLAP", "DOCUMENTATION", "IMPOSSIBLE_DAY", "UNTIMED_UNITS",
+        "UNITS_OVER_MINUTES",
+        "ALLOCATION",
+        "DAILY_LIMIT",
+        "MINUTES_MISSING",
+        "DX_SUPPORT",
+        "DUPLICATE",
+        "OVERLAP",
+        "DOCUMENTATION",
+        "IMPOSSIBLE_DAY",
+        "UNTIMED_UNITS",
     }
     for rule_id, function in RULES.items():
         module = sys.modules[function.__module__]
-        assert module.RULE_ID == rule_id
+        assert rule_id == module.RULE_ID
         assert module.__name__.endswith(rule_id.lower())  # pipelines/rules/findings/<rule_id>.py
         assert module.__doc__.startswith(rule_id)  # the docstring quotes the rule it applies
 
@@ -100,8 +139,22 @@ def test_patient_identifiers_never_appear_in_detail() -> None:
 def test_findings_are_sorted_and_repeatable() -> None:
     first, second = all_findings(), all_findings()
     assert first.equals(second)
-    assert first.equals(first.sort(["rule_id", "service_date", "rendering_npi", "patient_id", "claim_id", "line_number",
-                                     "billing_provider", "discipline", "detail"], nulls_last=True))
+    assert first.equals(
+        first.sort(
+            [
+                "rule_id",
+                "service_date",
+                "rendering_npi",
+                "patient_id",
+                "claim_id",
+                "line_number",
+                "billing_provider",
+                "discipline",
+                "detail",
+            ],
+            nulls_last=True,
+        )
+    )
 
 
 def test_findings_do_not_depend_on_the_order_of_lines_or_units() -> None:
@@ -143,8 +196,16 @@ def test_an_unknown_rule_id_is_refused() -> None:
 
 
 def test_missing_optional_columns_are_treated_as_absent() -> None:
-    lines = EVERYTHING.select("claim_id", "line_number", "patient_id", "rendering_npi", "service_date", "cpt_code",
-                              "units_billed", "payer_type")
+    lines = EVERYTHING.select(
+        "claim_id",
+        "line_number",
+        "patient_id",
+        "rendering_npi",
+        "service_date",
+        "cpt_code",
+        "units_billed",
+        "payer_type",
+    )
     units = line_units(lines, REF, RuleSettings()).collect()
     assert set(units["expected_basis"]) <= {"minutes_missing", "untimed", "duplicate"}
     frame = findings(lines, units.lazy(), REF, RuleSettings()).collect()

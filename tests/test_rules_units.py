@@ -18,7 +18,9 @@ def expected(frame: pl.DataFrame) -> dict[str, int | None]:
 
 
 def test_output_has_the_documented_schema_one_row_per_line_sorted() -> None:
-    frame = units({"claim_id": "B", "cpt_code": "97110", "minutes": 20}, {"claim_id": "A", "cpt_code": "97112", "minutes": 20})
+    frame = units(
+        {"claim_id": "B", "cpt_code": "97110", "minutes": 20}, {"claim_id": "A", "cpt_code": "97112", "minutes": 20}
+    )
     assert frame.schema == pl.Schema(LINE_UNITS_SCHEMA)
     assert frame.select("claim_id", "line_number").rows() == [("A", 1), ("B", 1)]
 
@@ -51,7 +53,9 @@ def test_several_services_of_7_minutes_or_less_reaching_8_give_one_unit_to_the_l
 def test_leftover_units_go_to_the_largest_remaining_minutes() -> None:
     # 45 + 22 + 8 = 75 minutes -> 5 units; full blocks 3 + 1 + 0; the leftover unit goes to the
     # largest remainder: 97116 (8) over 97140 (7) and 97110 (0).
-    frame = units({"cpt_code": "97110", "minutes": 45}, {"cpt_code": "97140", "minutes": 22}, {"cpt_code": "97116", "minutes": 8})
+    frame = units(
+        {"cpt_code": "97110", "minutes": 45}, {"cpt_code": "97140", "minutes": 22}, {"cpt_code": "97116", "minutes": 8}
+    )
     assert expected(frame) == {"97110": 3, "97140": 1, "97116": 1}
 
 
@@ -94,7 +98,10 @@ def test_the_same_minutes_under_cms_and_ama() -> None:
 
 
 def test_payer_name_override_changes_the_method() -> None:
-    rows = ({"cpt_code": "97110", "minutes": 10, "payer_name": "Acme Health"}, {"cpt_code": "97116", "minutes": 10, "payer_name": "Acme Health"})
+    rows = (
+        {"cpt_code": "97110", "minutes": 10, "payer_name": "Acme Health"},
+        {"cpt_code": "97116", "minutes": 10, "payer_name": "Acme Health"},
+    )
     settings = RuleSettings(payer_name_methods={"acme health": "cms"})
     frame = units(*rows, payer_type="commercial", settings=settings)
     assert set(frame["method"]) == {"cms"} and frame["group_supported_units"].to_list() == [1, 1]
@@ -135,7 +142,9 @@ def test_missing_minutes_leave_expected_units_unknown() -> None:
 
 def test_zero_unit_timed_lines_still_count_their_minutes() -> None:
     # Documented but not billed: its 20 minutes still make the day 35 minutes -> 2 units.
-    frame = units({"cpt_code": "97112", "minutes": 15, "units_billed": 2}, {"cpt_code": "97110", "minutes": 20, "units_billed": 0})
+    frame = units(
+        {"cpt_code": "97112", "minutes": 15, "units_billed": 2}, {"cpt_code": "97110", "minutes": 20, "units_billed": 0}
+    )
     assert frame["group_timed_minutes"].to_list() == [35, 35]
     assert frame["group_supported_units"].to_list() == [2, 2]
 
@@ -167,7 +176,9 @@ def test_minutes_of_therapists_of_the_same_practice_and_discipline_add_up() -> N
 
 
 def test_disciplines_are_separate_groups() -> None:
-    frame = units({"cpt_code": "97110", "minutes": 10, "modifiers": "GP"}, {"cpt_code": "97530", "minutes": 10, "modifiers": "GO"})
+    frame = units(
+        {"cpt_code": "97110", "minutes": 10, "modifiers": "GP"}, {"cpt_code": "97530", "minutes": 10, "modifiers": "GO"}
+    )
     assert frame["group_timed_minutes"].to_list() == [10, 10]
     assert frame["discipline"].to_list() == ["PT", "OT"]
 
@@ -230,8 +241,12 @@ def test_the_units_fingerprint_moves_with_the_payer_methods_and_timed_codes_only
 
     base = units_fingerprint(REF, RuleSettings())
     elsewhere = RuleSettings(
-        mue_payer_types=("medicare",), daily_limit_overrides={"97112": 6}, impossible_day_ceiling_minutes=600,
-        oig_reference_minutes=400, dx_support_codes=("97112", "97110"), severity_overrides={"OVERLAP": "low"},
+        mue_payer_types=("medicare",),
+        daily_limit_overrides={"97112": 6},
+        impossible_day_ceiling_minutes=600,
+        oig_reference_minutes=400,
+        dx_support_codes=("97112", "97110"),
+        severity_overrides={"OVERLAP": "low"},
         daily_limit_justified_severity="medium",
     )
     assert units_fingerprint(REF, elsewhere) == base

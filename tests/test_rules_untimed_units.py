@@ -22,9 +22,16 @@ def found(*rows: dict, **defaults) -> list[dict]:
 
 def test_an_untimed_code_billed_for_two_units_is_one_unit_over() -> None:
     # 97150 group therapy is untimed: "1" in the units field, whatever the session's length
-    (f,) = found({"cpt_code": "97150", "units_billed": 2, "minutes": 45, "allowed_amount": 36.0}, payer_type="commercial")
+    (f,) = found(
+        {"cpt_code": "97150", "units_billed": 2, "minutes": 45, "allowed_amount": 36.0}, payer_type="commercial"
+    )
     assert (f["units_over"], f["amount_at_risk"], f["severity"]) == (1, 18.0, "medium")
-    assert (f["patient_id"], f["service_date"] is not None, f["claim_id"], f["discipline"]) == ("PAT-0001", True, None, "PT")
+    assert (f["patient_id"], f["service_date"] is not None, f["claim_id"], f["discipline"]) == (
+        "PAT-0001",
+        True,
+        None,
+        "PT",
+    )
     assert f["detail"] == "PT: 97150 is untimed, billed as 1 unit a day: 97150 x2; 1 unit over."
 
 
@@ -60,8 +67,9 @@ def test_an_add_on_without_its_primary_and_a_primary_over_its_first_unit() -> No
     (double,) = found({"cpt_code": "97129", "minutes": 35, "units_billed": 2})
     assert double["units_over"] == 1
     assert "97129 is billed for the first 1 unit of the day, 97130 for the further ones" in double["detail"]
-    assert not found({"cpt_code": "97129", "minutes": 15, "units_billed": 1},
-                     {"cpt_code": "97130", "minutes": 23, "units_billed": 2})
+    assert not found(
+        {"cpt_code": "97129", "minutes": 15, "units_billed": 1}, {"cpt_code": "97130", "minutes": 23, "units_billed": 2}
+    )
 
 
 def test_the_pair_is_one_timed_service_documented_once() -> None:

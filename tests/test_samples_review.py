@@ -14,10 +14,15 @@ from pipelines.generate.evaluate import GRAIN, documentation_by_element, precisi
 SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"
 # the quarantine key names columns; the review's reasons name some of them by their group
 REASON_WORDS = {
-    "charge_amount": "amount", "allowed_amount": "amount", "paid_amount": "amount",
-    "visit_start": "visit_", "visit_end": "visit_",
-    "deficit_documented": "documentation flag", "goals_documented": "documentation flag",
-    "response_documented": "documentation flag", "justification_documented": "documentation flag",
+    "charge_amount": "amount",
+    "allowed_amount": "amount",
+    "paid_amount": "amount",
+    "visit_start": "visit_",
+    "visit_end": "visit_",
+    "deficit_documented": "documentation flag",
+    "goals_documented": "documentation flag",
+    "response_documented": "documentation flag",
+    "justification_documented": "documentation flag",
 }
 
 
@@ -33,12 +38,18 @@ def query(warehouse: Path, sql: str) -> pl.DataFrame:
 
 def test_every_file_is_loaded_or_rejected_as_the_ingest_key_says(reviewed):
     expected = pl.read_ndjson(SAMPLES / "ingest_key.ndjson").sort("source_file")
-    got = query(reviewed, "select source_file, status, rows_read, rows_loaded, rows_quarantined from ingest_log order by source_file")
+    got = query(
+        reviewed,
+        "select source_file, status, rows_read, rows_loaded, rows_quarantined from ingest_log order by source_file",
+    )
     for want, have in zip(expected.iter_rows(named=True), got.iter_rows(named=True), strict=True):
         assert have["source_file"] == want["source_file"] and have["status"] == want["status"]
         if want["status"] == "loaded":
             assert (have["rows_read"], have["rows_loaded"], have["rows_quarantined"]) == (
-                want["rows_read"], want["rows_loaded"], want["rows_quarantined"])
+                want["rows_read"],
+                want["rows_loaded"],
+                want["rows_quarantined"],
+            )
         assert have["rows_read"] == have["rows_loaded"] + have["rows_quarantined"]
 
 
@@ -70,7 +81,9 @@ def test_documentation_names_exactly_the_missing_elements(reviewed):
     findings = query(reviewed, "select * from findings")
     result = documentation_by_element(findings, read_answer_key(SAMPLES / "answer_key.ndjson"))
     assert result.filter(pl.col("element") == "any")["planted"].item() > 0
-    assert result.filter((pl.col("planted") > 0) & ((pl.col("precision") < 1) | (pl.col("recall") < 1))).height == 0, result
+    assert result.filter((pl.col("planted") > 0) & ((pl.col("precision") < 1) | (pl.col("recall") < 1))).height == 0, (
+        result
+    )
     # the samples exercise the flags, the note text, and a clinic exporting both
     plants = set(pl.read_ndjson(SAMPLES / "answer_key.ndjson").filter(pl.col("rule_id") == "DOCUMENTATION")["plant"])
     assert plants == {"documentation_flags", "documentation_notes", "documentation_both"}
@@ -94,7 +107,10 @@ def test_every_rule_id_fills_its_grain_columns(reviewed):
 
 def test_the_planted_high_97112_providers_are_outliers_near_the_top(reviewed):
     planted = set(pl.read_ndjson(SAMPLES / "planted_providers.ndjson")["rendering_npi"])
-    scores = query(reviewed, "select rendering_npi, discipline, risk_rank, outlier, reasons from provider_scores where period = 'all' order by risk_rank")
+    scores = query(
+        reviewed,
+        "select rendering_npi, discipline, risk_rank, outlier, reasons from provider_scores where period = 'all' order by risk_rank",
+    )
     mine = scores.filter(pl.col("rendering_npi").is_in(list(planted)))
     assert mine["outlier"].all() and mine["risk_rank"].max() <= len(planted) + 1
     assert all("97112" in r for r in mine["reasons"])
@@ -115,7 +131,7 @@ def test_reviewing_the_samples_again_changes_no_table(reviewed, run_review, tmp_
 def test_the_review_publishes_the_snapshot_and_the_report(reviewed):
     assert reviewed.with_name("w.snapshot.duckdb").exists()
     html = reviewed.with_name("w_report.html").read_text()
-    assert "<script src=\"http" not in html
+    assert '<script src="http' not in html
     patients = query(reviewed, "select distinct patient_id from claim_lines")["patient_id"].to_list()
     assert not [p for p in patients if p in html]
 
@@ -126,5 +142,3 @@ def test_samples_folder_is_what_the_generator_writes(tmp_path):
     write_samples(tmp_path, seed=2026)
     for path in SAMPLES.iterdir():
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
-
-

@@ -60,7 +60,9 @@ def test_the_sensor_asks_for_a_run_per_new_extract_and_none_for_files_already_in
     assert requests[0].run_config == {"ops": {"ingest_extracts": {"config": {"files": ["claims_2026_09.csv"]}}}}
 
     run(defs, "ingest", requests[0].run_config)  # the sensor's run reads the dropped file
-    assert query(tmp_path / "w.duckdb", "select source_file, status from ingest_log").rows() == [("claims_2026_09.csv", "loaded")]
+    assert query(tmp_path / "w.duckdb", "select source_file, status from ingest_log").rows() == [
+        ("claims_2026_09.csv", "loaded")
+    ]
 
     assert sensor_requests(defs, cursor)[0] == []  # seen: nothing more
     assert sensor_requests(defs, None)[0] == []  # even with a fresh cursor: already in ingest_log
@@ -132,12 +134,14 @@ def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(
     shutil.copy(files[2], landing)
     result = run(defs)
     units_event = next(
-        e for e in result.get_asset_materialization_events()
+        e
+        for e in result.get_asset_materialization_events()
         if e.step_materialization_data.materialization.asset_key.to_user_string() == "line_units"
     )
     assert units_event.step_materialization_data.materialization.metadata["months_recomputed"].value == ["2026-08"]
     scores_event = next(
-        e for e in result.get_asset_materialization_events()
+        e
+        for e in result.get_asset_materialization_events()
         if e.step_materialization_data.materialization.asset_key.to_user_string() == "provider_scores"
     )
     assert scores_event.step_materialization_data.materialization.metadata["months_scored"].value == ["2026-08"]
@@ -146,12 +150,16 @@ def test_a_new_month_recomputes_only_that_month_and_matches_a_full_rebuild(
     run(build_defs(warehouse_path=str(full), input_path=str(months)))
     columns = "rule_id, patient_id, service_date, rendering_npi, claim_id, line_number, units_over, detail"
     order = f"order by {columns}"
-    assert query(incremental, f"select {columns} from findings {order}").equals(query(full, f"select {columns} from findings {order}"))
+    assert query(incremental, f"select {columns} from findings {order}").equals(
+        query(full, f"select {columns} from findings {order}")
+    )
     units = "select * from line_units order by claim_id, line_number"
     assert query(incremental, units).equals(query(full, units))
     # scores of the new month plus the two months' stored pieces: those of scoring all three at once
     for table, key in (("provider_scores", "period, risk_rank"), ("provider_metrics", "period, rendering_npi, metric")):
-        assert query(incremental, f"select * from {table} order by {key}").equals(query(full, f"select * from {table} order by {key}"))
+        assert query(incremental, f"select * from {table} order by {key}").equals(
+            query(full, f"select * from {table} order by {key}")
+        )
     # the DOCUMENTATION coverage counts every month's patient-days, also the months not recomputed
     from pipelines.rules.findings.documentation import documentation_coverage_frame
 
@@ -222,7 +230,9 @@ def visit_on(day: str) -> dict[str, str]:
 
 def dx_support_claims(warehouse: Path) -> list[str]:
     """The claims DX_SUPPORT flags, in order."""
-    return query(warehouse, "select claim_id from findings where rule_id = 'DX_SUPPORT' order by 1")["claim_id"].to_list()
+    return query(warehouse, "select claim_id from findings where rule_id = 'DX_SUPPORT' order by 1")[
+        "claim_id"
+    ].to_list()
 
 
 def test_a_claim_spanning_two_months_is_judged_on_all_its_lines_in_a_review(tmp_path):
@@ -238,7 +248,14 @@ def test_a_claim_spanning_two_months_is_judged_on_all_its_lines_in_a_review(tmp_
             row(claim_id="SPAN-1", line_number="1", cpt_code="97112", diagnosis_codes="M62.81", **june),
             row(claim_id="SPAN-1", line_number="2", cpt_code="97110", diagnosis_codes="G81.91", **july),
             # a June claim with weakness only: not supported
-            row(claim_id="ALONE-1", line_number="1", cpt_code="97112", diagnosis_codes="M62.81", patient_id="PAT-0002", **june),
+            row(
+                claim_id="ALONE-1",
+                line_number="1",
+                cpt_code="97112",
+                diagnosis_codes="M62.81",
+                patient_id="PAT-0002",
+                **june,
+            ),
         ],
     )
     warehouse = tmp_path / "w.duckdb"
@@ -265,7 +282,16 @@ def test_a_month_recomputed_after_a_delivery_still_reads_its_claims_lines_in_oth
     assert dx_support_claims(warehouse) == []
     write_csv(
         landing / "claims_2.csv",
-        [row(claim_id="NEW-1", line_number="1", cpt_code="97112", diagnosis_codes="M62.81", patient_id="PAT-0003", **june)],
+        [
+            row(
+                claim_id="NEW-1",
+                line_number="1",
+                cpt_code="97112",
+                diagnosis_codes="M62.81",
+                patient_id="PAT-0003",
+                **june,
+            )
+        ],
     )
     run(build_defs(warehouse_path=str(warehouse), input_path=str(landing)))
     assert dx_support_claims(warehouse) == ["NEW-1"]
@@ -281,9 +307,14 @@ def test_a_change_of_scoring_settings_rescores_every_month_and_nothing_else_chan
     warehouse = tmp_path / "w.duckdb"
 
     def months_scored(config_path: Path | None = None) -> list[str]:
-        defs = build_defs(warehouse_path=str(warehouse), input_path=str(landing), config_path=str(config_path) if config_path else None)
+        defs = build_defs(
+            warehouse_path=str(warehouse),
+            input_path=str(landing),
+            config_path=str(config_path) if config_path else None,
+        )
         event = next(
-            e for e in run(defs).get_asset_materialization_events()
+            e
+            for e in run(defs).get_asset_materialization_events()
             if e.step_materialization_data.materialization.asset_key.to_user_string() == "provider_scores"
         )
         return event.step_materialization_data.materialization.metadata["months_scored"].value
@@ -321,7 +352,8 @@ def test_a_rules_change_line_units_do_not_read_recomputes_the_findings_from_the_
         return {
             key: e.step_materialization_data.materialization.metadata["months_recomputed"].value
             for e in result.get_asset_materialization_events()
-            if (key := e.step_materialization_data.materialization.asset_key.to_user_string()) in ("line_units", "findings")
+            if (key := e.step_materialization_data.materialization.asset_key.to_user_string())
+            in ("line_units", "findings")
         }
 
     both = ["2026-06", "2026-07"]
@@ -332,7 +364,9 @@ def test_a_rules_change_line_units_do_not_read_recomputes_the_findings_from_the_
     warehouse = tmp_path / "w.duckdb"
     assert review(warehouse) == {"line_units": both, "findings": both}
     units_before = query(warehouse, units)
-    limits_before = query(warehouse, "select count(*) n from findings where rule_id in ('DAILY_LIMIT', 'IMPOSSIBLE_DAY')")["n"][0]
+    limits_before = query(
+        warehouse, "select count(*) n from findings where rule_id in ('DAILY_LIMIT', 'IMPOSSIBLE_DAY')"
+    )["n"][0]
 
     findings_only = 'daily_limits = { "97112" = 2 }\nimpossible_day_minutes = 300\n'
     assert review(warehouse, findings_only) == {"line_units": [], "findings": both}
@@ -341,7 +375,10 @@ def test_a_rules_change_line_units_do_not_read_recomputes_the_findings_from_the_
     assert query(warehouse, units).equals(units_before) and query(fresh, units).equals(units_before)
     for sql in (found, scores, coverage):
         assert query(warehouse, sql).equals(query(fresh, sql)), sql
-    assert query(warehouse, "select count(*) n from findings where rule_id in ('DAILY_LIMIT', 'IMPOSSIBLE_DAY')")["n"][0] > limits_before
+    assert (
+        query(warehouse, "select count(*) n from findings where rule_id in ('DAILY_LIMIT', 'IMPOSSIBLE_DAY')")["n"][0]
+        > limits_before
+    )
     assert "SPAN-1" not in dx_support_claims(warehouse)
 
     payer = findings_only + 'payer_type_methods = { commercial = "cms" }\n'

@@ -134,7 +134,7 @@ def units_of(lines: pl.DataFrame) -> pl.DataFrame:
 
 def findings(rows: list[dict]) -> pl.DataFrame:
     """A findings frame; each row gives what it knows, the rest is null."""
-    defaults = {c: None for c in FINDING_SCHEMA}
+    defaults = dict.fromkeys(FINDING_SCHEMA)
     return pl.DataFrame([{**defaults, **r} for r in rows], schema=FINDING_SCHEMA)
 
 

@@ -87,14 +87,33 @@ def test_minutes_per_timed_unit_from_per_code_minutes_and_visit_totals():
         [
             # per-code minutes: 40 minutes for 3 units
             {"npi": A, "patient": "p1", "date": D1, "cpt": "97112", "units": 2, "minutes": 25, "claim": "c1"},
-            {"npi": A, "patient": "p1", "date": D1, "cpt": "97110", "units": 1, "minutes": 15, "claim": "c1", "line": 2},
+            {
+                "npi": A,
+                "patient": "p1",
+                "date": D1,
+                "cpt": "97110",
+                "units": 1,
+                "minutes": 15,
+                "claim": "c1",
+                "line": 2,
+            },
             # visit total only, repeated on both lines: counted once (30 minutes for 3 units)
             {"npi": A, "patient": "p2", "date": D1, "cpt": "97112", "units": 2, "total": 30, "claim": "c2"},
             {"npi": A, "patient": "p2", "date": D1, "cpt": "97110", "units": 1, "total": 30, "claim": "c2", "line": 2},
             # nothing documented: left out of both sides
             {"npi": A, "patient": "p3", "date": D1, "cpt": "97112", "units": 4, "claim": "c3"},
             # untimed minutes never count
-            {"npi": A, "patient": "p1", "date": D1, "cpt": "97161", "units": 1, "minutes": 45, "timed": False, "claim": "c1", "line": 3},
+            {
+                "npi": A,
+                "patient": "p1",
+                "date": D1,
+                "cpt": "97161",
+                "units": 1,
+                "minutes": 45,
+                "timed": False,
+                "claim": "c1",
+                "line": 3,
+            },
         ]
     )
     r = row(provider_scores(lines, units, NO_FINDINGS), A)
@@ -249,7 +268,16 @@ def test_a_visit_with_a_line_lacking_minutes_uses_its_visit_total_and_else_is_un
     lines, units = frames(
         [
             # c1: one line has minutes, the other lacks them, the visit total says 40: 40 for 3 units
-            {"npi": A, "patient": "p1", "date": D1, "cpt": "97112", "units": 2, "minutes": 25, "total": 40, "claim": "c1"},
+            {
+                "npi": A,
+                "patient": "p1",
+                "date": D1,
+                "cpt": "97112",
+                "units": 2,
+                "minutes": 25,
+                "total": 40,
+                "claim": "c1",
+            },
             {"npi": A, "patient": "p1", "date": D1, "cpt": "97110", "units": 1, "total": 40, "claim": "c1", "line": 2},
             # c2: same gap without a total: undocumented, 15 minutes a unit toward the day's hours
             {"npi": A, "patient": "p2", "date": D1, "cpt": "97112", "units": 2, "minutes": 10, "claim": "c2"},
@@ -277,15 +305,21 @@ def test_duplicate_extra_lines_bill_units_but_add_no_minutes():
 def test_units_that_carry_the_line_columns_score_like_lines_and_units_apart():
     """The pipeline joins provider_name (and peer keys) while reading and passes no lines."""
     lines, units = frames([{**r, "name": f"Therapist {r['npi'][-2:]}"} for r in TWO_THERAPISTS])
-    carried = units.join(lines.select("claim_id", "line_number", "provider_name"), on=["claim_id", "line_number"], how="left")
-    found = findings([{"rule_id": "IMPOSSIBLE_DAY", "rendering_npi": A, "service_date": D1, "units_over": 3, "amount_at_risk": 90.0}])
+    carried = units.join(
+        lines.select("claim_id", "line_number", "provider_name"), on=["claim_id", "line_number"], how="left"
+    )
+    found = findings(
+        [{"rule_id": "IMPOSSIBLE_DAY", "rendering_npi": A, "service_date": D1, "units_over": 3, "amount_at_risk": 90.0}]
+    )
     apart, together = compute_scores(lines, units, found), compute_scores(None, carried, found)
     assert together.scores.equals(apart.scores) and together.metrics.equals(apart.metrics)
     # the pipeline builds each month's line frame batch by batch while reading: the same scores
     month = pl.col("service_date").dt.month()
     pieces = [
-        (pl.concat([line_frame(None, part, ScoreSettings()) for part in carried.filter(month == m).iter_slices(2)]),
-         found.filter(month == m))
+        (
+            pl.concat([line_frame(None, part, ScoreSettings()) for part in carried.filter(month == m).iter_slices(2)]),
+            found.filter(month == m),
+        )
         for m in (1, 2)
     ]
     batched = scores_of_lines(pieces, ScoreSettings())
@@ -316,18 +350,54 @@ def test_the_whole_windows_patients_are_distinct_patients_over_the_months_not_a_
 TWO_MONTHS = [
     # January: 9 hours on D1 (one patient at the 97112 limit), 0.5 on D2; named "Dr A" on 3 lines
     {"npi": A, "patient": "p1", "date": D1, "cpt": "97112", "units": 4, "minutes": 60, "claim": "a1", "name": "Dr A"},
-    {"npi": A, "patient": "p1", "date": D1, "cpt": "97110", "units": 16, "minutes": 240, "claim": "a1", "line": 2, "name": "Dr A"},
+    {
+        "npi": A,
+        "patient": "p1",
+        "date": D1,
+        "cpt": "97110",
+        "units": 16,
+        "minutes": 240,
+        "claim": "a1",
+        "line": 2,
+        "name": "Dr A",
+    },
     {"npi": A, "patient": "p2", "date": D1, "cpt": "97110", "units": 16, "minutes": 240, "claim": "a2"},
     {"npi": A, "patient": "p2", "date": D2, "cpt": "97112", "units": 2, "claim": "a3", "name": "Dr A"},
     # February: 3 hours on one day; "Dr B" on 4 lines
-    *({"npi": A, "patient": f"p{i}", "date": FEB, "cpt": "97110", "units": 3, "minutes": 45, "claim": f"a{4 + i}", "name": "Dr B"} for i in range(4)),
+    *(
+        {
+            "npi": A,
+            "patient": f"p{i}",
+            "date": FEB,
+            "cpt": "97110",
+            "units": 3,
+            "minutes": 45,
+            "claim": f"a{4 + i}",
+            "name": "Dr B",
+        }
+        for i in range(4)
+    ),
     # March: one short day
     {"npi": A, "patient": "p1", "date": MAR, "cpt": "97112", "units": 1, "minutes": 15, "claim": "a9"},
     {"npi": B, "patient": "p7", "date": FEB, "cpt": "97110", "units": 2, "minutes": 30, "claim": "b1", "name": "Dr C"},
 ]
 TWO_MONTHS_FINDINGS = [
-    {"rule_id": "UNITS_OVER_MINUTES", "rendering_npi": A, "patient_id": "p1", "service_date": D1, "units_over": 2, "amount_at_risk": 60.5},
-    {"rule_id": "UNITS_OVER_MINUTES", "rendering_npi": A, "patient_id": "p0", "service_date": FEB, "units_over": 1, "amount_at_risk": 30.25},
+    {
+        "rule_id": "UNITS_OVER_MINUTES",
+        "rendering_npi": A,
+        "patient_id": "p1",
+        "service_date": D1,
+        "units_over": 2,
+        "amount_at_risk": 60.5,
+    },
+    {
+        "rule_id": "UNITS_OVER_MINUTES",
+        "rendering_npi": A,
+        "patient_id": "p0",
+        "service_date": FEB,
+        "units_over": 1,
+        "amount_at_risk": 30.25,
+    },
     {"rule_id": "IMPOSSIBLE_DAY", "rendering_npi": A, "service_date": D1, "units_over": 4, "amount_at_risk": 120.0},
     {"rule_id": "MINUTES_MISSING", "claim_id": "a3", "line_number": 1, "amount_at_risk": 10.0},
 ]
@@ -338,7 +408,15 @@ def test_the_whole_window_adds_up_its_months():
     scores = provider_scores(lines, units, findings(TWO_MONTHS_FINDINGS))
     months = [row(scores, A, m) for m in ("2024-01", "2024-02", "2024-03")]
     whole = row(scores, A)
-    for count in ("patient_days", "working_days", "timed_units", "units_97112", "findings", "units_over", "amount_at_risk"):
+    for count in (
+        "patient_days",
+        "working_days",
+        "timed_units",
+        "units_97112",
+        "findings",
+        "units_over",
+        "amount_at_risk",
+    ):
         assert whole[count] == sum(m[count] for m in months), count
     assert [m["working_days"] for m in months] == [2, 1, 1] and whole["patient_days"] == 8
     hours = [9, 0.5, 3, 0.25]

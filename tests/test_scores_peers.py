@@ -157,12 +157,15 @@ def test_robust_z_and_percentile_on_a_hand_computed_group():
 
 def test_minutes_per_unit_is_bad_when_low():
     providers = [Provider(npi(i), minutes_per_unit=15) for i in range(8)] + [
-        Provider(npi(8), minutes_per_unit=15), Provider(npi(9), minutes_per_unit=8)
+        Provider(npi(8), minutes_per_unit=15),
+        Provider(npi(9), minutes_per_unit=8),
     ]
     lines, units = claims(providers)
     result = compute_scores(lines, units, NO_FINDINGS)
     short = result.metrics.filter(
-        (pl.col("period") == "all") & (pl.col("metric") == "minutes_per_timed_unit") & (pl.col("rendering_npi") == npi(9))
+        (pl.col("period") == "all")
+        & (pl.col("metric") == "minutes_per_timed_unit")
+        & (pl.col("rendering_npi") == npi(9))
     ).row(0, named=True)
     assert short["direction_bad"] == "low" and short["value"] == 8 and short["robust_z"] < -3
     assert short["significant"]
@@ -214,8 +217,10 @@ def test_significance_level_is_a_setting():
     lines, units = claims(providers)
     loose = compute_scores(lines, units, NO_FINDINGS, ScoreSettings(alpha=0.2)).metrics
     strict = compute_scores(lines, units, NO_FINDINGS, ScoreSettings(alpha=0.001)).metrics
-    pick = (pl.col("rendering_npi") == npi(10)) & (pl.col("metric") == "share_days_97112_at_limit") & (
-        pl.col("period") == "all"
+    pick = (
+        (pl.col("rendering_npi") == npi(10))
+        & (pl.col("metric") == "share_days_97112_at_limit")
+        & (pl.col("period") == "all")
     )
     assert loose.filter(pick)["p_value"].item() == strict.filter(pick)["p_value"].item()
     assert loose.filter(pick)["significant"].item() and not strict.filter(pick)["significant"].item()

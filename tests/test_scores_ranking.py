@@ -44,9 +44,7 @@ def test_ordinary_peers_are_not_outliers_and_have_no_reasons(upcoder):
 
 
 def test_the_upcoder_excess_is_significant_in_the_long_form(upcoder):
-    m = upcoder.metrics.filter(
-        (pl.col("rendering_npi") == HEAVY) & (pl.col("period") == "all")
-    )
+    m = upcoder.metrics.filter((pl.col("rendering_npi") == HEAVY) & (pl.col("period") == "all"))
     per_day = m.filter(pl.col("metric") == "units_97112_per_patient_day").row(0, named=True)
     assert per_day["significant"] and per_day["robust_z"] >= 3 and per_day["direction_bad"] == "high"
     assert per_day["p_value"] is None  # not a proportion: no test, the robust z decides
@@ -83,8 +81,7 @@ def test_volume_threshold_is_a_setting():
 def test_ranks_run_1_to_n_without_gaps_in_every_period():
     # 30 days a provider, 1 patient-day a date from Jan 20: two monthly periods plus 'all'
     providers = [
-        Provider(npi(i), days=30 + 3 * i, per_date=1, start=date(2024, 1, 20), units_97112=1 + i % 3)
-        for i in range(7)
+        Provider(npi(i), days=30 + 3 * i, per_date=1, start=date(2024, 1, 20), units_97112=1 + i % 3) for i in range(7)
     ]
     lines, units = claims(providers)
     scores = provider_scores(lines, units, NO_FINDINGS)
@@ -187,7 +184,9 @@ def test_no_lines_give_empty_tables_with_the_same_columns(upcoder):
     extra=st.floats(0.01, 1e6),
 )
 def test_rank_is_monotone_in_amount_at_risk_for_any_billing(heavy_days, amounts, who, extra):
-    providers = [Provider(npi(i), days=20 + 5 * i, units_97112=heavy_days if i == 0 else [1, 1 + i % 2]) for i in range(6)]
+    providers = [
+        Provider(npi(i), days=20 + 5 * i, units_97112=heavy_days if i == 0 else [1, 1 + i % 2]) for i in range(6)
+    ]
     lines, units = claims(providers)
     base = {npi(i): amounts[i] for i in range(6)}
     before = provider_scores(lines, units, _risk_findings(base))

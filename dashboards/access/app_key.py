@@ -10,6 +10,7 @@ sessions and links then last until the app stops.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -36,9 +37,13 @@ def app_secret(given: str | bytes | None, state_dir: Path | None) -> tuple[bytes
         try:
             return load_or_create(path), path
         except OSError as exc:  # a read-only or missing folder: the app still runs, on a key of its own
-            log.warning("cannot keep the key file %s (%s): drew a key for this run only (sessions and "
-                        "patient-day links end when the app stops; set %s or make the folder writable)",
-                        path, exc.strerror or exc, ENV)
+            log.warning(
+                "cannot keep the key file %s (%s): drew a key for this run only (sessions and "
+                "patient-day links end when the app stops; set %s or make the folder writable)",
+                path,
+                exc.strerror or exc,
+                ENV,
+            )
     return secrets.token_bytes(KEY_BYTES), None
 
 
@@ -55,10 +60,8 @@ def load_or_create(path: Path) -> bytes:
             fh.write(secrets.token_bytes(KEY_BYTES))
             fh.flush()
             os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # fails when another process made the key first: that key is used
-        except FileExistsError:
-            pass
+        with contextlib.suppress(FileExistsError):  # another process made the key first: that key is used
+            os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return _read(path)
@@ -67,8 +70,10 @@ def load_or_create(path: Path) -> bytes:
 def _read(path: Path) -> bytes:
     st = os.stat(path)
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"the key file {path} may be read by others (mode {stat.S_IMODE(st.st_mode):o}): "
-                           f"chmod 600 it, or delete it to draw a new key (signing everyone out)")
+        raise KeyFileError(
+            f"the key file {path} may be read by others (mode {stat.S_IMODE(st.st_mode):o}): "
+            f"chmod 600 it, or delete it to draw a new key (signing everyone out)"
+        )
     key = path.read_bytes()
     if len(key) < KEY_BYTES:
         raise KeyFileError(f"the key file {path} holds {len(key)} bytes, not {KEY_BYTES}: delete it to draw a new key")

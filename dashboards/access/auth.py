@@ -23,8 +23,8 @@ from flask.sessions import SecureCookieSessionInterface
 
 from dashboards.access.sessions import credential_fingerprint
 from dashboards.access.throttle import minutes_text
-from dashboards.users import authenticate
 from dashboards.context import settings
+from dashboards.users import authenticate
 
 log = logging.getLogger("unitreview.dashboard")
 OPEN_PATHS = ("/login", "/logout", "/favicon.ico")
@@ -54,8 +54,13 @@ def safe_next(target: str | None) -> str:
     Only a relative reference with an absolute path is followed: no scheme, no host, not
     scheme-relative ("//host", "///host"), no backslash or character a browser would strip; and its
     path percent-decoded must be such a path too (so that "/%2F/host" or "/%09/host" is refused)."""
-    if not target or len(target) > 2000 or _UNSAFE.search(target) or not target.startswith("/") \
-            or target.startswith("//"):
+    if (
+        not target
+        or len(target) > 2000
+        or _UNSAFE.search(target)
+        or not target.startswith("/")
+        or target.startswith("//")
+    ):
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/"):
@@ -67,8 +72,10 @@ def safe_next(target: str | None) -> str:
 
 
 def _page(error: str, target: str, status: int):
-    body = LOGIN_PAGE.format(error=f'<p class="error" id="login-error">{html.escape(error)}</p>' if error else "",
-                             next=html.escape(target, quote=True))
+    body = LOGIN_PAGE.format(
+        error=f'<p class="error" id="login-error">{html.escape(error)}</p>' if error else "",
+        next=html.escape(target, quote=True),
+    )
     response = flask.make_response(body, status)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -123,7 +123,9 @@ def protect_text(text, viewer: Viewer, known_patient_ids=()):
     for a manager, masked exactly as ``protect`` masks a text cell; for an auditor, unchanged."""
     if text is None or viewer.sees_patients:
         return text
-    return protect(pl.DataFrame({"text": [str(text)]}, schema={"text": pl.String}), viewer, known_patient_ids)["text"][0]
+    return protect(pl.DataFrame({"text": [str(text)]}, schema={"text": pl.String}), viewer, known_patient_ids)["text"][
+        0
+    ]
 
 
 def protect_options(options: list[dict], viewer: Viewer, known_patient_ids=()) -> list[dict]:
@@ -131,8 +133,14 @@ def protect_options(options: list[dict], viewer: Viewer, known_patient_ids=()) -
     reaches the browser too); ``unmask_choice`` maps a masked value back."""
     if viewer.sees_patients:
         return options
-    return [{**o, "label": protect_text(o["label"], viewer, known_patient_ids),
-             "value": protect_text(o["value"], viewer, known_patient_ids)} for o in options]
+    return [
+        {
+            **o,
+            "label": protect_text(o["label"], viewer, known_patient_ids),
+            "value": protect_text(o["value"], viewer, known_patient_ids),
+        }
+        for o in options
+    ]
 
 
 def unmask_choice(value, values, viewer: Viewer, known_patient_ids=()):

@@ -74,8 +74,9 @@ class SessionStore:
         self.path = path
         self.policy = policy
         self._lock = threading.Lock()
-        self._con = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
-                                    isolation_level=None, timeout=10)
+        self._con = sqlite3.connect(
+            str(path) if path else ":memory:", check_same_thread=False, isolation_level=None, timeout=10
+        )
         with self._lock:
             if path:
                 self._con.execute("pragma journal_mode=wal")
@@ -106,7 +107,9 @@ class SessionStore:
         now = clock()
         key = _key(sid)
         with self._lock:
-            row = self._con.execute("select user, credential, started, seen from sessions where key = ?", (key,)).fetchone()
+            row = self._con.execute(
+                "select user, credential, started, seen from sessions where key = ?", (key,)
+            ).fetchone()
             if row is None:
                 return None
             user, credential, started, seen = row

@@ -59,7 +59,9 @@ class LoginThrottle:
         with self._lock:
             if len(self._failures) > MAX_KEYS:
                 self._forget_expired(now)
-            for key, limit in zip(self._keys(user, address), (self.limits.per_user, self.limits.per_address)):
+            for key, limit in zip(
+                self._keys(user, address), (self.limits.per_user, self.limits.per_address), strict=True
+            ):
                 recent = self._failures.setdefault(key, deque())
                 recent.append(now)
                 while recent and recent[0] <= now - window:
@@ -67,10 +69,18 @@ class LoginThrottle:
                 if len(recent) >= limit:
                     self._locked_until[key] = now + window
                     recent.clear()
-                    what = f"user {key[1]!r} (from address {address})" if key[0] == "user" else \
-                        f"address {address} (last tried user {user[:64]!r})"
-                    log.warning("sign-in locked for %s after %d failed attempts within %s: %s",
-                                minutes_text(window), limit, minutes_text(window), what)
+                    what = (
+                        f"user {key[1]!r} (from address {address})"
+                        if key[0] == "user"
+                        else f"address {address} (last tried user {user[:64]!r})"
+                    )
+                    log.warning(
+                        "sign-in locked for %s after %d failed attempts within %s: %s",
+                        minutes_text(window),
+                        limit,
+                        minutes_text(window),
+                        what,
+                    )
 
     def succeeded(self, user: str) -> None:
         """A successful sign-in clears the user name's failures (never the address's)."""

@@ -40,9 +40,7 @@ def review_changes_text(changes: dict | None) -> str | None:
     when = changes["finished_at"].strftime("%Y-%m-%d %H:%M UTC")
     if changes["first_review"]:
         return f"First review ({when}): {changes['new']:,} findings raised."
-    detail = ", ".join(
-        f"{r['rule_id']} +{r['new']}/-{r['resolved']}" for r in changes["by_rule"].iter_rows(named=True)
-    )
+    detail = ", ".join(f"{r['rule_id']} +{r['new']}/-{r['resolved']}" for r in changes["by_rule"].iter_rows(named=True))
     return (
         f"Since the previous review (last run {when}): {changes['new']:,} new findings, "
         f"{changes['resolved']:,} resolved" + (f" ({detail})." if detail else ".")

@@ -1,5 +1,4 @@
-"""The claims behind each finding, by the finding's grain (for exports and the findings grids).
-"""
+"""The claims behind each finding, by the finding's grain (for exports and the findings grids)."""
 
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ def finding_claim_ids(snap: Snapshot, finding_ids) -> pl.DataFrame:
     if not ids:
         return empty
     snap.require("findings", "rule_id")
-    f = lambda c, t="varchar": snap.col("findings", "f", c, t)  # noqa: E731
+    f = lambda c, t="varchar": snap.col("findings", "f", c, t)
     have_lines = snap.has("claim_lines", "claim_id", "line_number", "patient_id", "service_date", "rendering_npi")
     billing = snap.col("claim_lines", "cl", "billing_npi")
     units = snap.has("line_units", "claim_id", "line_number", "discipline")
@@ -56,9 +55,9 @@ def finding_claim_ids(snap: Snapshot, finding_ids) -> pl.DataFrame:
         f"""
         with f as materialized (
           select * from (
-            select row_number() over () as finding_id, {f('claim_id')} as claim_id, {f('patient_id')} as patient_id,
-                   {f('service_date', 'date')} as service_date, {f('rendering_npi')} as rendering_npi,
-                   {f('billing_provider')} as billing_provider, {f('discipline')} as discipline
+            select row_number() over () as finding_id, {f("claim_id")} as claim_id, {f("patient_id")} as patient_id,
+                   {f("service_date", "date")} as service_date, {f("rendering_npi")} as rendering_npi,
+                   {f("billing_provider")} as billing_provider, {f("discipline")} as discipline
             from findings f)
           where list_contains($ids, finding_id)),
         scoped as ({scoped})
@@ -77,6 +76,6 @@ def with_claim_ids(snap: Snapshot, findings: pl.DataFrame) -> pl.DataFrame:
         raise ValueError("findings without finding_id: their claims cannot be looked up")
     claims = finding_claim_ids(snap, findings["finding_id"].drop_nulls().to_list())
     out = findings.with_columns(pl.col("finding_id").cast(pl.Int64)).join(claims, on="finding_id", how="left")
-    order = [c for c in findings.columns]
+    order = list(findings.columns)
     order.insert(order.index("claim_id") + 1 if "claim_id" in order else len(order), "claim_ids")
     return out.select(order)

@@ -48,7 +48,7 @@ def _enriched_findings_sql(snap: Snapshot) -> str:
     but ``detail`` (the derived table ``FINDINGS`` holds this, the detail is joined back to it by
     ``finding_id``, the findings' row number)."""
     snap.require("findings", "rule_id")
-    f = lambda c, t="varchar": snap.col("findings", "f", c, t)  # noqa: E731
+    f = lambda c, t="varchar": snap.col("findings", "f", c, t)
     have_lines = snap.has("claim_lines", "claim_id", "line_number", "patient_id", "service_date", "rendering_npi")
     base = (
         f"select row_number() over () as finding_id, f.rule_id, {f('severity')} as severity, "
@@ -149,21 +149,27 @@ def findings_with_detail(snap: Snapshot) -> str:
 
 
 def _line_cells_sql(snap: Snapshot) -> str:
-    return lines_sql(
-        snap,
-        "date_trunc('month', l.service_date)::date as month, l.billing_npi_ as billing_npi, "
-        "l.payer_type_ as payer_type, l.discipline_ as discipline, l.rendering_npi, count(*)::bigint as lines",
-        filtered=False,
-    ) + " group by all"
+    return (
+        lines_sql(
+            snap,
+            "date_trunc('month', l.service_date)::date as month, l.billing_npi_ as billing_npi, "
+            "l.payer_type_ as payer_type, l.discipline_ as discipline, l.rendering_npi, count(*)::bigint as lines",
+            filtered=False,
+        )
+        + " group by all"
+    )
 
 
 def _days_97112_sql(snap: Snapshot) -> str:
-    return lines_sql(
-        snap,
-        "l.patient_id, l.service_date, l.billing_npi_ as billing_npi, l.payer_type_ as payer_type, "
-        "l.discipline_ as discipline, sum(l.units_billed) as units",
-        filtered=False,
-    ) + " and l.cpt_code = '97112' group by all"
+    return (
+        lines_sql(
+            snap,
+            "l.patient_id, l.service_date, l.billing_npi_ as billing_npi, l.payer_type_ as payer_type, "
+            "l.discipline_ as discipline, sum(l.units_billed) as units",
+            filtered=False,
+        )
+        + " and l.cpt_code = '97112' group by all"
+    )
 
 
 def _billing_and_payer(snap: Snapshot) -> tuple[str, str]:
@@ -209,9 +215,8 @@ summaries.register(DAYS_97112, _days_97112_sql)
 
 def line_cells_filter(discipline: bool = True) -> str:
     """The filters on a table of monthly cells (periods of whole months only, ``whole_months``)."""
-    return (
-        f"{in_period('month')} and {one_of('clinic', 'billing_npi')} and {one_of('payer', 'payer_type')}"
-        + (" and ($discipline is null or discipline = $discipline)" if discipline else "")
+    return f"{in_period('month')} and {one_of('clinic', 'billing_npi')} and {one_of('payer', 'payer_type')}" + (
+        " and ($discipline is null or discipline = $discipline)" if discipline else ""
     )
 
 

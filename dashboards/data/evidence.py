@@ -14,8 +14,8 @@ metric the way scoring counted it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import polars as pl
 
@@ -29,10 +29,31 @@ PATIENT_DAY = "patient-day"
 THERAPIST_DAY = "therapist-day"
 RATE_PREFIX = "rate_"  # pipelines.scores.attribution.rule_column: one finding-rate metric per rule id
 
-PATIENT_DAY_COLUMNS = ["service_date", "patient_id", "timed_units", "units_97112", "share_97112_pct",
-                       "documented_minutes", "minutes_per_unit", "findings", "rules", "units_over", "amount_at_risk"]
-WORKING_DAY_COLUMNS = ["service_date", "patients", "visits", "timed_units", "timed_minutes", "timed_hours",
-                       "findings", "rules", "units_over", "amount_at_risk"]
+PATIENT_DAY_COLUMNS = [
+    "service_date",
+    "patient_id",
+    "timed_units",
+    "units_97112",
+    "share_97112_pct",
+    "documented_minutes",
+    "minutes_per_unit",
+    "findings",
+    "rules",
+    "units_over",
+    "amount_at_risk",
+]
+WORKING_DAY_COLUMNS = [
+    "service_date",
+    "patients",
+    "visits",
+    "timed_units",
+    "timed_minutes",
+    "timed_hours",
+    "findings",
+    "rules",
+    "units_over",
+    "amount_at_risk",
+]
 
 
 @dataclass(frozen=True)
@@ -81,13 +102,13 @@ class Evidence:
 def flagged_metrics(snap: Snapshot, npi: str, period: str) -> pl.DataFrame:
     """The provider's metrics that add to its risk score in ``period``, bad-direction z first."""
     snap.require("provider_metrics", "period", "rendering_npi", "metric", "value", "robust_z", "significant")
-    c = lambda col, t="double": snap.col("provider_metrics", "m", col, t)  # noqa: E731
+    c = lambda col, t="double": snap.col("provider_metrics", "m", col, t)
     direction = f"coalesce({c('direction_bad', 'varchar')}, 'high')"
     return snap.frame(
         f"""
-        select m.metric, {c('label', 'varchar')} as label, m.value, {c('peer_median')} as peer_median,
-               m.robust_z, {c('percentile')} as percentile, {c('p_value')} as p_value,
-               {direction} as direction_bad, {c('peer_group', 'varchar')} as peer_group,
+        select m.metric, {c("label", "varchar")} as label, m.value, {c("peer_median")} as peer_median,
+               m.robust_z, {c("percentile")} as percentile, {c("p_value")} as p_value,
+               {direction} as direction_bad, {c("peer_group", "varchar")} as peer_group,
                case when {direction} = 'low' then -m.robust_z else m.robust_z end as z_bad
         from provider_metrics m
         where m.rendering_npi = $npi and m.period = $period and m.significant
@@ -106,7 +127,8 @@ def peer_values(snap: Snapshot, period: str, peer_group: str | None, metrics: li
     names = (
         "left join (select rendering_npi, any_value(provider_name) as provider_name from provider_scores "
         "where period = $period group by rendering_npi) ps using (rendering_npi)"
-        if snap.has("provider_scores", "period", "rendering_npi", "provider_name") else ""
+        if snap.has("provider_scores", "period", "rendering_npi", "provider_name")
+        else ""
     )
     name = "ps.provider_name" if names else "cast(null as varchar)"
     return snap.frame(
@@ -146,15 +168,24 @@ def limits(snap: Snapshot) -> Limits:
 def _unit_rows(snap: Snapshot, npi: str, period: str) -> pl.DataFrame:
     """The provider's line units in the period with what ``facts.line_frame`` reads (the claim
     line's total timed minutes, and its minutes when the units carry none)."""
-    snap.require("line_units", "claim_id", "line_number", "rendering_npi", "patient_id", "service_date",
-                 "cpt_code", "units_billed")
-    u = lambda col, t="varchar": snap.col("line_units", "lu", col, t)  # noqa: E731
-    c = lambda col, t="varchar": snap.col("claim_lines", "cl", col, t)  # noqa: E731
+    snap.require(
+        "line_units",
+        "claim_id",
+        "line_number",
+        "rendering_npi",
+        "patient_id",
+        "service_date",
+        "cpt_code",
+        "units_billed",
+    )
+    u = lambda col, t="varchar": snap.col("line_units", "lu", col, t)
+    c = lambda col, t="varchar": snap.col("claim_lines", "cl", col, t)
     has_lines = snap.has("claim_lines", "claim_id", "line_number", "rendering_npi", "service_date")
     join = (
         " left join (select * from claim_lines where rendering_npi = $npi and ($start is null or "
         "service_date between $start and $end)) cl on cl.claim_id = lu.claim_id and cl.line_number = lu.line_number"
-        if has_lines else ""
+        if has_lines
+        else ""
     )
     line = c if has_lines else (lambda col, t="varchar": f"cast(null as {t})")
     minutes = u("minutes_used", "bigint") if snap.has("line_units", "minutes_used") else line("minutes", "bigint")
@@ -162,10 +193,10 @@ def _unit_rows(snap: Snapshot, npi: str, period: str) -> pl.DataFrame:
     return snap.frame(
         f"""
         select lu.claim_id, lu.line_number, lu.rendering_npi, lu.patient_id, lu.service_date,
-               {u('discipline')} as discipline, lu.cpt_code, {u('is_timed', 'boolean')} as is_timed,
-               {u('duplicate_extra', 'boolean')} as duplicate_extra, lu.units_billed,
+               {u("discipline")} as discipline, lu.cpt_code, {u("is_timed", "boolean")} as is_timed,
+               {u("duplicate_extra", "boolean")} as duplicate_extra, lu.units_billed,
                {minutes} as minutes_used,
-               coalesce({u('total_timed_minutes', 'bigint')}, {line('total_timed_minutes', 'bigint')}) as total_timed_minutes
+               coalesce({u("total_timed_minutes", "bigint")}, {line("total_timed_minutes", "bigint")}) as total_timed_minutes
         from line_units lu {join}
         where lu.rendering_npi = $npi and ($start is null or lu.service_date between $start and $end)
         """,
@@ -184,14 +215,24 @@ def _finding_totals(findings: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 def _with_totals(days: pl.DataFrame, totals: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     return days.join(totals, on=keys, how="left").with_columns(
-        pl.col("findings").fill_null(0), pl.col("rules").fill_null(""),
-        pl.col("units_over").fill_null(0.0), pl.col("amount_at_risk").fill_null(0.0),
+        pl.col("findings").fill_null(0),
+        pl.col("rules").fill_null(""),
+        pl.col("units_over").fill_null(0.0),
+        pl.col("amount_at_risk").fill_null(0.0),
     )
 
 
 def _findings_of(snap: Snapshot, npi: str, period: str) -> pl.DataFrame:
-    empty = pl.DataFrame(schema={"service_date": pl.Date, "rule_id": pl.String, "patient_id": pl.String,
-                                 "units_over": pl.Float64, "amount_at_risk": pl.Float64, "detail": pl.String})
+    empty = pl.DataFrame(
+        schema={
+            "service_date": pl.Date,
+            "rule_id": pl.String,
+            "patient_id": pl.String,
+            "units_over": pl.Float64,
+            "amount_at_risk": pl.Float64,
+            "detail": pl.String,
+        }
+    )
     try:
         found = data.provider_findings(snap, npi, period)
     except MissingData:
@@ -208,14 +249,22 @@ def provider_days(snap: Snapshot, npi: str, period: str) -> ProviderDays:
     found = _findings_of(snap, npi, period)
     line = facts.line_frame(None, _unit_rows(snap, npi, period), ScoreSettings())
     documented = pl.col("documented_units") > 0
-    patient_days = facts.patient_days(line).collect().with_columns(
-        pl.when(pl.col("timed_units") > 0).then(100.0 * pl.col("units_97112") / pl.col("timed_units"))
-        .alias("share_97112_pct"),
-        pl.when(documented).then(pl.col("documented_minutes") / pl.col("documented_units")).alias("minutes_per_unit"),
+    patient_days = (
+        facts.patient_days(line)
+        .collect()
+        .with_columns(
+            pl.when(pl.col("timed_units") > 0)
+            .then(100.0 * pl.col("units_97112") / pl.col("timed_units"))
+            .alias("share_97112_pct"),
+            pl.when(documented)
+            .then(pl.col("documented_minutes") / pl.col("documented_units"))
+            .alias("minutes_per_unit"),
+        )
     )
     own = found.filter(pl.col("patient_id").is_not_null())
-    patient_days = _with_totals(patient_days, _finding_totals(own, ["patient_id", "service_date"]),
-                                ["patient_id", "service_date"])
+    patient_days = _with_totals(
+        patient_days, _finding_totals(own, ["patient_id", "service_date"]), ["patient_id", "service_date"]
+    )
     # a working day's timed minutes as scoring counts them: documented minutes, 15 a unit undocumented
     day_minutes = pl.col("documented_minutes").fill_null(0) + facts.MINUTES_PER_UNIT * pl.col("undocumented_units")
     working_days = (
@@ -255,8 +304,9 @@ def _shown(frame: pl.DataFrame, grain: str, lead: list[str]) -> pl.DataFrame:
     return frame.select([c for c in order if c in frame.columns])
 
 
-def _beyond_median(column: str, grain: str, what: str, direction: str = "high", scale: float = 1.0,
-                   percent: bool = False) -> Selector:
+def _beyond_median(
+    column: str, grain: str, what: str, direction: str = "high", scale: float = 1.0, percent: bool = False
+) -> Selector:
     """The days whose own value is beyond the peer median in the bad direction, worst first."""
     high = direction == "high"
 
@@ -268,8 +318,10 @@ def _beyond_median(column: str, grain: str, what: str, direction: str = "high", 
         else:
             bar = median * scale
             keep = value > bar if high else value < bar
-            rule = (f"{grain}s with {'more' if high else 'fewer'} {what} than the peer median of "
-                    f"{metric_text(median, percent)}, {'most' if high else 'fewest'} first")
+            rule = (
+                f"{grain}s with {'more' if high else 'fewer'} {what} than the peer median of "
+                f"{metric_text(median, percent)}, {'most' if high else 'fewest'} first"
+            )
         listed = frame.filter(keep).sort([column, "service_date"], descending=[high, False], nulls_last=True)
         return Selection(_shown(listed, grain, [column]), rule)
 
@@ -279,17 +331,23 @@ def _beyond_median(column: str, grain: str, what: str, direction: str = "high", 
 def _at_daily_limit(days: ProviderDays, limits: Limits, median: float | None) -> Selection:
     limit = limits.daily_limit_97112
     listed = days.patient_days.filter(pl.col("units_97112") >= limit).sort(
-        ["units_97112", "service_date"], descending=[True, False])
-    return Selection(_shown(listed, PATIENT_DAY, ["units_97112"]),
-                     f"patient-days with 97112 at the daily limit ({limit} units or more)")
+        ["units_97112", "service_date"], descending=[True, False]
+    )
+    return Selection(
+        _shown(listed, PATIENT_DAY, ["units_97112"]),
+        f"patient-days with 97112 at the daily limit ({limit} units or more)",
+    )
 
 
 def _over_day_minutes(days: ProviderDays, limits: Limits, median: float | None) -> Selection:
     minutes = limits.oig_day_minutes
     listed = days.working_days.filter(pl.col("timed_minutes") > minutes).sort(
-        ["timed_minutes", "service_date"], descending=[True, False])
-    return Selection(_shown(listed, THERAPIST_DAY, ["timed_minutes", "timed_hours"]),
-                     f"working days over {minutes / 60:g} timed hours ({minutes} minutes)")
+        ["timed_minutes", "service_date"], descending=[True, False]
+    )
+    return Selection(
+        _shown(listed, THERAPIST_DAY, ["timed_minutes", "timed_hours"]),
+        f"working days over {minutes / 60:g} timed hours ({minutes} minutes)",
+    )
 
 
 def _with_finding(rule: str) -> Selector:
@@ -304,7 +362,8 @@ def _with_finding(rule: str) -> Selector:
         if not therapist:
             found = found.filter(pl.col("patient_id").is_not_null())
         per_day = found.group_by(keys).agg(
-            pl.len().alias(count), pl.col("detail").drop_nulls().str.join(" | ").alias("detail"))
+            pl.len().alias(count), pl.col("detail").drop_nulls().str.join(" | ").alias("detail")
+        )
         base = days.working_days if therapist else days.patient_days
         listed = per_day.join(base, on=keys, how="left").sort(keys[::-1])
         return Selection(_shown(listed, grain, [count, "detail"]), f"{grain}s with at least one {rule} finding")
@@ -312,24 +371,58 @@ def _with_finding(rule: str) -> Selector:
     return select
 
 
-FIXED: dict[str, Evidence] = {e.metric: e for e in (
-    Evidence("timed_units_per_patient_day", "timed units per patient-day", PATIENT_DAY,
-             _beyond_median("timed_units", PATIENT_DAY, "timed units")),
-    Evidence("units_97112_per_patient_day", "97112 units per patient-day", PATIENT_DAY,
-             _beyond_median("units_97112", PATIENT_DAY, "97112 units")),
-    Evidence("share_97112_of_timed_units", "97112 share of timed units", PATIENT_DAY,
-             _beyond_median("share_97112_pct", PATIENT_DAY, "of their timed units in 97112", scale=100.0,
-                            percent=True), percent=True),
-    Evidence("minutes_per_timed_unit", "documented minutes per timed unit", PATIENT_DAY,
-             _beyond_median("minutes_per_unit", PATIENT_DAY, "documented minutes per timed unit", direction="low")),
-    Evidence("share_days_97112_at_limit", "patient-days with 97112 at the daily limit", PATIENT_DAY,
-             _at_daily_limit, percent=True),
-    Evidence("timed_hours_per_day_mean", "timed hours per working day", THERAPIST_DAY,
-             _beyond_median("timed_hours", THERAPIST_DAY, "timed hours")),
-    Evidence("timed_hours_per_day_max", "timed hours on the longest day", THERAPIST_DAY,
-             _beyond_median("timed_hours", THERAPIST_DAY, "timed hours")),
-    Evidence("share_days_over_8h", "working days over 8 timed hours", THERAPIST_DAY, _over_day_minutes, percent=True),
-)}
+FIXED: dict[str, Evidence] = {
+    e.metric: e
+    for e in (
+        Evidence(
+            "timed_units_per_patient_day",
+            "timed units per patient-day",
+            PATIENT_DAY,
+            _beyond_median("timed_units", PATIENT_DAY, "timed units"),
+        ),
+        Evidence(
+            "units_97112_per_patient_day",
+            "97112 units per patient-day",
+            PATIENT_DAY,
+            _beyond_median("units_97112", PATIENT_DAY, "97112 units"),
+        ),
+        Evidence(
+            "share_97112_of_timed_units",
+            "97112 share of timed units",
+            PATIENT_DAY,
+            _beyond_median("share_97112_pct", PATIENT_DAY, "of their timed units in 97112", scale=100.0, percent=True),
+            percent=True,
+        ),
+        Evidence(
+            "minutes_per_timed_unit",
+            "documented minutes per timed unit",
+            PATIENT_DAY,
+            _beyond_median("minutes_per_unit", PATIENT_DAY, "documented minutes per timed unit", direction="low"),
+        ),
+        Evidence(
+            "share_days_97112_at_limit",
+            "patient-days with 97112 at the daily limit",
+            PATIENT_DAY,
+            _at_daily_limit,
+            percent=True,
+        ),
+        Evidence(
+            "timed_hours_per_day_mean",
+            "timed hours per working day",
+            THERAPIST_DAY,
+            _beyond_median("timed_hours", THERAPIST_DAY, "timed hours"),
+        ),
+        Evidence(
+            "timed_hours_per_day_max",
+            "timed hours on the longest day",
+            THERAPIST_DAY,
+            _beyond_median("timed_hours", THERAPIST_DAY, "timed hours"),
+        ),
+        Evidence(
+            "share_days_over_8h", "working days over 8 timed hours", THERAPIST_DAY, _over_day_minutes, percent=True
+        ),
+    )
+}
 
 
 def definition(metric: str) -> Evidence | None:
@@ -338,7 +431,7 @@ def definition(metric: str) -> Evidence | None:
     if metric in FIXED:
         return FIXED[metric]
     if metric.startswith(RATE_PREFIX) and len(metric) > len(RATE_PREFIX):
-        rule = metric[len(RATE_PREFIX):].upper()
+        rule = metric[len(RATE_PREFIX) :].upper()
         grain = THERAPIST_DAY if rule in THERAPIST_DAY_RULES else PATIENT_DAY
         return Evidence(metric, f"{rule} findings per patient-day", grain, _with_finding(rule))
     return None

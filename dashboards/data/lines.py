@@ -89,25 +89,25 @@ def one_units_row_per_line(snap: Snapshot) -> bool:
 def line_detail_sql(snap: Snapshot, where: str) -> str:
     """Claim lines with their expected units (line_units), filtered by ``where`` on ``cl``."""
     lu = snap.has("line_units", "claim_id", "line_number")
-    u = lambda c, t="varchar": snap.col("line_units", "lu", c, t) if lu else f"cast(null as {t})"  # noqa: E731
-    c = lambda col, t="varchar": snap.col("claim_lines", "cl", col, t)  # noqa: E731
+    u = lambda c, t="varchar": snap.col("line_units", "lu", c, t) if lu else f"cast(null as {t})"
+    c = lambda col, t="varchar": snap.col("claim_lines", "cl", col, t)
     join = " left join line_units lu on lu.claim_id = cl.claim_id and lu.line_number = cl.line_number" if lu else ""
     return f"""
-      select cl.service_date, cl.patient_id, cl.rendering_npi, {c('provider_name')} as provider_name,
-             cl.claim_id, cl.line_number, cl.cpt_code, {c('modifiers')} as modifiers,
-             {c('minutes', 'bigint')} as minutes, {c('total_timed_minutes', 'bigint')} as total_timed_minutes,
-             cl.units_billed, {u('expected_units', 'double')} as expected_units,
-             {u('expected_units_min', 'double')} as expected_units_min,
-             {u('expected_units_max', 'double')} as expected_units_max,
-             {u('method')} as method, {u('is_timed', 'boolean')} as is_timed,
-             {u('group_timed_minutes', 'bigint')} as group_timed_minutes,
-             {u('group_supported_units', 'bigint')} as group_supported_units, {u('expected_basis')} as expected_basis,
-             {c('payer_type')} as payer_type, {c('payer_name')} as payer_name, {c('billing_npi')} as billing_npi,
-             {c('clinic_name')} as clinic_name, {c('diagnosis_codes')} as diagnosis_codes,
-             {c('allowed_amount', 'double')} as allowed_amount, {c('visit_start', 'timestamp')} as visit_start,
-             {c('visit_end', 'timestamp')} as visit_end, {c('deficit_documented', 'boolean')} as deficit_documented,
-             {c('goals_documented', 'boolean')} as goals_documented,
-             {c('response_documented', 'boolean')} as response_documented, {c('note_text')} as note_text
+      select cl.service_date, cl.patient_id, cl.rendering_npi, {c("provider_name")} as provider_name,
+             cl.claim_id, cl.line_number, cl.cpt_code, {c("modifiers")} as modifiers,
+             {c("minutes", "bigint")} as minutes, {c("total_timed_minutes", "bigint")} as total_timed_minutes,
+             cl.units_billed, {u("expected_units", "double")} as expected_units,
+             {u("expected_units_min", "double")} as expected_units_min,
+             {u("expected_units_max", "double")} as expected_units_max,
+             {u("method")} as method, {u("is_timed", "boolean")} as is_timed,
+             {u("group_timed_minutes", "bigint")} as group_timed_minutes,
+             {u("group_supported_units", "bigint")} as group_supported_units, {u("expected_basis")} as expected_basis,
+             {c("payer_type")} as payer_type, {c("payer_name")} as payer_name, {c("billing_npi")} as billing_npi,
+             {c("clinic_name")} as clinic_name, {c("diagnosis_codes")} as diagnosis_codes,
+             {c("allowed_amount", "double")} as allowed_amount, {c("visit_start", "timestamp")} as visit_start,
+             {c("visit_end", "timestamp")} as visit_end, {c("deficit_documented", "boolean")} as deficit_documented,
+             {c("goals_documented", "boolean")} as goals_documented,
+             {c("response_documented", "boolean")} as response_documented, {c("note_text")} as note_text
       from claim_lines cl {join}
       where {where}
       order by cl.service_date, cl.claim_id, cl.line_number

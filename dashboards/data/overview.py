@@ -22,7 +22,6 @@ from dashboards.data.lines import direct_lines_sql, direct_params, lines_sql, on
 from dashboards.data.periods import Filters, in_period, one_of, period_params, whole_months
 from dashboards.data.snapshot import Snapshot
 
-
 DEFAULT_DAILY_LIMIT_97112 = 4
 
 
@@ -37,7 +36,8 @@ def _filter_options(snap: Snapshot) -> dict[str, list]:
     out: dict[str, list] = {"periods": [], "clinics": [], "disciplines": [], "payer_types": []}
     if snap.has("claim_lines", "service_date"):
         out["periods"] = [
-            r[0] for r in snap.rows(
+            r[0]
+            for r in snap.rows(
                 "select strftime(m, '%Y-%m') as m from (select distinct date_trunc('month', service_date) as m "
                 "from claim_lines where service_date is not null) order by 1 desc"
             )
@@ -52,15 +52,22 @@ def _filter_options(snap: Snapshot) -> dict[str, list]:
                 )
             ]
         if snap.has("claim_lines", "payer_type"):
-            out["payer_types"] = [r[0] for r in snap.rows(
-                "select distinct payer_type from claim_lines where payer_type is not null order by 1")]
+            out["payer_types"] = [
+                r[0]
+                for r in snap.rows(
+                    "select distinct payer_type from claim_lines where payer_type is not null order by 1"
+                )
+            ]
     elif snap.has("provider_scores", "period"):
-        out["periods"] = [r[0] for r in snap.rows(
-            "select distinct period from provider_scores where period <> 'all' order by 1 desc")]
+        out["periods"] = [
+            r[0] for r in snap.rows("select distinct period from provider_scores where period <> 'all' order by 1 desc")
+        ]
     for table in ("line_units", "provider_scores"):
         if snap.has(table, "discipline"):
-            out["disciplines"] = [r[0] for r in snap.rows(
-                f"select distinct discipline from {table} where discipline is not null order by 1")]
+            out["disciplines"] = [
+                r[0]
+                for r in snap.rows(f"select distinct discipline from {table} where discipline is not null order by 1")
+            ]
             break
     return out
 
@@ -83,14 +90,22 @@ def lines_reviewed(snap: Snapshot, filters: Filters) -> int:
     lines_sql(snap, "1")  # the same MissingData as the query
     if not filters.discipline and one_units_row_per_line(snap):
         if whole_months(filters) and summaries.ready(snap, CLAIM_LINE_CELLS):
-            query = (f"select coalesce(sum(lines), 0)::bigint as n from {summaries.table(CLAIM_LINE_CELLS)} "
-                     f"where {line_cells_filter(discipline=False)}")
+            query = (
+                f"select coalesce(sum(lines), 0)::bigint as n from {summaries.table(CLAIM_LINE_CELLS)} "
+                f"where {line_cells_filter(discipline=False)}"
+            )
             return int(summaries.frame(snap, (CLAIM_LINE_CELLS,), query, direct_params(filters))["n"][0])
         return int(snap.frame(direct_lines_sql(snap, "count(*) as n"), direct_params(filters))["n"][0])
     if whole_months(filters):
-        return int(summaries.frame(snap, (LINE_CELLS,),
-                            f"select coalesce(sum(lines), 0)::bigint as n from {summaries.table(LINE_CELLS)} "
-                            f"where {line_cells_filter()}", filters.params())["n"][0])
+        return int(
+            summaries.frame(
+                snap,
+                (LINE_CELLS,),
+                f"select coalesce(sum(lines), 0)::bigint as n from {summaries.table(LINE_CELLS)} "
+                f"where {line_cells_filter()}",
+                filters.params(),
+            )["n"][0]
+        )
     return int(snap.frame(lines_sql(snap, "count(*) as n"), filters.params())["n"][0])
 
 
@@ -100,7 +115,7 @@ def _findings_source(snap: Snapshot, filters: Filters) -> str | None:
     snap.require("findings", "rule_id")
     if filters.clinic or filters.payer_type or filters.discipline or not findings_direct(snap):
         return None
-    f = lambda c, t="varchar": snap.col("findings", "f", c, t)  # noqa: E731
+    f = lambda c, t="varchar": snap.col("findings", "f", c, t)
     return (
         f"(select f.rule_id, {f('units_over', 'double')} as units_over, "
         f"{f('amount_at_risk', 'double')} as amount_at_risk, "
@@ -124,7 +139,8 @@ def findings_by_rule(snap: Snapshot, filters: Filters) -> pl.DataFrame:
     """Findings, units over and amount at risk per rule; the amount sums the findings' exposure (each
     line's amount at risk counted once across rules)."""
     return _findings_frame(
-        snap, filters,
+        snap,
+        filters,
         "select rule_id, count(*)::bigint as findings, coalesce(sum(units_over), 0)::double as units_over, "
         "coalesce(sum(exposure), 0)::double as amount_at_risk "
         f"from {{src}} where {finding_filter()} group by rule_id order by findings desc, rule_id",
@@ -134,7 +150,8 @@ def findings_by_rule(snap: Snapshot, filters: Filters) -> pl.DataFrame:
 def findings_monthly(snap: Snapshot, filters: Filters) -> pl.DataFrame:
     """Findings per month and rule (findings without a service date are left out)."""
     return _findings_frame(
-        snap, filters,
+        snap,
+        filters,
         "select month, rule_id, count(*)::bigint as findings, coalesce(sum(exposure), 0)::double as amount_at_risk "
         f"from {{src}} where month is not null and {finding_filter()} "
         "group by month, rule_id order by month, rule_id",
@@ -146,7 +163,8 @@ def units_97112_per_patient_day(snap: Snapshot, filters: Filters) -> pl.DataFram
     lines_sql(snap, "1")
     if filters.discipline or not one_units_row_per_line(snap):
         return summaries.frame(
-            snap, (DAYS_97112,),
+            snap,
+            (DAYS_97112,),
             "select units::bigint as units, count(*)::bigint as patient_days from (select sum(units) as units "
             f"from {summaries.table(DAYS_97112)} where {in_period('service_date')} "
             f"and {one_of('clinic', 'billing_npi')} and {one_of('payer', 'payer_type')} "
@@ -157,7 +175,8 @@ def units_97112_per_patient_day(snap: Snapshot, filters: Filters) -> pl.DataFram
     everyone = not (filters.clinic or filters.payer_type)
     if everyone and whole_months(filters) and summaries.ready(snap, HIST_97112):
         return summaries.frame(
-            snap, (HIST_97112,),
+            snap,
+            (HIST_97112,),
             "select units, sum(patient_days)::bigint as patient_days from "
             f"{summaries.table(HIST_97112)} where {in_period('month')} "
             "group by units order by units",
@@ -165,7 +184,8 @@ def units_97112_per_patient_day(snap: Snapshot, filters: Filters) -> pl.DataFram
         )
     if summaries.ready(snap, CLAIM_DAYS_97112):
         return summaries.frame(
-            snap, (CLAIM_DAYS_97112,),
+            snap,
+            (CLAIM_DAYS_97112,),
             "select units::bigint as units, count(*)::bigint as patient_days from (select sum(units) as units "
             f"from {summaries.table(CLAIM_DAYS_97112)} where {in_period('service_date')} "
             f"and {one_of('clinic', 'billing_npi')} and {one_of('payer', 'payer_type')} "

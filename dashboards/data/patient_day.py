@@ -1,5 +1,4 @@
-"""One patient-day: its lines and findings, and the patient a link's token names (never an id in a URL).
-"""
+"""One patient-day: its lines and findings, and the patient a link's token names (never an id in a URL)."""
 
 from __future__ import annotations
 
@@ -57,7 +56,8 @@ def patient_day_lines(snap: Snapshot, patient_id: str, service_date: dt.date) ->
 def patient_day_findings(snap: Snapshot, patient_id: str, service_date: dt.date) -> pl.DataFrame:
     """Findings of the patient-day, of its lines, and the therapist-day findings of its therapists."""
     frame = summaries.frame(
-        snap, (FINDINGS,),
+        snap,
+        (FINDINGS,),
         f"""
         select * from {findings_with_detail(snap)}
         where service_date = $day and (patient_id = $pid or (patient_id is null and rendering_npi in
@@ -67,6 +67,20 @@ def patient_day_findings(snap: Snapshot, patient_id: str, service_date: dt.date)
         {"pid": patient_id, "day": service_date},
     )
     return frame.select(
-        [c for c in ["rule_id", "severity", "rendering_npi", "patient_id", "claim_id", "line_number",
-                     "units_over", "amount_at_risk", "detail", "finding_id"] if c in frame.columns]
+        [
+            c
+            for c in [
+                "rule_id",
+                "severity",
+                "rendering_npi",
+                "patient_id",
+                "claim_id",
+                "line_number",
+                "units_over",
+                "amount_at_risk",
+                "detail",
+                "finding_id",
+            ]
+            if c in frame.columns
+        ]
     )

@@ -8,7 +8,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 
-
 def _any_of(values) -> tuple[str, ...] | None:
     """A filter's chosen values as a tuple (one value or several); None when nothing is chosen."""
     if values is None or values == "":

@@ -18,7 +18,6 @@ from dashboards.data.lines import direct_lines_sql, direct_params, line_detail_s
 from dashboards.data.periods import Filters, in_period, period_bounds, scores_period, whole_months
 from dashboards.data.snapshot import MissingData, Snapshot
 
-
 TOP_PROVIDERS = 10
 
 
@@ -46,9 +45,16 @@ def provider_map(snap: Snapshot, filters: Filters) -> pl.DataFrame:
         npis = _selected_npis(snap, filters)
         scores = scores.filter(pl.col("rendering_npi").is_in(npis.to_list()))
     for column, dtype in [
-        ("provider_name", pl.String), ("discipline", pl.String), ("peer_group", pl.String),
-        ("units_97112_per_patient_day", pl.Float64), ("amount_at_risk", pl.Float64), ("outlier", pl.Boolean),
-        ("reasons", pl.String), ("findings", pl.Int64), ("units_over", pl.Float64), ("patient_days", pl.Int64),
+        ("provider_name", pl.String),
+        ("discipline", pl.String),
+        ("peer_group", pl.String),
+        ("units_97112_per_patient_day", pl.Float64),
+        ("amount_at_risk", pl.Float64),
+        ("outlier", pl.Boolean),
+        ("reasons", pl.String),
+        ("findings", pl.Int64),
+        ("units_over", pl.Float64),
+        ("patient_days", pl.Int64),
     ]:
         if column not in scores.columns:
             scores = scores.with_columns(pl.lit(None, dtype).alias(column))
@@ -60,13 +66,19 @@ def _selected_npis(snap: Snapshot, filters: Filters) -> pl.Series:
     lines_sql(snap, "1")
     if not filters.discipline:  # a left join never removes a line: the claim lines alone answer
         if whole_months(filters) and summaries.ready(snap, CLAIM_LINE_CELLS):
-            query = (f"select distinct rendering_npi from {summaries.table(CLAIM_LINE_CELLS)} "
-                     f"where {line_cells_filter(discipline=False)}")
+            query = (
+                f"select distinct rendering_npi from {summaries.table(CLAIM_LINE_CELLS)} "
+                f"where {line_cells_filter(discipline=False)}"
+            )
             return summaries.frame(snap, (CLAIM_LINE_CELLS,), query, direct_params(filters))["rendering_npi"]
         return snap.frame(direct_lines_sql(snap, "distinct l.rendering_npi"), direct_params(filters))["rendering_npi"]
     if whole_months(filters):
-        return summaries.frame(snap, (LINE_CELLS,), f"select distinct rendering_npi from {summaries.table(LINE_CELLS)} "
-                        f"where {line_cells_filter()}", filters.params())["rendering_npi"]
+        return summaries.frame(
+            snap,
+            (LINE_CELLS,),
+            f"select distinct rendering_npi from {summaries.table(LINE_CELLS)} where {line_cells_filter()}",
+            filters.params(),
+        )["rendering_npi"]
     return snap.frame(lines_sql(snap, "distinct l.rendering_npi"), filters.params())["rendering_npi"]
 
 
@@ -84,8 +96,19 @@ def search_providers(frame: pl.DataFrame, text: str | None) -> pl.DataFrame:
 
 
 def top_providers(snap: Snapshot, filters: Filters, n: int = TOP_PROVIDERS) -> pl.DataFrame:
-    cols = ["risk_rank", "rendering_npi", "provider_name", "discipline", "patient_days",
-            "units_97112_per_patient_day", "findings", "units_over", "amount_at_risk", "outlier", "reasons"]
+    cols = [
+        "risk_rank",
+        "rendering_npi",
+        "provider_name",
+        "discipline",
+        "patient_days",
+        "units_97112_per_patient_day",
+        "findings",
+        "units_over",
+        "amount_at_risk",
+        "outlier",
+        "reasons",
+    ]
     frame = provider_map(snap, filters)
     return frame.select([c for c in cols if c in frame.columns]).head(n)
 
@@ -126,8 +149,17 @@ def provider_name(snap: Snapshot, npi: str) -> str | None:
 def provider_metrics(snap: Snapshot, npi: str, period: str) -> pl.DataFrame:
     snap.require("provider_metrics", "period", "rendering_npi", "metric", "value")
     types = {"metric": "varchar", "peer_group": "varchar", "direction_bad": "varchar", "significant": "boolean"}
-    want = ["metric", "value", "peer_median", "robust_z", "percentile", "p_value", "significant", "direction_bad",
-            "peer_group"]
+    want = [
+        "metric",
+        "value",
+        "peer_median",
+        "robust_z",
+        "percentile",
+        "p_value",
+        "significant",
+        "direction_bad",
+        "peer_group",
+    ]
     cols = ", ".join(f"{snap.col('provider_metrics', 'm', c, types.get(c, 'double'))} as {c}" for c in want)
     return snap.frame(
         f"select {cols} from provider_metrics m where m.rendering_npi = $npi and m.period = $period order by m.metric",
@@ -168,22 +200,40 @@ def provider_findings(snap: Snapshot, npi: str, period: str = "all") -> pl.DataF
         " or (rendering_npi_given is null and claim_id is null and patient_id is not null "
         "and (patient_id, service_date) in "
         "(select patient_id, service_date from claim_lines where rendering_npi = $npi))"
-        if has_lines else ""
+        if has_lines
+        else ""
     )
     frame = summaries.frame(
-        snap, (FINDINGS,),
+        snap,
+        (FINDINGS,),
         f"""
         select * from {findings_with_detail(snap)}
         where (rendering_npi = $npi{shared})
-          and {in_period('service_date')}
+          and {in_period("service_date")}
         order by service_date, rule_id, finding_id
         """,
         {"npi": npi, "start": start, "end": end},
     )
     return frame.select(
-        [c for c in ["service_date", "rule_id", "severity", "patient_id", "rendering_npi", "claim_id", "line_number",
-                     "units_over", "amount_at_risk", "detail", "payer_type", "clinic_name", "finding_id"]
-         if c in frame.columns]
+        [
+            c
+            for c in [
+                "service_date",
+                "rule_id",
+                "severity",
+                "patient_id",
+                "rendering_npi",
+                "claim_id",
+                "line_number",
+                "units_over",
+                "amount_at_risk",
+                "detail",
+                "payer_type",
+                "clinic_name",
+                "finding_id",
+            ]
+            if c in frame.columns
+        ]
     )
 
 

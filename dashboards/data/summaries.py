@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import duckdb
 import polars as pl
@@ -177,7 +177,7 @@ def prefetch(snap: Snapshot, *names: str) -> threading.Thread | None:
             db = _database(snap_like)
             if db is not None:
                 db.ensure(*names)
-        except Exception:  # noqa: BLE001 - a request that needs the tables builds them and reports
+        except Exception:
             pass
         finally:
             with _CACHE_LOCK:

@@ -16,21 +16,42 @@ import polars as pl
 
 from dashboards.data.snapshot import Snapshot
 
-VISIT_COLUMNS = ["patient_id", "claim_id", "visit_start", "visit_end", "clock_minutes", "timed_minutes",
-                 "timed_units", "units_billed", "codes", "one_on_one"]
+VISIT_COLUMNS = [
+    "patient_id",
+    "claim_id",
+    "visit_start",
+    "visit_end",
+    "clock_minutes",
+    "timed_minutes",
+    "timed_units",
+    "units_billed",
+    "codes",
+    "one_on_one",
+]
 
 
 def therapist_day_visits(snap: Snapshot, npi: str, day: dt.date) -> pl.DataFrame:
     """One row per visit of ``npi`` on ``day`` (VISIT_COLUMNS), by start time; visits without a
     start or end come last."""
-    snap.require("claim_lines", "claim_id", "line_number", "patient_id", "service_date", "rendering_npi",
-                 "cpt_code", "units_billed")
-    c = lambda col, t="varchar": snap.col("claim_lines", "cl", col, t)  # noqa: E731
+    snap.require(
+        "claim_lines",
+        "claim_id",
+        "line_number",
+        "patient_id",
+        "service_date",
+        "rendering_npi",
+        "cpt_code",
+        "units_billed",
+    )
+    c = lambda col, t="varchar": snap.col("claim_lines", "cl", col, t)
     lu = snap.has("line_units", "claim_id", "line_number")
-    u = lambda col, t="varchar": snap.col("line_units", "lu", col, t) if lu else f"cast(null as {t})"  # noqa: E731
+    u = lambda col, t="varchar": snap.col("line_units", "lu", col, t) if lu else f"cast(null as {t})"
     # only the day's line units are joined (not every line's), when they say whose and which day they are
-    units = ("(select * from line_units where rendering_npi = $npi and service_date = $day)"
-             if snap.has("line_units", "rendering_npi", "service_date") else "line_units")
+    units = (
+        "(select * from line_units where rendering_npi = $npi and service_date = $day)"
+        if snap.has("line_units", "rendering_npi", "service_date")
+        else "line_units"
+    )
     join = f" left join {units} lu on lu.claim_id = cl.claim_id and lu.line_number = cl.line_number" if lu else ""
     minutes = f"coalesce({u('minutes_used', 'bigint')}, {c('minutes', 'bigint')})"
     # without line units a line with documented minutes is taken for a timed one
@@ -39,9 +60,9 @@ def therapist_day_visits(snap: Snapshot, npi: str, day: dt.date) -> pl.DataFrame
     return snap.frame(
         f"""
         with l as (
-          select cl.patient_id, cl.claim_id, cl.cpt_code, cl.units_billed, {c('visit_start', 'timestamp')} as visit_start,
-                 {c('visit_end', 'timestamp')} as visit_end, {timed} as timed, {counted} as counted, {minutes} as minutes,
-                 coalesce({u('total_timed_minutes', 'bigint')}, {c('total_timed_minutes', 'bigint')}) as total_timed_minutes
+          select cl.patient_id, cl.claim_id, cl.cpt_code, cl.units_billed, {c("visit_start", "timestamp")} as visit_start,
+                 {c("visit_end", "timestamp")} as visit_end, {timed} as timed, {counted} as counted, {minutes} as minutes,
+                 coalesce({u("total_timed_minutes", "bigint")}, {c("total_timed_minutes", "bigint")}) as total_timed_minutes
           from claim_lines cl {join}
           where cl.rendering_npi = $npi and cl.service_date = $day
         )
@@ -63,8 +84,11 @@ def therapist_day_visits(snap: Snapshot, npi: str, day: dt.date) -> pl.DataFrame
 
 
 # A visit that can go on a timeline: a start, and an end after it.
-PLACED = (pl.col("visit_start").is_not_null() & pl.col("visit_end").is_not_null()
-          & (pl.col("visit_end") > pl.col("visit_start")))
+PLACED = (
+    pl.col("visit_start").is_not_null()
+    & pl.col("visit_end").is_not_null()
+    & (pl.col("visit_end") > pl.col("visit_start"))
+)
 
 
 def placed(visits: pl.DataFrame) -> pl.DataFrame:
@@ -75,7 +99,11 @@ def overlaps(visits: pl.DataFrame, patient: str = "patient_id") -> pl.DataFrame:
     """Each one-on-one visit's intervals shared with a one-on-one visit of another patient: one row
     per visit and other visit (``patient``, claim_id, other, overlap_start, overlap_end). ``patient``
     names the column that tells patients apart (the token for a manager)."""
-    one = placed(visits).filter(pl.col("one_on_one").fill_null(False)).select(patient, "claim_id", "visit_start", "visit_end")
+    one = (
+        placed(visits)
+        .filter(pl.col("one_on_one").fill_null(False))
+        .select(patient, "claim_id", "visit_start", "visit_end")
+    )
     other = one.rename({patient: "other", "claim_id": "other_claim", "visit_start": "o_start", "visit_end": "o_end"})
     return (
         one.join_where(
@@ -85,7 +113,9 @@ def overlaps(visits: pl.DataFrame, patient: str = "patient_id") -> pl.DataFrame:
             pl.col("o_start") < pl.col("visit_end"),
         )
         .select(
-            patient, "claim_id", "other",
+            patient,
+            "claim_id",
+            "other",
             pl.max_horizontal("visit_start", "o_start").alias("overlap_start"),
             pl.min_horizontal("visit_end", "o_end").alias("overlap_end"),
         )

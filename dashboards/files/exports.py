@@ -18,8 +18,7 @@ import re
 import flask
 import polars as pl
 
-from dashboards import context
-from dashboards import data
+from dashboards import context, data
 from dashboards.access.privacy import protect
 from dashboards.data.snapshot import MissingData, SnapshotUnavailable
 from dashboards.files import provenance
@@ -82,14 +81,15 @@ def provider_export(npi: str, what: str):
     def build(snap, viewer):
         period = state.period
         stem = f"provider-{npi}-{period.replace('..', '_to_') or 'all'}"
-        lines = lambda: protect(data.provider_lines(snap, npi, period), viewer, _known(snap, viewer))  # noqa: E731
-        findings = lambda: _findings_with_claims(snap, viewer, data.provider_findings(snap, npi, period))  # noqa: E731
+        lines = lambda: protect(data.provider_lines(snap, npi, period), viewer, _known(snap, viewer))
+        findings = lambda: _findings_with_claims(snap, viewer, data.provider_findings(snap, npi, period))
         if what == "findings.csv":
             return _download(to_csv_bytes(findings()), f"{stem}-findings.csv", CSV)
         if what == "lines.csv":
             return _download(to_csv_bytes(lines()), f"{stem}-lines.csv", CSV)
-        book = _workbook(snap, viewer, {"findings": findings(), "lines": lines()},
-                         f"findings and lines of provider {npi}", state)
+        book = _workbook(
+            snap, viewer, {"findings": findings(), "lines": lines()}, f"findings and lines of provider {npi}", state
+        )
         return _download(book, f"{stem}.xlsx", XLSX)
 
     return _answer(build)
@@ -122,8 +122,9 @@ def patient_day_export(npi: str, token: str, date: str, what: str):
     def build(snap, viewer):
         pid = data.patient_of_token(snap, viewer.key, npi, token, day)
         if pid is None:
-            return flask.Response("no patient-day matches this link in the current snapshot", status=404,
-                                  mimetype="text/plain")
+            return flask.Response(
+                "no patient-day matches this link in the current snapshot", status=404, mimetype="text/plain"
+            )
         lines = protect(data.patient_day_lines(snap, pid, day), viewer, _known(snap, viewer))
         findings = _findings_with_claims(snap, viewer, data.patient_day_findings(snap, pid, day))
         stem = f"patient-day-{token}-{day.isoformat()}"  # the token, never the patient id, names the file
@@ -131,8 +132,13 @@ def patient_day_export(npi: str, token: str, date: str, what: str):
             return _download(to_csv_bytes(lines), f"{stem}-lines.csv", CSV)
         if what == "findings.csv":
             return _download(to_csv_bytes(findings), f"{stem}-findings.csv", CSV)
-        book = _workbook(snap, viewer, {"lines": lines, "findings": findings},
-                         f"patient-day {token} {day.isoformat()} (opened from provider {npi})", state)
+        book = _workbook(
+            snap,
+            viewer,
+            {"lines": lines, "findings": findings},
+            f"patient-day {token} {day.isoformat()} (opened from provider {npi})",
+            state,
+        )
         return _download(book, f"{stem}.xlsx", XLSX)
 
     return _answer(build)
@@ -141,5 +147,6 @@ def patient_day_export(npi: str, token: str, date: str, what: str):
 def install(server: flask.Flask) -> None:
     server.add_url_rule("/export/providers/<npi>/<what>", "unitreview_export", provider_export)
     server.add_url_rule("/export/ranking.<what>", "unitreview_export_ranking", ranking_export)
-    server.add_url_rule("/export/patient-day/<npi>/<token>/<date>/<what>", "unitreview_export_patient_day",
-                        patient_day_export)
+    server.add_url_rule(
+        "/export/patient-day/<npi>/<token>/<date>/<what>", "unitreview_export_patient_day", patient_day_export
+    )

@@ -63,11 +63,11 @@ def render_report(warehouse_or_snapshot: Path, info: SnapshotInfo | None = None)
     if leaked:
         raise ValueError(f"refusing to write a report that names {len(leaked)} patient identifier(s)")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>unitreview report</title>"
         f"<style>{CSS}</style>"
-        f"<script type=\"text/javascript\">{get_plotlyjs()}</script>"
+        f'<script type="text/javascript">{get_plotlyjs()}</script>'
         # plotly.py leaves plotlyServerURL out of a figure's config: the defaults of every plot here
         f"<script>Plotly.setPlotConfig({json.dumps(figures.GRAPH_CONFIG)});</script>"
         f"</head><body>{body}</body></html>\n"
@@ -125,7 +125,7 @@ def _body(snap: Snapshot, known: list[str] | None = None, info: SnapshotInfo | N
     known = _patient_ids(snap) if known is None else known
     info = info or snap.info()
     filters = data.Filters(period="all")
-    shown = lambda text: protect_text(text, manager, known)  # noqa: E731 - every sentence of the snapshot's text
+    shown = lambda text: protect_text(text, manager, known)
     parts: list[str] = [
         "<header><h1>unitreview: timed therapy units review</h1>"
         f"<p>Snapshot taken at {html.escape(info.taken_at_text())}"
@@ -163,14 +163,18 @@ def _body(snap: Snapshot, known: list[str] | None = None, info: SnapshotInfo | N
         period = "all" if "all" in periods or not periods else periods[0]
         providers = protect(data.provider_map(snap, data.Filters(period=period)), manager, known)
         note = "" if period == "all" else f" (period {period}: no scores over the whole review)"
-        parts.append("<section>" + _figure(figures.risk_map(providers)) + (_notice(note) if note else "") + "</section>")
+        parts.append(
+            "<section>" + _figure(figures.risk_map(providers)) + (_notice(note) if note else "") + "</section>"
+        )
     except MissingData as exc:
         parts.append(_notice(f"Provider risk map unavailable: {exc}"))
 
     try:
         per_day = data.units_97112_per_patient_day(snap, filters)
         parts.append(
-            "<section>" + _figure(figures.units_97112_distribution(per_day, data.daily_limit_97112(snap))) + "</section>"
+            "<section>"
+            + _figure(figures.units_97112_distribution(per_day, data.daily_limit_97112(snap)))
+            + "</section>"
         )
     except MissingData as exc:
         parts.append(_notice(f"97112 distribution unavailable: {exc}"))
@@ -183,14 +187,18 @@ def _body(snap: Snapshot, known: list[str] | None = None, info: SnapshotInfo | N
         files = ", ".join(f"{n} {s}" for s, n in status.get("files", {}).items())
         parts.append(
             "<section><h2>Data</h2><p>"
-            + html.escape(shown(
-                f"Files: {files or 'none logged'}. Rows read {status.get('rows_read', 0):,}, "
-                f"loaded {status.get('rows_loaded', 0):,}, quarantined {status.get('rows_quarantined', status.get('quarantine_rows', 0)):,}."
-            ))
+            + html.escape(
+                shown(
+                    f"Files: {files or 'none logged'}. Rows read {status.get('rows_read', 0):,}, "
+                    f"loaded {status.get('rows_loaded', 0):,}, quarantined {status.get('rows_quarantined', status.get('quarantine_rows', 0)):,}."
+                )
+            )
             + "</p></section>"
         )
-    parts.append("</main><footer>Aggregate figures only: this report names no patient. "
-                 "Amounts at risk are the allowed amounts of the units over, per finding.</footer>")
+    parts.append(
+        "</main><footer>Aggregate figures only: this report names no patient. "
+        "Amounts at risk are the allowed amounts of the units over, per finding.</footer>"
+    )
     return "".join(parts)
 
 

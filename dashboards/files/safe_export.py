@@ -38,9 +38,7 @@ def _as_text_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def neutralize_frame(frame: pl.DataFrame) -> pl.DataFrame:
     frame = _as_text_frame(frame)
     text = [c for c, t in frame.schema.items() if t in (pl.String, pl.Categorical) or isinstance(t, pl.Enum)]
-    return frame.with_columns(
-        pl.col(c).cast(pl.String).map_elements(neutralize, return_dtype=pl.String) for c in text
-    )
+    return frame.with_columns(pl.col(c).cast(pl.String).map_elements(neutralize, return_dtype=pl.String) for c in text)
 
 
 UTF8_BOM = b"\xef\xbb\xbf"

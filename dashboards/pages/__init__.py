@@ -4,8 +4,6 @@ that several apps (tests) can be created in one process."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from dash import html
 
 from dashboards import context

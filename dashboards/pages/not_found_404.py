@@ -9,9 +9,21 @@ PATH = "/not-found"
 
 
 def layout(**_):
-    return html.Div([
-        html.H2("Page not found", id="not-found-title"),
-        html.P("There is no page at this address. It may have been mistyped, or come from another version of the app."),
-        html.P([dcc.Link("Overview", href="/"), " · ", dcc.Link("Providers", href="/providers"), " · ",
-                dcc.Link("Help", href="/help")]),
-    ], id="not-found")
+    return html.Div(
+        [
+            html.H2("Page not found", id="not-found-title"),
+            html.P(
+                "There is no page at this address. It may have been mistyped, or come from another version of the app."
+            ),
+            html.P(
+                [
+                    dcc.Link("Overview", href="/"),
+                    " · ",
+                    dcc.Link("Providers", href="/providers"),
+                    " · ",
+                    dcc.Link("Help", href="/help"),
+                ]
+            ),
+        ],
+        id="not-found",
+    )

@@ -7,8 +7,7 @@ from __future__ import annotations
 import dash_ag_grid as dag
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import context
-from dashboards import data
+from dashboards import context, data
 from dashboards.access.privacy import protect
 from dashboards.data.coverage import coverage_notices
 from dashboards.data.snapshot import MissingData
@@ -17,8 +16,19 @@ from dashboards.ui import components, figures, filter_bar, navigation
 from dashboards.ui.view_state import ViewState, period_text
 
 PATH = "/"
-TOP_COLUMNS = ["risk_rank", "provider_name", "reasons", "units_97112_per_patient_day", "findings", "units_over",
-               "amount_at_risk", "outlier", "discipline", "rendering_npi", "patient_days"]
+TOP_COLUMNS = [
+    "risk_rank",
+    "provider_name",
+    "reasons",
+    "units_97112_per_patient_day",
+    "findings",
+    "units_over",
+    "amount_at_risk",
+    "outlier",
+    "discipline",
+    "rendering_npi",
+    "patient_days",
+]
 
 
 def content(snap, viewer, filters: data.Filters) -> dict:
@@ -83,8 +93,10 @@ def content(snap, viewer, filters: data.Filters) -> dict:
 
 
 def range_scores_notice(period: str) -> str:
-    return (f"Provider scores are computed per month and over the whole review: for {period_text(period)} the "
-            "ranking shows the whole review's scores of the providers with lines in those months.")
+    return (
+        f"Provider scores are computed per month and over the whole review: for {period_text(period)} the "
+        "ranking shows the whole review's scores of the providers with lines in those months."
+    )
 
 
 def layout(**query):
@@ -96,44 +108,56 @@ def layout(**query):
         known = context.known_for(snap, viewer)
         # a manager's URL holds masked values (as the dropdowns show them): the real ones filter
         c = content(snap, viewer, filter_bar.unmasked(state, opts, viewer, known).filters())
-        return html.Div([
-            navigation.page_location("ov-go"),
-            dcc.Store(id="ov-state", data=state.query()),
-            components.breadcrumbs(state),
-            html.H2("Overview"),
-            filter_bar.filter_bar("f", opts, state, viewer, known),
-            html.Div(c["cards"], className="cards", id="ov-cards"),
-            html.Div([components.notice(n) for n in c["notices"]], id="ov-notices"),
-            html.Div([
-                html.Div(components.graph("ov-by-rule", c["by_rule"]), className="panel"),
-                html.Div(components.graph("ov-monthly", c["monthly"]), className="panel"),
-            ], className="grid2"),
-            html.Div(components.graph("ov-map", c["map"]), className="panel"),
-            html.Div(components.graph("ov-dist", c["dist"]), className="panel"),
-            html.H3("Top providers (click a row to open the provider)"),
-            _top_grid(c),
-            html.P(c["status"], id="ov-status", className="status"),
-        ])
+        return html.Div(
+            [
+                navigation.page_location("ov-go"),
+                dcc.Store(id="ov-state", data=state.query()),
+                components.breadcrumbs(state),
+                html.H2("Overview"),
+                filter_bar.filter_bar("f", opts, state, viewer, known),
+                html.Div(c["cards"], className="cards", id="ov-cards"),
+                html.Div([components.notice(n) for n in c["notices"]], id="ov-notices"),
+                html.Div(
+                    [
+                        html.Div(components.graph("ov-by-rule", c["by_rule"]), className="panel"),
+                        html.Div(components.graph("ov-monthly", c["monthly"]), className="panel"),
+                    ],
+                    className="grid2",
+                ),
+                html.Div(components.graph("ov-map", c["map"]), className="panel"),
+                html.Div(components.graph("ov-dist", c["dist"]), className="panel"),
+                html.H3("Top providers (click a row to open the provider)"),
+                _top_grid(c),
+                html.P(c["status"], id="ov-status", className="status"),
+            ]
+        )
 
     return guarded(build)
 
 
 def _top_grid(c):
     return dag.AgGrid(
-        id="ov-top", rowData=c["top"], columnDefs=c["top_columns"],
+        id="ov-top",
+        rowData=c["top"],
+        columnDefs=c["top_columns"],
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
-        getRowId="params.data.rendering_npi", columnSize="autoSize",
+        getRowId="params.data.rendering_npi",
+        columnSize="autoSize",
         rowClassRules={"outlier-row": "params.data.outlier == true"},
         dashGridOptions={"animateRows": False, "suppressColumnVirtualisation": True, "domLayout": "autoHeight"},
-        style={"width": "100%"}, className="clickable-grid",
+        style={"width": "100%"},
+        className="clickable-grid",
     )
 
 
 def register_callbacks(app) -> None:
     @app.callback(
         Output("ov-go", "href"),
-        *filter_bar.inputs("f"), Input("ov-top", "cellClicked"), Input("ov-map", "clickData"),
-        State("ov-state", "data"), State("ov-go", "href"),
+        *filter_bar.inputs("f"),
+        Input("ov-top", "cellClicked"),
+        Input("ov-map", "clickData"),
+        State("ov-state", "data"),
+        State("ov-go", "href"),
         prevent_initial_call=True,
     )
     def go(first, last, clinics, payers, discipline, cell, click, shown, current):

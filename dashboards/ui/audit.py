@@ -25,11 +25,11 @@ from pathlib import Path
 import duckdb
 from dash import Input, Output, State, dcc, html, no_update
 
-from dashboards import context
-from dashboards import data
+from dashboards import context, data
 from dashboards.access.privacy import Viewer
 from dashboards.ui import components
-from pipelines.audit import commands, draw as draws, store
+from pipelines.audit import commands, store
+from pipelines.audit import draw as draws
 from pipelines.audit import worksheet as sheets
 from pipelines.audit.appraise import Appraisal, AppraisalError
 
@@ -55,42 +55,79 @@ def _require_auditor(viewer: Viewer) -> None:
 def panel(npi: str, period: str) -> html.Div:
     """The auditor's controls (the provider page adds them only for auditors)."""
     where = "the whole review" if period in (None, "", "all") else period
-    field = lambda label, control: html.Div([html.Label(label, htmlFor=control.id), control], className="filter")  # noqa: E731
-    return html.Div([
-        html.H3("Audit sample"),
-        html.P(
-            f"Draw a random sample of this provider's beneficiary-days ({where}) from the published snapshot. "
-            "The worksheet names patients; enter the audited amounts and upload it back for the appraisal "
-            "(RAT-STATS conventions; \"at least\" = lower limit of the two-sided 90% interval). "
-            "Draws are kept beside the snapshot, never in the warehouse.",
-            className="hint",
-        ),
-        html.Div([
-            field("Sample size", dcc.Input(id="au-size", type="number", min=1, step=1, value=30, debounce=False)),
-            field("Seed", dcc.Input(id="au-seed", type="number", min=0, step=1, value=secrets.randbelow(2**31))),
-            field("Strata bounds (optional)", dcc.Input(id="au-strata", type="text", placeholder="e.g. 0,100,250")),
-            field("Sizes per stratum (optional)", dcc.Input(id="au-sizes", type="text", placeholder="e.g. 10,20,all")),
-        ], className="filters"),
-        html.Button("Draw the sample and download the worksheet", id="au-draw", n_clicks=0),
-        dcc.Loading(html.Div(id="au-draw-result")),
-        dcc.Download(id="au-download"),
-        dcc.Upload(
-            id="au-upload",
-            children=html.Div(["Upload the completed worksheet (.xlsx): drop it here or ", html.A("choose the file")]),
-            accept=".xlsx", multiple=False, max_size=MAX_UPLOAD_BYTES,
-            style={"border": "1px dashed #888", "borderRadius": "6px", "padding": "14px", "margin": "12px 0",
-                   "textAlign": "center", "cursor": "pointer"},
-        ),
-        dcc.Loading(html.Div(id="au-appraisal")),
-    ], id="audit-panel", className="panel", style={"padding": "12px"})
+    field = lambda label, control: html.Div([html.Label(label, htmlFor=control.id), control], className="filter")
+    return html.Div(
+        [
+            html.H3("Audit sample"),
+            html.P(
+                f"Draw a random sample of this provider's beneficiary-days ({where}) from the published snapshot. "
+                "The worksheet names patients; enter the audited amounts and upload it back for the appraisal "
+                '(RAT-STATS conventions; "at least" = lower limit of the two-sided 90% interval). '
+                "Draws are kept beside the snapshot, never in the warehouse.",
+                className="hint",
+            ),
+            html.Div(
+                [
+                    field(
+                        "Sample size", dcc.Input(id="au-size", type="number", min=1, step=1, value=30, debounce=False)
+                    ),
+                    field(
+                        "Seed", dcc.Input(id="au-seed", type="number", min=0, step=1, value=secrets.randbelow(2**31))
+                    ),
+                    field(
+                        "Strata bounds (optional)", dcc.Input(id="au-strata", type="text", placeholder="e.g. 0,100,250")
+                    ),
+                    field(
+                        "Sizes per stratum (optional)",
+                        dcc.Input(id="au-sizes", type="text", placeholder="e.g. 10,20,all"),
+                    ),
+                ],
+                className="filters",
+            ),
+            html.Button("Draw the sample and download the worksheet", id="au-draw", n_clicks=0),
+            dcc.Loading(html.Div(id="au-draw-result")),
+            dcc.Download(id="au-download"),
+            dcc.Upload(
+                id="au-upload",
+                children=html.Div(
+                    ["Upload the completed worksheet (.xlsx): drop it here or ", html.A("choose the file")]
+                ),
+                accept=".xlsx",
+                multiple=False,
+                max_size=MAX_UPLOAD_BYTES,
+                style={
+                    "border": "1px dashed #888",
+                    "borderRadius": "6px",
+                    "padding": "14px",
+                    "margin": "12px 0",
+                    "textAlign": "center",
+                    "cursor": "pointer",
+                },
+            ),
+            dcc.Loading(html.Div(id="au-appraisal")),
+        ],
+        id="audit-panel",
+        className="panel",
+        style={"padding": "12px"},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # the work behind the callbacks (callable without Dash, for tests)
 
 
-def draw_from_snapshot(snap, viewer: Viewer, audit_path: Path, npi: str, period: str, *, size=None, seed=None,
-                       strata: str | None = None, stratum_sizes: str | None = None) -> tuple[draws.Draw, bytes, str | None]:
+def draw_from_snapshot(
+    snap,
+    viewer: Viewer,
+    audit_path: Path,
+    npi: str,
+    period: str,
+    *,
+    size=None,
+    seed=None,
+    strata: str | None = None,
+    stratum_sizes: str | None = None,
+) -> tuple[draws.Draw, bytes, str | None]:
     """Draw from the snapshot ``snap`` (read-only), store the draw in ``audit_path``; returns the
     draw, the worksheet bytes and a note when it could not be stored."""
     _require_auditor(viewer)
@@ -100,8 +137,15 @@ def draw_from_snapshot(snap, viewer: Viewer, audit_path: Path, npi: str, period:
         raise ValueError(f"a sample of more than {MAX_SAMPLE:,} beneficiary-days is not drawn here")
     if seed in (None, ""):
         raise ValueError("give a seed (it is recorded so that anyone can reproduce the draw)")
-    request = commands.make_request(npi, seed=int(seed), size=None if stratum_sizes else size,
-                                    strata=strata or None, stratum_sizes=stratum_sizes or None, start=start, end=end)
+    request = commands.make_request(
+        npi,
+        seed=int(seed),
+        size=None if stratum_sizes else size,
+        strata=strata or None,
+        stratum_sizes=stratum_sizes or None,
+        start=start,
+        end=end,
+    )
     info = snap.info()
     source = f"snapshot {snap.path} taken at {info.taken_at_text()}"
     d = draws.draw(snap.con, request, source_database=source)
@@ -111,7 +155,9 @@ def draw_from_snapshot(snap, viewer: Viewer, audit_path: Path, npi: str, period:
         with _LOCK, duckdb.connect(str(audit_path)) as con:
             store.write_sample(con, d)
     except (duckdb.Error, OSError) as exc:
-        problem = f"the draw could not be kept in {audit_path.name} ({type(exc).__name__}); the worksheet is still valid"
+        problem = (
+            f"the draw could not be kept in {audit_path.name} ({type(exc).__name__}); the worksheet is still valid"
+        )
     return d, body, problem
 
 
@@ -127,8 +173,9 @@ def _stored_sample(snap, audit_path: Path, sample_id: str | None) -> tuple[store
     return (found, "the snapshot") if found is not None else (None, None)
 
 
-def appraise_upload(snap, viewer: Viewer, audit_path: Path, contents: str, filename: str | None,
-                    npi: str | None = None) -> tuple[Appraisal, list[str]]:
+def appraise_upload(
+    snap, viewer: Viewer, audit_path: Path, contents: str, filename: str | None, npi: str | None = None
+) -> tuple[Appraisal, list[str]]:
     """Appraise an uploaded worksheet (``contents``: the data URL dcc.Upload gives)."""
     _require_auditor(viewer)
     try:
@@ -143,7 +190,9 @@ def appraise_upload(snap, viewer: Viewer, audit_path: Path, contents: str, filen
         notes.append(f"this worksheet samples NPI {ws.parameters['rendering_npi']}, not the provider of this page")
     stored, where = _stored_sample(snap, audit_path, ws.sample_id)
     if stored is None:
-        notes.append(f"sample {ws.sample_id or '(no id)'} is not stored here: appraised from the worksheet's own parameters")
+        notes.append(
+            f"sample {ws.sample_id or '(no id)'} is not stored here: appraised from the worksheet's own parameters"
+        )
     else:
         notes.append(f"checked against sample {stored.sample_id} stored in {where}")
     result = commands.appraise_read(ws, stored)
@@ -160,38 +209,57 @@ def appraise_upload(snap, viewer: Viewer, audit_path: Path, contents: str, filen
 
 
 def draw_summary(d: draws.Draw, problem: str | None) -> html.Div:
-    items = [html.Li(f"Stratum {s.stratum.number} {s.stratum.label}: {s.sample_size} of {s.frame_size} beneficiary-days"
-                     + (" (sampled in full)" if s.full else ""))
-             for s in d.strata]
-    return html.Div([
-        html.P(f"Sample {d.sample_id}: {d.sample_size} of {d.frame_size} beneficiary-days, seed {d.request.seed} "
-               f"({d.request.allocation()}). The worksheet is downloading.", id="au-sample-id"),
-        html.Ul(items),
-        *[components.notice(n) for n in d.notes],
-        components.notice(problem) if problem else None,
-    ])
+    items = [
+        html.Li(
+            f"Stratum {s.stratum.number} {s.stratum.label}: {s.sample_size} of {s.frame_size} beneficiary-days"
+            + (" (sampled in full)" if s.full else "")
+        )
+        for s in d.strata
+    ]
+    return html.Div(
+        [
+            html.P(
+                f"Sample {d.sample_id}: {d.sample_size} of {d.frame_size} beneficiary-days, seed {d.request.seed} "
+                f"({d.request.allocation()}). The worksheet is downloading.",
+                id="au-sample-id",
+            ),
+            html.Ul(items),
+            *[components.notice(n) for n in d.notes],
+            components.notice(problem) if problem else None,
+        ]
+    )
 
 
 def appraisal_view(result: Appraisal, notes: list[str]) -> html.Div:
     o = result.attribute_overall
     exact = f", exact {o.exact_lower:.1%} to {o.exact_upper:.1%}" if o.exact_lower is not None else ""
-    return html.Div([
-        html.H4(f"Appraisal {result.appraisal_id} of sample {result.sample_id or '(unknown)'} ({result.design})"),
-        html.P(result.statement(), id="au-statement", className="reasons"),
-        components.grid("au-appraisal-grid", result.display_table()),
-        html.P(f"Error rate {o.rate:.1%}{' (stratum-weighted estimate for the frame)' if result.design == 'stratified' else ''}: "
-               f"{o.errors} of {o.sample_size} sampled beneficiary-days with a difference "
-               f"(90% normal {o.normal_lower:.1%} to {o.normal_upper:.1%}{exact}).", id="au-error-rate"),
-        *[html.P(n, className="hint") for n in notes],
-    ])
+    return html.Div(
+        [
+            html.H4(f"Appraisal {result.appraisal_id} of sample {result.sample_id or '(unknown)'} ({result.design})"),
+            html.P(result.statement(), id="au-statement", className="reasons"),
+            components.grid("au-appraisal-grid", result.display_table()),
+            html.P(
+                f"Error rate {o.rate:.1%}{' (stratum-weighted estimate for the frame)' if result.design == 'stratified' else ''}: "
+                f"{o.errors} of {o.sample_size} sampled beneficiary-days with a difference "
+                f"(90% normal {o.normal_lower:.1%} to {o.normal_upper:.1%}{exact}).",
+                id="au-error-rate",
+            ),
+            *[html.P(n, className="hint") for n in notes],
+        ]
+    )
 
 
 def register_callbacks(app) -> None:
     @app.callback(
-        Output("au-download", "data"), Output("au-draw-result", "children"),
+        Output("au-download", "data"),
+        Output("au-draw-result", "children"),
         Input("au-draw", "n_clicks"),
-        State("au-size", "value"), State("au-seed", "value"), State("au-strata", "value"), State("au-sizes", "value"),
-        State("pv-npi", "data"), State("pv-period", "value"),
+        State("au-size", "value"),
+        State("au-seed", "value"),
+        State("au-strata", "value"),
+        State("au-sizes", "value"),
+        State("pv-npi", "data"),
+        State("pv-period", "value"),
         prevent_initial_call=True,
     )
     def draw_sample(n_clicks, size, seed, strata, sizes, npi, period):
@@ -200,8 +268,15 @@ def register_callbacks(app) -> None:
         try:
             snap = context.snapshot()
             d, body, problem = draw_from_snapshot(
-                snap, context.viewer(), audit_store_path(context.settings().snapshot), npi, period or "all",
-                size=size, seed=seed, strata=strata, stratum_sizes=sizes,
+                snap,
+                context.viewer(),
+                audit_store_path(context.settings().snapshot),
+                npi,
+                period or "all",
+                size=size,
+                seed=seed,
+                strata=strata,
+                stratum_sizes=sizes,
             )
         except PermissionError as exc:
             return no_update, components.notice(str(exc), id="au-error")
@@ -212,7 +287,9 @@ def register_callbacks(app) -> None:
 
     @app.callback(
         Output("au-appraisal", "children"),
-        Input("au-upload", "contents"), State("au-upload", "filename"), State("pv-npi", "data"),
+        Input("au-upload", "contents"),
+        State("au-upload", "filename"),
+        State("pv-npi", "data"),
         prevent_initial_call=True,
     )
     def appraise(contents, filename, npi):
@@ -220,8 +297,12 @@ def register_callbacks(app) -> None:
             return no_update
         try:
             result, notes = appraise_upload(
-                context.snapshot(), context.viewer(), audit_store_path(context.settings().snapshot), contents,
-                filename, npi,
+                context.snapshot(),
+                context.viewer(),
+                audit_store_path(context.settings().snapshot),
+                contents,
+                filename,
+                npi,
             )
         except PermissionError as exc:
             return components.notice(str(exc), id="au-error")

@@ -54,8 +54,9 @@ def notice(text: str, id: str | None = None) -> html.Div:
 
 def card(label: str, value: str, id: str | None = None) -> html.Div:
     kwargs = {"id": id} if id else {}
-    return html.Div([html.Div(label, className="card-label"), html.Div(value, className="card-value")],
-                    className="card", **kwargs)
+    return html.Div(
+        [html.Div(label, className="card-label"), html.Div(value, className="card-value")], className="card", **kwargs
+    )
 
 
 def export_links(label: str, base: str, state: ViewState, files: list[tuple[str, str, str]]) -> html.Div:
@@ -118,11 +119,26 @@ def column_defs(frame: pl.DataFrame, hidden=(), wide=(), pinned=()) -> list[dict
     return defs
 
 
-def grid(id: str, frame: pl.DataFrame, *, row_id: str | None = None, hidden=(), wide=(), pinned=(),
-         height: int = 420, clickable: bool = False, row_class_rules: dict | None = None) -> dag.AgGrid:
+def grid(
+    id: str,
+    frame: pl.DataFrame,
+    *,
+    row_id: str | None = None,
+    hidden=(),
+    wide=(),
+    pinned=(),
+    height: int = 420,
+    clickable: bool = False,
+    row_class_rules: dict | None = None,
+) -> dag.AgGrid:
     """An AG Grid of ``frame``; up to ``AUTO_HEIGHT_ROWS`` rows it grows to fit them."""
-    options = {"animateRows": False, "enableCellTextSelection": True, "suppressColumnVirtualisation": True,
-               "pagination": frame.height > 200, "paginationPageSize": 100}
+    options = {
+        "animateRows": False,
+        "enableCellTextSelection": True,
+        "suppressColumnVirtualisation": True,
+        "pagination": frame.height > 200,
+        "paginationPageSize": 100,
+    }
     style = {"width": "100%"}
     if frame.height <= AUTO_HEIGHT_ROWS:
         options["domLayout"] = "autoHeight"

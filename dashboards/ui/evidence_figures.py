@@ -20,8 +20,9 @@ UNTIMED_COLOR = "#c7c7c7"
 OVERLAP_COLOR = "#d62728"
 
 
-def metric_against_peers(peers: pl.DataFrame, npi: str, value: float | None, median: float | None, title: str,
-                         percent: bool = False) -> go.Figure:
+def metric_against_peers(
+    peers: pl.DataFrame, npi: str, value: float | None, median: float | None, title: str, percent: bool = False
+) -> go.Figure:
     """The peer group's values of one metric as a strip (one dot per provider, spread vertically so
     that equal values stay visible), this provider a red diamond, the peer median a dashed line."""
     frame = peers.filter(pl.col("value").is_not_null())
@@ -34,23 +35,37 @@ def metric_against_peers(peers: pl.DataFrame, npi: str, value: float | None, med
     names = others["provider_name"].fill_null(others["rendering_npi"]).to_list() if others.height else []
     fig = go.Figure()
     fig.add_scatter(
-        x=[v * scale for v in others["value"].to_list()], y=rows, mode="markers", name=f"peers ({others.height})",
+        x=[v * scale for v in others["value"].to_list()],
+        y=rows,
+        mode="markers",
+        name=f"peers ({others.height})",
         marker={"size": 11, "color": PEER_COLOR, "opacity": 0.75, "line": {"width": 1, "color": "#fff"}},
-        customdata=list(zip(names, others["rendering_npi"].to_list())),
-        hovertemplate="%{customdata[0]} (NPI %{customdata[1]})<br>%{x:.3g}" + ("%" if percent else "") + "<extra></extra>",
+        customdata=list(zip(names, others["rendering_npi"].to_list(), strict=True)),
+        hovertemplate="%{customdata[0]} (NPI %{customdata[1]})<br>%{x:.3g}"
+        + ("%" if percent else "")
+        + "<extra></extra>",
     )
     if value is not None:
         fig.add_scatter(
-            x=[value * scale], y=[0], mode="markers+text", name="this provider",
+            x=[value * scale],
+            y=[0],
+            mode="markers+text",
+            name="this provider",
             marker={"size": 18, "color": OUTLIER_COLOR, "symbol": "diamond", "line": {"width": 1.5, "color": "#000"}},
-            text=[f"this provider {metric_text(value, percent)}"], textposition="top center",
+            text=[f"this provider {metric_text(value, percent)}"],
+            textposition="top center",
             textfont={"color": OUTLIER_COLOR, "size": 12},
             hovertemplate="this provider: %{x:.3g}" + ("%" if percent else "") + "<extra></extra>",
         )
     if median is not None:
-        fig.add_vline(x=median * scale, line_dash="dash", line_color=MEDIAN_COLOR,
-                      annotation_text=f"peer median {metric_text(median, percent)}", annotation_position="bottom right",
-                      annotation_font_color=MEDIAN_COLOR)
+        fig.add_vline(
+            x=median * scale,
+            line_dash="dash",
+            line_color=MEDIAN_COLOR,
+            annotation_text=f"peer median {metric_text(median, percent)}",
+            annotation_position="bottom right",
+            annotation_font_color=MEDIAN_COLOR,
+        )
     fig.update_yaxes(visible=False, range=[-0.5, 0.6])
     fig.update_xaxes(title=title + (" (%)" if percent else ""), zeroline=False, rangemode="tozero")
     fig = _layout(fig, f"This provider against its {others.height} peer(s)", height=230)
@@ -64,7 +79,9 @@ def _bars(frame: pl.DataFrame, start: str, end: str, label: str) -> dict:
     return {
         "y": frame[label].to_list(),
         "base": [s.isoformat() for s in frame[start].to_list()],
-        "x": [(e - s).total_seconds() * 1000 for s, e in zip(frame[start].to_list(), frame[end].to_list())],
+        "x": [
+            (e - s).total_seconds() * 1000 for s, e in zip(frame[start].to_list(), frame[end].to_list(), strict=True)
+        ],
         "orientation": "h",
     }
 
@@ -76,33 +93,53 @@ def therapist_day_timeline(visits: pl.DataFrame, shared: pl.DataFrame, label: st
         return empty("No visit of this day has a start and an end time", title)
     order = visits.group_by(label).agg(pl.col("visit_start").min()).sort("visit_start")[label].to_list()
     fig = go.Figure()
-    for timed, name, color in ((True, "one-on-one timed visit", VISIT_COLOR), (False, "visit without timed units", UNTIMED_COLOR)):
+    for timed, name, color in (
+        (True, "one-on-one timed visit", VISIT_COLOR),
+        (False, "visit without timed units", UNTIMED_COLOR),
+    ):
         part = visits.filter(pl.col("one_on_one").fill_null(False) == timed)
         if part.height == 0:
             continue
         fig.add_bar(
-            **_bars(part, "visit_start", "visit_end", label), name=name,
+            **_bars(part, "visit_start", "visit_end", label),
+            name=name,
             marker={"color": color, "line": {"color": "#1f3b57", "width": 1}},
-            customdata=list(zip(part["claim_id"].to_list(),
-                                [s.strftime("%H:%M") for s in part["visit_start"].to_list()],
-                                [e.strftime("%H:%M") for e in part["visit_end"].to_list()],
-                                part["timed_minutes"].to_list(), part["codes"].to_list())),
+            customdata=list(
+                zip(
+                    part["claim_id"].to_list(),
+                    [s.strftime("%H:%M") for s in part["visit_start"].to_list()],
+                    [e.strftime("%H:%M") for e in part["visit_end"].to_list()],
+                    part["timed_minutes"].to_list(),
+                    part["codes"].to_list(),
+                    strict=True,
+                )
+            ),
             hovertemplate="%{y}<br>claim %{customdata[0]}: %{customdata[1]}-%{customdata[2]}"
             "<br>%{customdata[3]} timed minutes documented (%{customdata[4]})<extra></extra>",
         )
     if shared.height:
         fig.add_bar(
-            **_bars(shared, "overlap_start", "overlap_end", label), name="overlaps another patient's visit",
+            **_bars(shared, "overlap_start", "overlap_end", label),
+            name="overlaps another patient's visit",
             width=0.45,
-            marker={"color": "rgba(214,39,40,0.35)", "line": {"color": OVERLAP_COLOR, "width": 1.5},
-                    "pattern": {"shape": "/", "fgcolor": OVERLAP_COLOR, "size": 8, "solidity": 0.4}},
-            customdata=list(zip(shared["other"].to_list(),
-                                [s.strftime("%H:%M") for s in shared["overlap_start"].to_list()],
-                                [e.strftime("%H:%M") for e in shared["overlap_end"].to_list()])),
+            marker={
+                "color": "rgba(214,39,40,0.35)",
+                "line": {"color": OVERLAP_COLOR, "width": 1.5},
+                "pattern": {"shape": "/", "fgcolor": OVERLAP_COLOR, "size": 8, "solidity": 0.4},
+            },
+            customdata=list(
+                zip(
+                    shared["other"].to_list(),
+                    [s.strftime("%H:%M") for s in shared["overlap_start"].to_list()],
+                    [e.strftime("%H:%M") for e in shared["overlap_end"].to_list()],
+                    strict=True,
+                )
+            ),
             hovertemplate="%{y} overlaps %{customdata[0]}<br>%{customdata[1]}-%{customdata[2]}<extra></extra>",
         )
     fig.update_layout(barmode="overlay", bargap=0.35)
     fig.update_xaxes(type="date", title="time of day", tickformat="%H:%M")
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(reversed(order)), title=None,
-                     automargin=True)
+    fig.update_yaxes(
+        type="category", categoryorder="array", categoryarray=list(reversed(order)), title=None, automargin=True
+    )
     return _layout(fig, title, height=max(260, 140 + 48 * len(order)))

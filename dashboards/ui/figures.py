@@ -69,8 +69,9 @@ def _layout(fig: go.Figure, title: str, height: int = 380, subtitle: str | None 
 def empty(message: str, title: str = "") -> go.Figure:
     """A blank figure that says why it is blank."""
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 14, "color": "#555"})
+    fig.add_annotation(
+        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14, "color": "#555"}
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, title, height=260)
@@ -89,8 +90,14 @@ def findings_by_rule(by_rule: pl.DataFrame) -> go.Figure:
             y=[_wrap(glossary.rule_label(r)) for r in frame["rule_id"]],
             orientation="h",
             marker_color=[RULE_COLORS.get(r, "#444") for r in frame["rule_id"]],
-            customdata=list(zip(frame["rule_id"].to_list(), frame["units_over"].to_list(),
-                                frame["amount_at_risk"].to_list())),
+            customdata=list(
+                zip(
+                    frame["rule_id"].to_list(),
+                    frame["units_over"].to_list(),
+                    frame["amount_at_risk"].to_list(),
+                    strict=True,
+                )
+            ),
             hovertemplate="%{y} (%{customdata[0]}): %{x:,} findings<br>units over %{customdata[1]:,.0f}"
             "<br>amount at risk $%{customdata[2]:,.2f}<extra></extra>",
             text=[f"{c:,}" for c in counts],
@@ -98,7 +105,7 @@ def findings_by_rule(by_rule: pl.DataFrame) -> go.Figure:
             cliponaxis=False,
         )
     )
-    fig.update_xaxes(title="findings", range=[0, max(counts + [1]) * BAR_TEXT_HEADROOM])
+    fig.update_xaxes(title="findings", range=[0, max([*counts, 1]) * BAR_TEXT_HEADROOM])
     fig.update_yaxes(automargin=True)
     fig = _layout(fig, title, height=max(260, 70 + 44 * frame.height))  # room for two-line names
     fig.update_layout(margin={"r": 44})  # on a narrow screen a count may reach past the axis end
@@ -114,9 +121,11 @@ def findings_over_time(monthly: pl.DataFrame) -> go.Figure:
     fig = go.Figure()
     for rule in sorted(monthly["rule_id"].unique().to_list()):
         part = monthly.filter(pl.col("rule_id") == rule)
-        counts = dict(zip(part["month"].to_list(), part["findings"].to_list()))
+        counts = dict(zip(part["month"].to_list(), part["findings"].to_list(), strict=True))
         fig.add_bar(
-            x=months, y=[counts.get(m, 0) for m in months], name=glossary.rule_label(rule),
+            x=months,
+            y=[counts.get(m, 0) for m in months],
+            name=glossary.rule_label(rule),
             marker_color=RULE_COLORS.get(rule, "#444"),
             hovertemplate=f"{glossary.rule_label(rule)} ({rule})<br>%{{x}}: %{{y}} findings<extra></extra>",
         )
@@ -128,8 +137,15 @@ def findings_over_time(monthly: pl.DataFrame) -> go.Figure:
 
 def _reference_line(fig: go.Figure, name: str, color: str, dash: str, x: list, y: list) -> None:
     """A median drawn across the plot and named in the legend (no point, no hover)."""
-    fig.add_scatter(x=x, y=y, mode="lines", name=name, hoverinfo="skip",
-                    line={"color": color, "dash": dash, "width": 1.5}, opacity=0.8)
+    fig.add_scatter(
+        x=x,
+        y=y,
+        mode="lines",
+        name=name,
+        hoverinfo="skip",
+        line={"color": color, "dash": dash, "width": 1.5},
+        opacity=0.8,
+    )
 
 
 def _short(name: str, limit: int = LABEL_CHARS) -> str:
@@ -145,13 +161,37 @@ def _outlier_labels(fig: go.Figure, outliers: pl.DataFrame, x_end: float, y_end:
     if top.height == 0:
         return 0
     step = y_end / top.height
-    texts = [_short(f"{r}. {n}") for r, n in zip(top["risk_rank"].to_list(), top["provider_name"].to_list())]
-    for i, (x, y, text, size) in enumerate(zip(top["units_97112_per_patient_day"].to_list(),
-                                               top["amount_at_risk"].to_list(), texts, top["_size"].to_list())):
+    texts = [
+        _short(f"{r}. {n}") for r, n in zip(top["risk_rank"].to_list(), top["provider_name"].to_list(), strict=True)
+    ]
+    for i, (x, y, text, size) in enumerate(
+        zip(
+            top["units_97112_per_patient_day"].to_list(),
+            top["amount_at_risk"].to_list(),
+            texts,
+            top["_size"].to_list(),
+            strict=True,
+        )
+    ):
         fig.add_annotation(
-            x=x, y=y, xref="x", yref="y", ax=x_end, ay=y_end - step * (i + 0.5), axref="x", ayref="y",
-            text=text, showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor="#999", standoff=size / 2,
-            xanchor="left", xshift=4, font={"size": 12, "color": OUTLIER_COLOR}, bgcolor="rgba(255,255,255,0.9)",
+            x=x,
+            y=y,
+            xref="x",
+            yref="y",
+            ax=x_end,
+            ay=y_end - step * (i + 0.5),
+            axref="x",
+            ayref="y",
+            text=text,
+            showarrow=True,
+            arrowhead=0,
+            arrowwidth=1,
+            arrowcolor="#999",
+            standoff=size / 2,
+            xanchor="left",
+            xshift=4,
+            font={"size": 12, "color": OUTLIER_COLOR},
+            bgcolor="rgba(255,255,255,0.9)",
             name="outlier-label",
         )
     return int(16 + CHAR_PX * max(len(t) for t in texts))
@@ -197,22 +237,32 @@ def risk_map(providers: pl.DataFrame) -> go.Figure:
                     "line": {"width": 2 if outlier else 1, "color": "#000" if outlier else "#fff"},
                     "opacity": 0.9,
                 },
-                customdata=list(zip(
-                    part["rendering_npi"].to_list(), part["provider_name"].to_list(), part["risk_rank"].to_list(),
-                    [(r or "")[:160] for r in part["reasons"].to_list()],
-                )),
+                customdata=list(
+                    zip(
+                        part["rendering_npi"].to_list(),
+                        part["provider_name"].to_list(),
+                        part["risk_rank"].to_list(),
+                        [(r or "")[:160] for r in part["reasons"].to_list()],
+                        strict=False,
+                    )
+                ),
                 hovertemplate="<b>%{customdata[1]}</b> (NPI %{customdata[0]}), rank %{customdata[2]}"
                 "<br>97112 units per patient-day %{x:.2f}<br>amount at risk $%{y:,.2f}"
                 "<br>%{customdata[3]}<extra></extra>",
             )
         median = frame.filter(pl.col("peer_group") == group)["units_97112_per_patient_day"].median()
         if median is not None:  # named in the legend: text inside the plot ran into the points and labels
-            _reference_line(fig, f"{group} peer median {median:.2f}", color, "dash",
-                            x=[median, median], y=[0, y_end])
+            _reference_line(fig, f"{group} peer median {median:.2f}", color, "dash", x=[median, median], y=[0, y_end])
     amount_median = frame["amount_at_risk"].median()
     if amount_median is not None:
-        _reference_line(fig, f"median amount at risk ${amount_median:,.0f}", "#888", "dot",
-                        x=[0, x_end], y=[amount_median, amount_median])
+        _reference_line(
+            fig,
+            f"median amount at risk ${amount_median:,.0f}",
+            "#888",
+            "dot",
+            x=[0, x_end],
+            y=[amount_median, amount_median],
+        )
     margin = _outlier_labels(fig, frame.filter(pl.col("outlier")), x_end, y_end)
     fig.update_xaxes(title="97112 units per patient-day", range=[0, x_end])
     fig.update_yaxes(title="amount at risk ($)", range=[0, y_end])
@@ -230,23 +280,37 @@ def units_97112_distribution(per_day: pl.DataFrame, daily_limit: int) -> go.Figu
     counts = per_day["patient_days"].to_list()
     fig = go.Figure(
         go.Bar(
-            x=units, y=counts,
+            x=units,
+            y=counts,
             marker_color=[OUTLIER_COLOR if u > daily_limit else "#1f77b4" for u in units],
             hovertemplate="%{x} units: %{y:,} patient-days<extra></extra>",
-            text=[f"{c:,}" for c in counts], textposition="outside", cliponaxis=False,
+            text=[f"{c:,}" for c in counts],
+            textposition="outside",
+            cliponaxis=False,
         )
     )
-    fig.add_vline(x=daily_limit + 0.5, line_dash="dash", line_color=OUTLIER_COLOR,
-                  annotation_text=f"daily limit {daily_limit}", annotation_position="top right",
-                  annotation_font_color=OUTLIER_COLOR)
-    over = sum(c for u, c in zip(units, counts) if u > daily_limit)
+    fig.add_vline(
+        x=daily_limit + 0.5,
+        line_dash="dash",
+        line_color=OUTLIER_COLOR,
+        annotation_text=f"daily limit {daily_limit}",
+        annotation_position="top right",
+        annotation_font_color=OUTLIER_COLOR,
+    )
+    over = sum(c for u, c in zip(units, counts, strict=True) if u > daily_limit)
     total = sum(counts)
     fig.add_annotation(
-        text=f"{over} of {total} patient-days above the limit", x=1, y=1.08, xref="paper", yref="paper",
-        showarrow=False, xanchor="right", font={"color": OUTLIER_COLOR},
+        text=f"{over} of {total} patient-days above the limit",
+        x=1,
+        y=1.08,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        xanchor="right",
+        font={"color": OUTLIER_COLOR},
     )
     fig.update_xaxes(title="units of 97112 billed for the patient that day", dtick=1)
-    fig.update_yaxes(title="patient-days", range=[0, max(counts + [1]) * BAR_TEXT_HEADROOM])
+    fig.update_yaxes(title="patient-days", range=[0, max([*counts, 1]) * BAR_TEXT_HEADROOM])
     return _layout(fig, title)
 
 
@@ -258,12 +322,18 @@ def provider_vs_peers(metrics: pl.DataFrame) -> go.Figure:
     frame = metrics.filter(pl.col("robust_z").is_not_null()).sort("metric", descending=True)
     if frame.height == 0:
         return empty("No peer metrics for this provider and period", f"{title} ({subtitle})")
-    significant = frame["significant"].fill_null(False).to_list() if "significant" in frame.columns else [False] * frame.height
+    significant = (
+        frame["significant"].fill_null(False).to_list() if "significant" in frame.columns else [False] * frame.height
+    )
     fig = go.Figure(
         go.Bar(
-            x=frame["robust_z"].to_list(), y=[_wrap(glossary.label(m)) for m in frame["metric"]], orientation="h",
+            x=frame["robust_z"].to_list(),
+            y=[_wrap(glossary.label(m)) for m in frame["metric"]],
+            orientation="h",
             marker_color=[OUTLIER_COLOR if s else "#1f77b4" for s in significant],
-            customdata=list(zip(frame["value"].to_list(), frame["peer_median"].to_list(), frame["metric"].to_list())),
+            customdata=list(
+                zip(frame["value"].to_list(), frame["peer_median"].to_list(), frame["metric"].to_list(), strict=True)
+            ),
             hovertemplate="%{y} (%{customdata[2]})<br>value %{customdata[0]:.3f} vs peer median %{customdata[1]:.3f}"
             "<br>robust z %{x:.2f}<extra></extra>",
         )
@@ -282,16 +352,39 @@ def provider_trend(trend: pl.DataFrame) -> go.Figure:
     months = trend["month"].to_list()
     fig = go.Figure()
     # bars on the base axis (right), lines on the overlaying axis (left) so that the lines stay on top
-    fig.add_bar(x=months, y=trend["amount_at_risk"].fill_null(0).to_list(), name="amount at risk ($)",
-                marker_color="#f4b6b6", hovertemplate="%{x}: $%{y:,.2f} at risk<extra></extra>")
-    fig.add_scatter(x=months, y=trend["units_97112_per_patient_day"].to_list(), name="97112 units per patient-day",
-                    mode="lines+markers", line={"color": OUTLIER_COLOR, "width": 3}, yaxis="y2")
-    fig.add_scatter(x=months, y=trend["peer_median"].to_list(), name="peer median", mode="lines+markers",
-                    line={"color": "#1f77b4", "dash": "dash"}, yaxis="y2")
+    fig.add_bar(
+        x=months,
+        y=trend["amount_at_risk"].fill_null(0).to_list(),
+        name="amount at risk ($)",
+        marker_color="#f4b6b6",
+        hovertemplate="%{x}: $%{y:,.2f} at risk<extra></extra>",
+    )
+    fig.add_scatter(
+        x=months,
+        y=trend["units_97112_per_patient_day"].to_list(),
+        name="97112 units per patient-day",
+        mode="lines+markers",
+        line={"color": OUTLIER_COLOR, "width": 3},
+        yaxis="y2",
+    )
+    fig.add_scatter(
+        x=months,
+        y=trend["peer_median"].to_list(),
+        name="peer median",
+        mode="lines+markers",
+        line={"color": "#1f77b4", "dash": "dash"},
+        yaxis="y2",
+    )
     fig.update_layout(
         yaxis={"title": "amount at risk ($)", "side": "right", "rangemode": "tozero", "showgrid": False},
-        yaxis2={"title": "97112 units per patient-day", "overlaying": "y", "side": "left", "rangemode": "tozero",
-                "tickmode": "auto", "nticks": 6},
+        yaxis2={
+            "title": "97112 units per patient-day",
+            "overlaying": "y",
+            "side": "left",
+            "rangemode": "tozero",
+            "tickmode": "auto",
+            "nticks": 6,
+        },
     )
     fig.update_xaxes(type="category", title="month")
     return _layout(fig, title)

@@ -51,34 +51,88 @@ def filter_bar(prefix: str, opts: dict, state: ViewState, viewer, known, *, sear
     months = [{"label": m, "value": m} for m in opts.get("periods", [])]
     known_months = {m["value"] for m in months}
     parts = [
-        _labelled(i["from"], "From month", dcc.Dropdown(
-            id=i["from"], options=months, value=state.first_month if state.first_month in known_months else None,
-            placeholder="first month", clearable=True)),
-        _labelled(i["to"], "To month", dcc.Dropdown(
-            id=i["to"], options=months, value=state.last_month if state.last_month in known_months else None,
-            placeholder="last month", clearable=True)),
-        _labelled(i["clinic"], "Clinics", dcc.Dropdown(
-            id=i["clinic"], options=clinics, value=list(state.clinics), multi=True, placeholder="all clinics")),
-        _labelled(i["payer"], "Payer types", dcc.Dropdown(
-            id=i["payer"], options=payers, value=list(state.payers), multi=True, placeholder="all payer types")),
-        _labelled(i["discipline"], "Discipline", dcc.Dropdown(
-            id=i["discipline"], options=disciplines, value=state.discipline, placeholder="all disciplines")),
+        _labelled(
+            i["from"],
+            "From month",
+            dcc.Dropdown(
+                id=i["from"],
+                options=months,
+                value=state.first_month if state.first_month in known_months else None,
+                placeholder="first month",
+                clearable=True,
+            ),
+        ),
+        _labelled(
+            i["to"],
+            "To month",
+            dcc.Dropdown(
+                id=i["to"],
+                options=months,
+                value=state.last_month if state.last_month in known_months else None,
+                placeholder="last month",
+                clearable=True,
+            ),
+        ),
+        _labelled(
+            i["clinic"],
+            "Clinics",
+            dcc.Dropdown(
+                id=i["clinic"], options=clinics, value=list(state.clinics), multi=True, placeholder="all clinics"
+            ),
+        ),
+        _labelled(
+            i["payer"],
+            "Payer types",
+            dcc.Dropdown(
+                id=i["payer"], options=payers, value=list(state.payers), multi=True, placeholder="all payer types"
+            ),
+        ),
+        _labelled(
+            i["discipline"],
+            "Discipline",
+            dcc.Dropdown(
+                id=i["discipline"], options=disciplines, value=state.discipline, placeholder="all disciplines"
+            ),
+        ),
     ]
     if search:
-        parts.append(_labelled(i["search"], "Search NPI or name", dcc.Input(
-            id=i["search"], type="search", value=state.search, debounce=True, placeholder="e.g. 1003 or Stone",
-            className="search-box", autoComplete="off")))
+        parts.append(
+            _labelled(
+                i["search"],
+                "Search NPI or name",
+                dcc.Input(
+                    id=i["search"],
+                    type="search",
+                    value=state.search,
+                    debounce=True,
+                    placeholder="e.g. 1003 or Stone",
+                    className="search-box",
+                    autoComplete="off",
+                ),
+            )
+        )
     return html.Div(parts, className="filters", id=f"{prefix}-filters")
 
 
 def inputs(prefix: str, *, search: bool = False) -> list[Input]:
     i = ids(prefix)
-    props = [Input(i["from"], "value"), Input(i["to"], "value"), Input(i["clinic"], "value"),
-             Input(i["payer"], "value"), Input(i["discipline"], "value")]
+    props = [
+        Input(i["from"], "value"),
+        Input(i["to"], "value"),
+        Input(i["clinic"], "value"),
+        Input(i["payer"], "value"),
+        Input(i["discipline"], "value"),
+    ]
     return props + ([Input(i["search"], "value")] if search else [])
 
 
 def state_of(first, last, clinics, payers, discipline, search: str | None = None) -> ViewState:
     """The state the filters' values say."""
-    return ViewState().with_changes(first_month=first, last_month=last, clinics=clinics or (), payers=payers or (),
-                                    discipline=discipline, search=search or "")
+    return ViewState().with_changes(
+        first_month=first,
+        last_month=last,
+        clinics=clinics or (),
+        payers=payers or (),
+        discipline=discipline,
+        search=search or "",
+    )

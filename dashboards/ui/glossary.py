@@ -57,8 +57,7 @@ RULES: dict[str, Term] = {
         "A 97112 line whose claim carries no diagnosis supporting neuromuscular re-education (stroke, "
         "brain or spinal cord injury, joint instability, Parkinson's disease, multiple sclerosis ...); "
         "weakness or pain codes alone do not. The list of supporting ICD-10-CM prefixes is reference data.",
-        "Reference file pipelines/reference/dx_97112_supportive.csv. "
-        "Code: pipelines/rules/findings/dx_support.py",
+        "Reference file pipelines/reference/dx_97112_supportive.csv. Code: pipelines/rules/findings/dx_support.py",
     ),
     "DUPLICATE": Term(
         "Same service billed twice",
@@ -85,7 +84,7 @@ RULES: dict[str, Term] = {
         "Impossible day (too many timed hours)",
         "One therapist's documented one-on-one timed minutes in a day exceed the ceiling (12 hours by "
         "default). Units over = the chart of the minutes above the ceiling.",
-        "OIG \"questionable billing\" study (more than 8 hours of therapy in a day). "
+        'OIG "questionable billing" study (more than 8 hours of therapy in a day). '
         "Code: pipelines/rules/findings/impossible_day.py",
     ),
     "UNTIMED_UNITS": Term(
@@ -93,7 +92,7 @@ RULES: dict[str, Term] = {
         "A service not measured in 15-minute units (an evaluation, group therapy, a supervised modality) "
         "is billed as one unit a day however long it took; more than one unit of it, or two evaluations "
         "of one discipline the same day, is a finding. 97129/97130 follow their first-unit/add-on arithmetic.",
-        "Medicare Claims Processing Manual (Pub. 100-04) ch. 5 sec. 20.2 B: for untimed codes \"the provider "
+        'Medicare Claims Processing Manual (Pub. 100-04) ch. 5 sec. 20.2 B: for untimed codes "the provider '
         "enters '1' in the field labeled units\". Code: pipelines/rules/findings/untimed_units.py",
     ),
 }
@@ -135,7 +134,7 @@ METRICS: dict[str, Term] = {
     "timed_hours_per_day_mean": Term(
         "Timed hours per working day",
         "The therapist's timed minutes per working day (a date with any timed line), in hours.",
-        "OIG \"questionable billing\" study. " + SCORES_SOURCE,
+        'OIG "questionable billing" study. ' + SCORES_SOURCE,
     ),
     "timed_hours_per_day_max": Term(
         "Timed hours on the longest day",
@@ -145,7 +144,7 @@ METRICS: dict[str, Term] = {
     "share_days_over_8h": Term(
         "Working days over 8 timed hours",
         "Share of working days with more than 8 hours of timed minutes, tested against the peer group.",
-        "OIG \"questionable billing\" study (more than 8 hours in a day). " + SCORES_SOURCE,
+        'OIG "questionable billing" study (more than 8 hours in a day). ' + SCORES_SOURCE,
     ),
 }
 for _rule, _term in RULES.items():
@@ -160,24 +159,33 @@ for _rule, _term in RULES.items():
 
 STATISTICS: dict[str, Term] = {
     "value": Term("Value", "The provider's value of the metric in the period.", SCORES_SOURCE),
-    "peer_median": Term("Peer median", "The median of the peer group's values (the provider included).",
-                        "Code: pipelines/scores/peers.py"),
+    "peer_median": Term(
+        "Peer median",
+        "The median of the peer group's values (the provider included).",
+        "Code: pipelines/scores/peers.py",
+    ),
     "robust_z": Term(
         "Robust z-score",
         "How far the value is from the peer median, in robust standard deviations (1.4826 x the median "
         "absolute deviation); 0 is the median, 3 or more in the bad direction stands out.",
         "Code: pipelines/scores/peers.py",
     ),
-    "percentile": Term("Percentile among peers", "Mid-rank percentile in the peer group (50 = the middle).",
-                       "Code: pipelines/scores/peers.py"),
+    "percentile": Term(
+        "Percentile among peers",
+        "Mid-rank percentile in the peer group (50 = the middle).",
+        "Code: pipelines/scores/peers.py",
+    ),
     "p_value": Term(
         "p-value",
         "For share metrics: one-sided test of the provider's proportion against the rest of the peer "
         "group (chi-square, or an exact binomial test for small counts).",
         "CMS comparative billing reports' chi-square test at 0.05. Code: pipelines/scores/peers.py",
     ),
-    "significant": Term("Significant", "The metric stands out in the bad direction (p < 0.05, or robust z >= 3).",
-                        "Code: pipelines/scores/peers.py"),
+    "significant": Term(
+        "Significant",
+        "The metric stands out in the bad direction (p < 0.05, or robust z >= 3).",
+        "Code: pipelines/scores/peers.py",
+    ),
     "direction_bad": Term("Bad direction", "Whether a high or a low value draws scrutiny.", SCORES_SOURCE),
     "risk_score": Term(
         "Risk score",
@@ -185,17 +193,25 @@ STATISTICS: dict[str, Term] = {
         "scaled down for low volume.",
         "Code: pipelines/scores/score.py",
     ),
-    "risk_rank": Term("Risk rank", "1 = review first: providers ordered by risk score, then dollars at risk.",
-                      "Code: pipelines/scores/score.py"),
+    "risk_rank": Term(
+        "Risk rank",
+        "1 = review first: providers ordered by risk score, then dollars at risk.",
+        "Code: pipelines/scores/score.py",
+    ),
     "outlier": Term(
         "Outlier",
         "Enough volume (30 patient-days) and at least one metric significant with robust z of 3 or more.",
         "Code: pipelines/scores/score.py",
     ),
     "volume_ok": Term("Enough volume", "At least 30 patient-days in the period.", "Code: pipelines/scores/score.py"),
-    "reasons": Term("Reasons", "The metrics that add most to the risk score, in words.", "Code: pipelines/scores/score.py"),
-    "peer_group": Term("Peer group", "The providers compared with each other: same discipline (configurable).",
-                       "Code: pipelines/scores/peers.py"),
+    "reasons": Term(
+        "Reasons", "The metrics that add most to the risk score, in words.", "Code: pipelines/scores/score.py"
+    ),
+    "peer_group": Term(
+        "Peer group",
+        "The providers compared with each other: same discipline (configurable).",
+        "Code: pipelines/scores/peers.py",
+    ),
 }
 
 # ---- other columns the grids and exports show -----------------------------------------------------
@@ -217,9 +233,13 @@ COLUMNS: dict[str, Term] = {
     "timed_units": Term("Timed units", "Timed (15-minute) units billed."),
     "units_97112": Term("97112 units", "Units of 97112 billed."),
     "patient_id": Term("Patient id", "The patient identifier (auditors only)."),
-    "patient_ref": Term("Patient reference", "An opaque token for the patient (HMAC of the id), the same on every page."),
+    "patient_ref": Term(
+        "Patient reference", "An opaque token for the patient (HMAC of the id), the same on every page."
+    ),
     "claim_id": Term("Claim", "The claim of a line-level finding."),
-    "claim_ids": Term("Claims", "Every claim with a line in the finding's scope: its line, patient-day or therapist-day."),
+    "claim_ids": Term(
+        "Claims", "Every claim with a line in the finding's scope: its line, patient-day or therapist-day."
+    ),
     "line_number": Term("Line", "The line's number on its claim."),
     "payer_type": Term("Payer type", "medicare, medicaid, commercial ... (decides CMS or AMA counting)."),
     "payer_name": Term("Payer", "The payer's name."),

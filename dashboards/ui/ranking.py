@@ -5,16 +5,30 @@ from __future__ import annotations
 
 import polars as pl
 
-from dashboards import context
-from dashboards import data
+from dashboards import context, data
 from dashboards.access.privacy import Viewer, protect
 from dashboards.data.snapshot import Snapshot
 from dashboards.ui import filter_bar
 from dashboards.ui.view_state import ViewState
 
-COLUMNS = ["risk_rank", "provider_name", "reasons", "units_97112_per_patient_day", "share_days_97112_at_limit",
-           "findings", "units_over", "amount_at_risk", "risk_score", "outlier", "volume_ok", "discipline", "peer_group",
-           "rendering_npi", "patient_days", "patients"]
+COLUMNS = [
+    "risk_rank",
+    "provider_name",
+    "reasons",
+    "units_97112_per_patient_day",
+    "share_days_97112_at_limit",
+    "findings",
+    "units_over",
+    "amount_at_risk",
+    "risk_score",
+    "outlier",
+    "volume_ok",
+    "discipline",
+    "peer_group",
+    "rendering_npi",
+    "patient_days",
+    "patients",
+]
 
 
 def ranking(snap: Snapshot, viewer: Viewer, state: ViewState) -> pl.DataFrame:

@@ -17,8 +17,8 @@ state, so that an unchanged view never adds a history entry.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Mapping
 from urllib.parse import parse_qs, urlencode
 
 from dashboards import data
@@ -53,7 +53,7 @@ class ViewState:
     # ---- reading -----------------------------------------------------------------------------
 
     @classmethod
-    def from_params(cls, params: Mapping | None, *, strict: bool = False) -> "ViewState":
+    def from_params(cls, params: Mapping | None, *, strict: bool = False) -> ViewState:
         """The state from query parameters (a value may be a string or a list of strings). Values
         that cannot be read are left out, or raise ``BadQuery`` when ``strict``."""
         params = params or {}
@@ -100,12 +100,16 @@ class ViewState:
         if first and last and first > last:
             first, last = last, first
         return cls(
-            first_month=first, last_month=last, clinics=many("clinic"), payers=many("payer"),
-            discipline=one("discipline"), search=(one("q") or ""),
+            first_month=first,
+            last_month=last,
+            clinics=many("clinic"),
+            payers=many("payer"),
+            discipline=one("discipline"),
+            search=(one("q") or ""),
         )
 
     @classmethod
-    def from_search(cls, search: str | None, *, strict: bool = False) -> "ViewState":
+    def from_search(cls, search: str | None, *, strict: bool = False) -> ViewState:
         """The state from a query string (``?from=...``, with or without the ``?``)."""
         text = (search or "").lstrip("?")
         return cls.from_params(parse_qs(text, keep_blank_values=False), strict=strict)
@@ -130,7 +134,7 @@ class ViewState:
     def href(self, path: str, *, with_search: bool = True) -> str:
         return path + self.query(with_search=with_search)
 
-    def with_changes(self, **changes) -> "ViewState":
+    def with_changes(self, **changes) -> ViewState:
         """A copy with some fields changed (lists of values become sorted tuples)."""
         for name in ("clinics", "payers"):
             if name in changes:
@@ -156,14 +160,15 @@ class ViewState:
             return self.first_month
         return f"{self.first_month or ''}..{self.last_month or ''}"
 
-    def with_period(self, period: str | None) -> "ViewState":
+    def with_period(self, period: str | None) -> ViewState:
         """The state showing ``period`` (``all``, a month or a range)."""
         picked = ViewState.from_params({"period": period or "all"})
         return self.with_changes(first_month=picked.first_month, last_month=picked.last_month)
 
     def filters(self) -> data.Filters:
-        return data.Filters(period=self.period, clinic=self.clinics or None, discipline=self.discipline,
-                            payer_type=self.payers or None)
+        return data.Filters(
+            period=self.period, clinic=self.clinics or None, discipline=self.discipline, payer_type=self.payers or None
+        )
 
     def period_text(self) -> str:
         return period_text(self.period)

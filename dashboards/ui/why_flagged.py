@@ -46,7 +46,7 @@ def _linked(frame: pl.DataFrame, npi: str, grain: str, query: str = "") -> pl.Da
     if grain == evidence.THERAPIST_DAY:
         hrefs = [therapist_day_href(npi, d) for d in days]
     else:
-        hrefs = [patient_day_href(npi, t, d) for t, d in zip(frame["patient_ref"].to_list(), days)]
+        hrefs = [patient_day_href(npi, t, d) for t, d in zip(frame["patient_ref"].to_list(), days, strict=True)]
     hrefs = [h and h + query for h in hrefs]
     # a row without a page still needs an id of its own (the grid keys rows by it)
     return frame.with_columns(pl.Series("row_id", [h or f"#{i}" for i, h in enumerate(hrefs)], dtype=pl.String))
@@ -59,8 +59,10 @@ def _days_grid(metric: str, frame: pl.DataFrame) -> dag.AgGrid:
         id={"type": DAYS_GRID, "metric": metric},
         rowData=components.rows(frame),
         # a finding's detail is long: the whole text shows on hover
-        columnDefs=[{**d, "tooltipField": d["field"]} if d["field"] == "detail" else d
-                    for d in components.column_defs(frame, hidden=("row_id",))],
+        columnDefs=[
+            {**d, "tooltipField": d["field"]} if d["field"] == "detail" else d
+            for d in components.column_defs(frame, hidden=("row_id",))
+        ],
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
         getRowId="params.data.row_id",
         columnSize="autoSize",
@@ -70,16 +72,29 @@ def _days_grid(metric: str, frame: pl.DataFrame) -> dag.AgGrid:
     )
 
 
-def _block(row: dict, npi: str, days: evidence.ProviderDays, limits: evidence.Limits, peers: pl.DataFrame,
-           viewer, known, query: str = "") -> html.Div:
+def _block(
+    row: dict,
+    npi: str,
+    days: evidence.ProviderDays,
+    limits: evidence.Limits,
+    peers: pl.DataFrame,
+    viewer,
+    known,
+    query: str = "",
+) -> html.Div:
     metric = row["metric"]
     ev = evidence.definition(metric)
     words = row.get("label") or (ev.words if ev else metric)
     percent = ev.percent if ev else False
-    head = [html.H4([words, html.Span(f": {_standing(row, percent)}", style={"fontWeight": "normal"})],
-                    style={"margin": "8px 0 6px"})]
-    figure = metric_against_peers(peers.filter(pl.col("metric") == metric), npi, row["value"], row.get("peer_median"),
-                                  words, percent)
+    head = [
+        html.H4(
+            [words, html.Span(f": {_standing(row, percent)}", style={"fontWeight": "normal"})],
+            style={"margin": "8px 0 6px"},
+        )
+    ]
+    figure = metric_against_peers(
+        peers.filter(pl.col("metric") == metric), npi, row["value"], row.get("peer_median"), words, percent
+    )
     graph = components.graph({"type": PEERS_GRAPH, "metric": metric}, figure, className="why-graph")
     if ev is None:  # a metric newer than this app: its standing and peers, without a day list
         body = [components.notice(f"No list of days explains the metric {metric} yet.")]
@@ -89,12 +104,19 @@ def _block(row: dict, npi: str, days: evidence.ProviderDays, limits: evidence.Li
         shown = _linked(protect(selection.days.head(MAX_DAYS), viewer, known), npi, ev.grain, query)
         cut = f" The first {MAX_DAYS:,} are listed." if selection.days.height > MAX_DAYS else ""
         body = [
-            html.P(f"{selection.rule[:1].upper()}{selection.rule[1:]}: {selection.days.height:,} of the {total:,} "
-                   f"{ev.grain}s of this period.{cut} A row opens the {ev.grain}.", className="why-rule"),
+            html.P(
+                f"{selection.rule[:1].upper()}{selection.rule[1:]}: {selection.days.height:,} of the {total:,} "
+                f"{ev.grain}s of this period.{cut} A row opens the {ev.grain}.",
+                className="why-rule",
+            ),
             _days_grid(metric, shown),
         ]
-    return html.Div([*head, html.Div(graph, className="panel"), *body], id=f"why-{metric}", className="why-metric",
-                    style={"margin": "10px 0 26px"})
+    return html.Div(
+        [*head, html.Div(graph, className="panel"), *body],
+        id=f"why-{metric}",
+        className="why-metric",
+        style={"margin": "10px 0 26px"},
+    )
 
 
 def section(snap, viewer, npi: str, period: str, query: str = "") -> html.Div:
@@ -104,19 +126,31 @@ def section(snap, viewer, npi: str, period: str, query: str = "") -> html.Div:
     try:
         flagged = evidence.flagged_metrics(snap, npi, period)
         if flagged.height == 0:
-            return html.Div([title, html.P(
-                "No metric of this provider is significant against its peers in this period; its findings "
-                "(below) are the evidence.", id="why-none")], id=SECTION_ID)
+            return html.Div(
+                [
+                    title,
+                    html.P(
+                        "No metric of this provider is significant against its peers in this period; its findings "
+                        "(below) are the evidence.",
+                        id="why-none",
+                    ),
+                ],
+                id=SECTION_ID,
+            )
         days = evidence.provider_days(snap, npi, period)
         limits = evidence.limits(snap)
         peers = evidence.peer_values(snap, period, flagged["peer_group"][0], flagged["metric"].to_list())
     except MissingData as exc:
-        return html.Div([title, components.notice(f"The evidence cannot be shown from this snapshot: {exc}")],
-                        id=SECTION_ID)
+        return html.Div(
+            [title, components.notice(f"The evidence cannot be shown from this snapshot: {exc}")], id=SECTION_ID
+        )
     known = [] if viewer.sees_patients else context.known_patient_ids(snap)
     peers = protect(peers, viewer, known)  # the peers' names reach the browser in the figure's hover data
-    intro = html.P(f"{flagged.height} metric(s) add to the risk score, strongest first: each against the peer "
-                   "group, then the days behind it.", className="muted")
+    intro = html.P(
+        f"{flagged.height} metric(s) add to the risk score, strongest first: each against the peer "
+        "group, then the days behind it.",
+        className="muted",
+    )
     blocks = [_block(row, npi, days, limits, peers, viewer, known, query) for row in flagged.iter_rows(named=True)]
     return html.Div([title, intro, *blocks], id=SECTION_ID)
 

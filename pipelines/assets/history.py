@@ -16,7 +16,9 @@ from pipelines.warehouse.history import record_review
     pool="warehouse_writes",
     description="One row per review that changed the warehouse; findings gain first_seen / last_seen.",
 )
-def review_runs(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource, review: ReviewSettings) -> dg.MaterializeResult:
+def review_runs(
+    context: dg.AssetExecutionContext, warehouse_db: DuckDBResource, review: ReviewSettings
+) -> dg.MaterializeResult:
     config_hash = review.config().rules_fingerprint()
     with warehouse_db.get_connection() as con:
         metadata = record_review(

@@ -21,14 +21,18 @@ def source_name(path: Path, root: Path) -> str:
 class IngestSelection(dg.Config):
     """Which extracts to read: all under the input path (default), or these names (the sensor's)."""
 
-    files: list[str] = []
+    files: list[str] = []  # noqa: RUF012 - a pydantic field (Dagster config): each run gets its own list
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("claim_lines", description="Every loaded claim service line, typed, with its source file and row."),
+        dg.AssetSpec(
+            "claim_lines", description="Every loaded claim service line, typed, with its source file and row."
+        ),
         dg.AssetSpec("quarantine", description="Rows not loaded, with every reason and the raw values."),
-        dg.AssetSpec("ingest_log", description="One row per file read: SHA-256, rows read/loaded/quarantined, status, reason."),
+        dg.AssetSpec(
+            "ingest_log", description="One row per file read: SHA-256, rows read/loaded/quarantined, status, reason."
+        ),
     ],
     group_name="ingest",
     pool="warehouse_writes",
@@ -57,9 +61,7 @@ def ingest_extracts(
             "(select count(*) from ingest_log)"
         ).fetchall()[0]
     run_meta = ingest_summary(outcomes, len(files))
-    files_json = dg.MetadataValue.json(
-        [{k: v for k, v in o.items() if k != "sha256"} for o in outcomes]
-    )
+    files_json = dg.MetadataValue.json([{k: v for k, v in o.items() if k != "sha256"} for o in outcomes])
     yield dg.MaterializeResult(
         asset_key="claim_lines",
         metadata={**run_meta, "table_rows": totals[0], "files": files_json},
@@ -68,7 +70,9 @@ def ingest_extracts(
     yield dg.MaterializeResult(asset_key="ingest_log", metadata={"table_rows": totals[2]})
 
 
-@dg.asset_check(asset="ingest_log", blocking=True, description="rows_read = rows_loaded + rows_quarantined for every file read")
+@dg.asset_check(
+    asset="ingest_log", blocking=True, description="rows_read = rows_loaded + rows_quarantined for every file read"
+)
 def rows_reconcile(warehouse_db: DuckDBResource) -> dg.AssetCheckResult:
     with warehouse_db.get_connection() as con:
         bad = con.execute(

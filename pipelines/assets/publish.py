@@ -43,8 +43,8 @@ def review_publish(warehouse_db: DuckDBResource):
     itself while a second thread copies its bytes into the snapshot: after the checkpoint nothing
     writes the file until this step ends, so both read the same database, and the copy (I/O) overlaps
     the report (queries and plotly). The report is written after the snapshot is swapped in."""
-    from dashboards.files.report import render_report, save_report
     from dashboards.data.snapshot import SnapshotInfo
+    from dashboards.files.report import render_report, save_report
 
     target, report = snapshot_path(warehouse_db.database), report_path(warehouse_db.database)
     with progress.stage("publish", 1) as shown:

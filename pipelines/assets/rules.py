@@ -13,6 +13,8 @@ from pipelines.assets import progress
 from pipelines.resources import ReviewSettings
 from pipelines.rules.findings.documentation import (
     RULE_ID as DOCUMENTATION,
+)
+from pipelines.rules.findings.documentation import (
     coverage_counts_plan,
     coverage_of_counts,
     coverage_row,
@@ -72,7 +74,9 @@ def review_rules(context: dg.AssetExecutionContext, warehouse_db: DuckDBResource
         if not months:
             context.log.info("no new claim lines since the last rules run: nothing to recompute")
         totals = dict(con.execute("select rule_id, count(*) from findings group by 1").fetchall())
-        table_rows = con.execute("select (select count(*) from line_units), (select count(*) from findings)").fetchall()[0]
+        table_rows = con.execute(
+            "select (select count(*) from line_units), (select count(*) from findings)"
+        ).fetchall()[0]
     recomputed = [m.isoformat()[:7] for m in months]
     yield dg.MaterializeResult(
         asset_key="line_units",
@@ -154,7 +158,7 @@ def _write_months(
 
         for month in months:
             units, found, coverage = _month_results(con, month, recompute.keep_units, *rules)
-            for table, frame in zip(DERIVED, (units, found, coverage)):
+            for table, frame in zip(DERIVED, (units, found, coverage), strict=True):
                 if table in waiting:
                     waiting[table].append(frame)
             # staged months are committed write by write (an open transaction holds its rows in memory);
@@ -191,11 +195,15 @@ def one_units_row_per_line(warehouse_db: DuckDBResource) -> dg.AssetCheckResult:
         "select (select (count(*), sum(hash(claim_id, line_number))) from claim_lines)"
         " = (select (count(*), sum(hash(claim_id, line_number))) from line_units)",
     )
-    unmatched = 0 if same_keys else _scalar(
-        warehouse_db,
-        "select count(*) from claim_lines c full join ("
-        "  select claim_id, line_number, count(*) n from line_units group by all) u"
-        " using (claim_id, line_number) where u.n is distinct from 1 or c.claim_id is null",
+    unmatched = (
+        0
+        if same_keys
+        else _scalar(
+            warehouse_db,
+            "select count(*) from claim_lines c full join ("
+            "  select claim_id, line_number, count(*) n from line_units group by all) u"
+            " using (claim_id, line_number) where u.n is distinct from 1 or c.claim_id is null",
+        )
     )
     return dg.AssetCheckResult(passed=unmatched == 0, metadata={"lines_without_exactly_one_row": unmatched})
 

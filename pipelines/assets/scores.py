@@ -17,8 +17,18 @@ from pipelines.scores.settings import ScoreSettings
 from pipelines.warehouse import by_month, schema, score_pieces, writes
 
 UNIT_COLUMNS = [
-    "claim_id", "line_number", "rendering_npi", "patient_id", "service_date", "discipline",
-    "billing_provider", "cpt_code", "is_timed", "duplicate_extra", "units_billed", "minutes_used",
+    "claim_id",
+    "line_number",
+    "rendering_npi",
+    "patient_id",
+    "service_date",
+    "discipline",
+    "billing_provider",
+    "cpt_code",
+    "is_timed",
+    "duplicate_extra",
+    "units_billed",
+    "minutes_used",
     "total_timed_minutes",
 ]
 
@@ -74,7 +84,9 @@ def review_scores(context: dg.AssetExecutionContext, warehouse_db: DuckDBResourc
     yield dg.MaterializeResult(asset_key="provider_metrics", metadata={"table_rows": scores.metrics.height})
 
 
-def month_lines(con: duckdb.DuckDBPyConnection, month: dt.date, settings: ScoreSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
+def month_lines(
+    con: duckdb.DuckDBPyConnection, month: dt.date, settings: ScoreSettings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Scoring's line frame of one service month and the month's findings. Each line unit comes with
     its claim line's name and peer keys (joined while reading) and is turned into the line frame
     batch by batch: the read columns of the month are never held at once."""
@@ -85,7 +97,9 @@ def month_lines(con: duckdb.DuckDBPyConnection, month: dt.date, settings: ScoreS
     return line, by_month.read_month_columns(con, "findings", list(FINDING_COLUMNS), month)
 
 
-@dg.asset_check(asset="provider_scores", blocking=True, description="One row per provider and period; ranks 1..n without gaps")
+@dg.asset_check(
+    asset="provider_scores", blocking=True, description="One row per provider and period; ranks 1..n without gaps"
+)
 def ranks_without_gaps(warehouse_db: DuckDBResource) -> dg.AssetCheckResult:
     with warehouse_db.get_connection() as con:
         repeated, gapped = con.execute(

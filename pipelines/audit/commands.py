@@ -8,9 +8,9 @@ strata and counts. The worksheet itself holds patient ids (auditors need them).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import duckdb
 import polars as pl
@@ -20,7 +20,6 @@ from pipelines.audit import frame as frames
 from pipelines.audit import stats, store
 from pipelines.audit import worksheet as sheets
 from pipelines.audit.appraise import Appraisal, AppraisalError, appraise
-
 
 # ---------------------------------------------------------------------------------------------
 # draw
@@ -41,10 +40,14 @@ class DrawSummary:
         ]
         for s in d.strata:
             full = " (sampled in full)" if s.full else ""
-            out.append(f"  stratum {s.stratum.number} {s.stratum.label}: {s.sample_size} of {s.frame_size}{full}, "
-                       f"frame ${s.frame_amount:,.2f}, sample ${s.sample_amount:,.2f}")
-        out.append(f"examined amount: {frames.AMOUNT_RULE}; frame lines by amount: "
-                   + ", ".join(f"{k} {v}" for k, v in d.frame_lines_by_basis.items()))
+            out.append(
+                f"  stratum {s.stratum.number} {s.stratum.label}: {s.sample_size} of {s.frame_size}{full}, "
+                f"frame ${s.frame_amount:,.2f}, sample ${s.sample_amount:,.2f}"
+            )
+        out.append(
+            f"examined amount: {frames.AMOUNT_RULE}; frame lines by amount: "
+            + ", ".join(f"{k} {v}" for k, v in d.frame_lines_by_basis.items())
+        )
         out.append(f"configuration fingerprint {d.config_fingerprint}, frame fingerprint {d.frame_fingerprint}")
         out += [f"note: {n}" for n in d.notes]
         if self.stored_in:
@@ -84,8 +87,9 @@ def make_request(
         raise ValueError("give either a total size or one size per stratum, not both")
     if sizes is None and size is None:
         raise ValueError("give a sample size")
-    return draws.DrawRequest(npi=str(npi).strip(), seed=int(seed), size=size, bounds=bounds, stratum_sizes=sizes,
-                             start=start, end=end)
+    return draws.DrawRequest(
+        npi=str(npi).strip(), seed=int(seed), size=size, bounds=bounds, stratum_sizes=sizes, start=start, end=end
+    )
 
 
 def draw_sample(
@@ -161,10 +165,12 @@ class AppraisalSummary:
                 f"error rate {row['error_rate']:.1%}"
             )
         o = a.attribute_overall
-        exact = (f", exact {o.exact_lower:.1%}..{o.exact_upper:.1%}" if o.exact_lower is not None else "")
+        exact = f", exact {o.exact_lower:.1%}..{o.exact_upper:.1%}" if o.exact_lower is not None else ""
         weighted = " (stratum-weighted estimate for the frame)" if a.design == "stratified" else ""
-        out.append(f"error rate {o.rate:.1%}{weighted}: {o.errors} of {o.sample_size} sampled items with a difference; "
-                   f"90% normal {o.normal_lower:.1%}..{o.normal_upper:.1%}{exact}")
+        out.append(
+            f"error rate {o.rate:.1%}{weighted}: {o.errors} of {o.sample_size} sampled items with a difference; "
+            f"90% normal {o.normal_lower:.1%}..{o.normal_upper:.1%}{exact}"
+        )
         out.append(a.statement())
         if self.stored_in:
             out.append(f"stored in {self.stored_in} (audit_appraisals)")
@@ -176,8 +182,10 @@ def check_against_sample(ws: sheets.Worksheet, stored: store.StoredSample) -> pl
     examined amounts, frame and sample sizes). Returns the items with the stored strata and examined
     amounts; raises ``AppraisalError`` naming the item numbers that differ."""
     rows = stored.rows.select(
-        pl.col("sample_item").cast(pl.Int64), pl.col("stratum").cast(pl.Int64).alias("stratum_stored"),
-        pl.col("patient_id").alias("patient_stored"), pl.col("service_date").cast(pl.String).alias("date_stored"),
+        pl.col("sample_item").cast(pl.Int64),
+        pl.col("stratum").cast(pl.Int64).alias("stratum_stored"),
+        pl.col("patient_id").alias("patient_stored"),
+        pl.col("service_date").cast(pl.String).alias("date_stored"),
         pl.col("examined_amount").alias("examined_stored"),
     )
     items = ws.items
@@ -191,12 +199,19 @@ def check_against_sample(ws: sheets.Worksheet, stored: store.StoredSample) -> pl
             parts.append(f"sample item(s) {', '.join(map(str, extra))} not in the draw")
         raise AppraisalError(f"the worksheet does not match sample {stored.sample_id}: " + "; ".join(parts))
     joined = items.join(rows, on="sample_item", how="inner")
-    differs = joined.filter(
-        (pl.col("stratum") != pl.col("stratum_stored"))
-        | ((pl.col("examined_amount") - pl.col("examined_stored")).abs() > 0.005)
-        | (pl.col("patient_id").is_not_null() & (pl.col("patient_id") != pl.col("patient_stored")))
-        | (pl.col("service_date").is_not_null() & (pl.col("service_date").str.slice(0, 10) != pl.col("date_stored")))
-    )["sample_item"].sort().to_list()
+    differs = (
+        joined.filter(
+            (pl.col("stratum") != pl.col("stratum_stored"))
+            | ((pl.col("examined_amount") - pl.col("examined_stored")).abs() > 0.005)
+            | (pl.col("patient_id").is_not_null() & (pl.col("patient_id") != pl.col("patient_stored")))
+            | (
+                pl.col("service_date").is_not_null()
+                & (pl.col("service_date").str.slice(0, 10) != pl.col("date_stored"))
+            )
+        )["sample_item"]
+        .sort()
+        .to_list()
+    )
     if differs:
         raise AppraisalError(
             f"sample item(s) {', '.join(map(str, differs))} of the worksheet differ from sample {stored.sample_id} "
@@ -210,8 +225,12 @@ def check_against_sample(ws: sheets.Worksheet, stored: store.StoredSample) -> pl
                 f"stratum {s.stratum}: the worksheet says N={s.frame_size}, n={s.sample_size}; "
                 f"sample {stored.sample_id} has N={ref.frame_size}, n={ref.sample_size}"
             )
-    return joined.select("sample_item", pl.col("stratum_stored").alias("stratum"),
-                         pl.col("examined_stored").alias("examined_amount"), "audited_amount")
+    return joined.select(
+        "sample_item",
+        pl.col("stratum_stored").alias("stratum"),
+        pl.col("examined_stored").alias("examined_amount"),
+        "audited_amount",
+    )
 
 
 def appraise_read(ws: sheets.Worksheet, stored: store.StoredSample | None) -> Appraisal:
@@ -224,7 +243,9 @@ def appraise_read(ws: sheets.Worksheet, stored: store.StoredSample | None) -> Ap
     return appraise(items, strata, sample_id=ws.sample_id, source=ws.source, worksheet_sha256=ws.sha256)
 
 
-def appraise_worksheet(worksheet: Path, warehouse: Path | None = None, *, store_appraisal: bool = True) -> AppraisalSummary:
+def appraise_worksheet(
+    worksheet: Path, warehouse: Path | None = None, *, store_appraisal: bool = True
+) -> AppraisalSummary:
     """``unitreview appraise``: read the completed worksheet and appraise it (RAT-STATS conventions).
 
     With ``warehouse`` the worksheet is checked against the stored sample (which must be there) and
@@ -291,7 +312,18 @@ def sample_size(
         ws = sheets.read_worksheet(Path(probe_worksheet))
         missing = ws.items.filter(pl.col("audited_amount").is_null())["sample_item"].to_list()
         if missing:
-            raise AppraisalError(f"the probe worksheet lacks audited amounts for sample item(s) {', '.join(map(str, missing))}")
+            raise AppraisalError(
+                f"the probe worksheet lacks audited amounts for sample item(s) {', '.join(map(str, missing))}"
+            )
         probe = (ws.items["examined_amount"] - ws.items["audited_amount"]).to_list()
-    return stats.sample_size(frame_size, mean=mean, sd=sd, error_rate=error_rate, error_mean=error_mean,
-                             error_sd=error_sd, probe=probe, confidence=confidence, precision=precision)
+    return stats.sample_size(
+        frame_size,
+        mean=mean,
+        sd=sd,
+        error_rate=error_rate,
+        error_mean=error_mean,
+        error_sd=error_sd,
+        probe=probe,
+        confidence=confidence,
+        precision=precision,
+    )

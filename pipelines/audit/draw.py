@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import duckdb
 import numpy as np
@@ -59,7 +60,7 @@ def _money(x: float | None) -> str:
 
 
 def parse_bounds(text: str | Sequence[float] | None) -> list[float] | None:
-    """"0,100,250" -> [0.0, 100.0, 250.0] (strictly increasing); None or "" -> None (unrestricted)."""
+    """ "0,100,250" -> [0.0, 100.0, 250.0] (strictly increasing); None or "" -> None (unrestricted)."""
     if text is None:
         return None
     if isinstance(text, str):
@@ -69,20 +70,22 @@ def parse_bounds(text: str | Sequence[float] | None) -> list[float] | None:
         try:
             bounds = [float(p.replace("$", "")) for p in parts]
         except ValueError:
-            raise ValueError(f"strata bounds must be numbers separated by commas, e.g. 0,100,250 (got {text!r})") from None
+            raise ValueError(
+                f"strata bounds must be numbers separated by commas, e.g. 0,100,250 (got {text!r})"
+            ) from None
     else:
         bounds = [float(b) for b in text]
         if not bounds:
             return None
     if any(not math.isfinite(b) for b in bounds):
         raise ValueError("strata bounds must be finite numbers")
-    if any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:])):
+    if any(b2 <= b1 for b1, b2 in itertools.pairwise(bounds)):
         raise ValueError("strata bounds must be strictly increasing, e.g. 0,100,250")
     return bounds
 
 
 def parse_sizes(text: str | Sequence[int | str] | None) -> list[int | None] | None:
-    """"10,20,all" -> [10, 20, None] (None: the whole stratum); None or "" -> None."""
+    """ "10,20,all" -> [10, 20, None] (None: the whole stratum); None or "" -> None."""
     if text is None:
         return None
     items = [p.strip() for p in text.split(",")] if isinstance(text, str) else list(text)
@@ -107,8 +110,8 @@ def parse_sizes(text: str | Sequence[int | str] | None) -> list[int | None] | No
 def strata_for(bounds: list[float] | None) -> list[Stratum]:
     if not bounds:
         return [Stratum(1, None, None)]
-    uppers: list[float | None] = list(bounds[1:]) + [None]
-    return [Stratum(i + 1, lo, hi) for i, (lo, hi) in enumerate(zip(bounds, uppers))]
+    uppers: list[float | None] = [*list(bounds[1:]), None]
+    return [Stratum(i + 1, lo, hi) for i, (lo, hi) in enumerate(zip(bounds, uppers, strict=True))]
 
 
 def assign_strata(amounts: pl.Series, bounds: list[float] | None) -> np.ndarray:
@@ -151,7 +154,9 @@ class DrawRequest:
             "seed": int(self.seed),
             "size": self.size,
             "strata": self.bounds,
-            "stratum_sizes": [ALL if s is None else s for s in self.stratum_sizes] if self.stratum_sizes is not None else None,
+            "stratum_sizes": [ALL if s is None else s for s in self.stratum_sizes]
+            if self.stratum_sizes is not None
+            else None,
             "amount_rule": frames.AMOUNT_RULE,
         }
 
@@ -219,7 +224,7 @@ def sizes_for(request: DrawRequest, frame_sizes: list[int]) -> tuple[list[int], 
         if len(request.stratum_sizes) != len(frame_sizes):
             raise ValueError(f"{len(request.stratum_sizes)} stratum sizes given for {len(frame_sizes)} strata")
         sizes = []
-        for h, (want, N) in enumerate(zip(request.stratum_sizes, frame_sizes), start=1):
+        for h, (want, N) in enumerate(zip(request.stratum_sizes, frame_sizes, strict=True), start=1):
             n = N if want is None else int(want)
             if n > N:
                 raise ValueError(f"stratum {h}: {n} requested but its frame has only {N} beneficiary-days")
@@ -239,7 +244,9 @@ def sizes_for(request: DrawRequest, frame_sizes: list[int]) -> tuple[list[int], 
         raise ValueError("the provider has no beneficiary-day in the period: nothing to sample")
     sizes = stats.allocate_proportional(frame_sizes, request.size)
     if request.size > total_frame:
-        notes.append(f"the requested size {request.size} exceeds the frame ({total_frame}): every beneficiary-day is sampled")
+        notes.append(
+            f"the requested size {request.size} exceeds the frame ({total_frame}): every beneficiary-day is sampled"
+        )
     elif sum(sizes) > request.size:
         notes.append(f"at least 2 per non-empty stratum raised the size from {request.size} to {sum(sizes)}")
     return sizes, notes
@@ -256,11 +263,19 @@ def draw_from_frame(request: DrawRequest, frame: pl.DataFrame) -> tuple[list[Str
     rng = stats.generator(request.seed)
     chosen: list[pl.DataFrame] = []
     out: list[StratumDraw] = []
-    for s, N, n in zip(strata, frame_sizes, sizes):
+    for s, N, n in zip(strata, frame_sizes, sizes, strict=True):
         part = frame.filter(pl.col("stratum") == s.number).with_row_index("frame_position")
         picked = part[stats.select_positions(rng, N, n).tolist()] if N else part.head(0)
         chosen.append(picked)
-        out.append(StratumDraw(s, N, n, round(float(part["examined_amount"].sum()), 2), round(float(picked["examined_amount"].sum()), 2)))
+        out.append(
+            StratumDraw(
+                s,
+                N,
+                n,
+                round(float(part["examined_amount"].sum()), 2),
+                round(float(picked["examined_amount"].sum()), 2),
+            )
+        )
     items = pl.concat(chosen) if chosen else frame.head(0)
     items = items.with_columns(
         pl.int_range(1, items.height + 1, dtype=pl.Int64).alias("sample_item"),
@@ -268,14 +283,37 @@ def draw_from_frame(request: DrawRequest, frame: pl.DataFrame) -> tuple[list[Str
     )
     bounds_of = {s.number: (s.lower, s.upper, s.label) for s in strata}
     items = items.with_columns(
-        pl.col("stratum").replace_strict({k: v[0] for k, v in bounds_of.items()}, return_dtype=pl.Float64).alias("stratum_lower"),
-        pl.col("stratum").replace_strict({k: v[1] for k, v in bounds_of.items()}, return_dtype=pl.Float64).alias("stratum_upper"),
-        pl.col("stratum").replace_strict({k: v[2] for k, v in bounds_of.items()}, return_dtype=pl.String).alias("stratum_label"),
-        pl.col("stratum").replace_strict({s.number: d.frame_size for s, d in zip(strata, out)}, return_dtype=pl.Int64).alias("frame_size"),
-        pl.col("stratum").replace_strict({s.number: d.sample_size for s, d in zip(strata, out)}, return_dtype=pl.Int64).alias("stratum_sample_size"),
+        pl.col("stratum")
+        .replace_strict({k: v[0] for k, v in bounds_of.items()}, return_dtype=pl.Float64)
+        .alias("stratum_lower"),
+        pl.col("stratum")
+        .replace_strict({k: v[1] for k, v in bounds_of.items()}, return_dtype=pl.Float64)
+        .alias("stratum_upper"),
+        pl.col("stratum")
+        .replace_strict({k: v[2] for k, v in bounds_of.items()}, return_dtype=pl.String)
+        .alias("stratum_label"),
+        pl.col("stratum")
+        .replace_strict({s.number: d.frame_size for s, d in zip(strata, out, strict=True)}, return_dtype=pl.Int64)
+        .alias("frame_size"),
+        pl.col("stratum")
+        .replace_strict({s.number: d.sample_size for s, d in zip(strata, out, strict=True)}, return_dtype=pl.Int64)
+        .alias("stratum_sample_size"),
     )
-    order = ["sample_item", "stratum", "stratum_label", "stratum_lower", "stratum_upper", "frame_position",
-             "patient_id", "service_date", "lines", "examined_amount", "amount_basis", "frame_size", "stratum_sample_size"]
+    order = [
+        "sample_item",
+        "stratum",
+        "stratum_label",
+        "stratum_lower",
+        "stratum_upper",
+        "frame_position",
+        "patient_id",
+        "service_date",
+        "lines",
+        "examined_amount",
+        "amount_basis",
+        "frame_size",
+        "stratum_sample_size",
+    ]
     return out, items.select(order), notes
 
 
@@ -291,15 +329,21 @@ def provider_name(con: duckdb.DuckDBPyConnection, npi: str) -> str | None:
     for table in ("provider_scores", "claim_lines"):
         if {"rendering_npi", "provider_name"} <= set(table_columns(con, table)):
             rows = con.execute(
-                f"select provider_name from {table} where rendering_npi = ? and provider_name is not null limit 1", [npi]
+                f"select provider_name from {table} where rendering_npi = ? and provider_name is not null limit 1",
+                [npi],
             ).fetchall()
             if rows:
                 return rows[0][0]
     return None
 
 
-def draw(con: duckdb.DuckDBPyConnection, request: DrawRequest, *, source_database: str | None = None,
-         sample_id: str | None = None) -> Draw:
+def draw(
+    con: duckdb.DuckDBPyConnection,
+    request: DrawRequest,
+    *,
+    source_database: str | None = None,
+    sample_id: str | None = None,
+) -> Draw:
     """Build the frame from ``con`` (read only) and draw the sample of ``request``."""
     frame = frames.beneficiary_days(con, request.npi, request.start, request.end)
     if frame.height == 0:

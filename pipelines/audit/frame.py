@@ -71,7 +71,8 @@ def beneficiary_days(
     frame = frame.with_columns(
         pl.concat_str(
             [pl.when(pl.col(f"lines_{b}") > 0).then(pl.lit(b)) for b in ("paid", "allowed", "charge", "none")],
-            separator="+", ignore_nulls=True,
+            separator="+",
+            ignore_nulls=True,
         ).alias("amount_basis")
     )
     return frame.sort(list(FRAME_ORDER))
@@ -88,22 +89,24 @@ def item_lines(con: duckdb.DuckDBPyConnection, npi: str, items: pl.DataFrame) ->
     present = table_columns(con, "claim_lines")
     lu_present = table_columns(con, "line_units")
     have_lu = {"claim_id", "line_number"} <= set(lu_present)
-    c = lambda name, t="varchar": _col(present, "cl", name, t)  # noqa: E731
-    u = lambda name, t="varchar": _col(lu_present, "lu", name, t) if have_lu else f"cast(null as {t})"  # noqa: E731
+    c = lambda name, t="varchar": _col(present, "cl", name, t)
+    u = lambda name, t="varchar": _col(lu_present, "lu", name, t) if have_lu else f"cast(null as {t})"
     paid, allowed, charge = _amounts(present)
-    join = " left join line_units lu on lu.claim_id = cl.claim_id and lu.line_number = cl.line_number" if have_lu else ""
+    join = (
+        " left join line_units lu on lu.claim_id = cl.claim_id and lu.line_number = cl.line_number" if have_lu else ""
+    )
     keys = items.select("sample_item", "patient_id", "service_date")
     name = _register(con, "audit_sampled_items", keys)
     try:
         return con.sql(
             f"""
             select s.sample_item, cl.patient_id, cl.service_date, cl.claim_id, cl.line_number, cl.cpt_code,
-                   {c('modifiers')} as modifiers, {c('minutes', 'bigint')} as minutes,
-                   {c('total_timed_minutes', 'bigint')} as total_timed_minutes, cl.units_billed,
-                   {u('is_timed', 'boolean')} as is_timed, {u('method')} as method,
-                   {u('expected_units', 'double')} as expected_units, {u('expected_units_min', 'double')} as expected_units_min,
-                   {u('expected_units_max', 'double')} as expected_units_max, {u('expected_basis')} as expected_basis,
-                   {c('diagnosis_codes')} as diagnosis_codes, {c('payer_type')} as payer_type, {c('payer_name')} as payer_name,
+                   {c("modifiers")} as modifiers, {c("minutes", "bigint")} as minutes,
+                   {c("total_timed_minutes", "bigint")} as total_timed_minutes, cl.units_billed,
+                   {u("is_timed", "boolean")} as is_timed, {u("method")} as method,
+                   {u("expected_units", "double")} as expected_units, {u("expected_units_min", "double")} as expected_units_min,
+                   {u("expected_units_max", "double")} as expected_units_max, {u("expected_basis")} as expected_basis,
+                   {c("diagnosis_codes")} as diagnosis_codes, {c("payer_type")} as payer_type, {c("payer_name")} as payer_name,
                    {paid} as paid_amount, {allowed} as allowed_amount, {charge} as charge_amount,
                    coalesce({paid}, {allowed}, {charge}, 0)::double as examined_amount,
                    {_basis_sql(paid, allowed, charge)} as amount_basis
@@ -128,14 +131,22 @@ def item_findings(con: duckdb.DuckDBPyConnection, npi: str, items: pl.DataFrame,
     therapist-day findings of this therapist that date (shared with the therapist's other patients
     that day, so never counted in ``amount_at_risk`` of one beneficiary-day)."""
     present = table_columns(con, "findings")
-    empty = pl.DataFrame(schema={
-        "sample_item": pl.Int64, "grain": pl.String, "rule_id": pl.String, "severity": pl.String,
-        "claim_id": pl.String, "line_number": pl.Int64, "units_over": pl.Float64, "amount_at_risk": pl.Float64,
-        "detail": pl.String,
-    })
+    empty = pl.DataFrame(
+        schema={
+            "sample_item": pl.Int64,
+            "grain": pl.String,
+            "rule_id": pl.String,
+            "severity": pl.String,
+            "claim_id": pl.String,
+            "line_number": pl.Int64,
+            "units_over": pl.Float64,
+            "amount_at_risk": pl.Float64,
+            "detail": pl.String,
+        }
+    )
     if "rule_id" not in present or "service_date" not in present or items.height == 0:
         return empty
-    f = lambda name, t="varchar": _col(present, "f", name, t)  # noqa: E731
+    f = lambda name, t="varchar": _col(present, "f", name, t)
     select = (
         f"f.rule_id, {f('severity')} as severity, {f('claim_id')} as claim_id, {f('line_number', 'bigint')} as line_number, "
         f"{f('units_over', 'double')} as units_over, {f('amount_at_risk', 'double')} as amount_at_risk, {f('detail')} as detail"

@@ -45,8 +45,8 @@ positions with the smallest u (ties by position) are the sample, listed in frame
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from scipy import stats as st
@@ -139,7 +139,9 @@ def _quantile(distribution: str, confidence: float, df: int | None, se: float) -
     return t_quantile(confidence, df)
 
 
-def _limits(estimate: float, se: float, distribution: str, df: int | None, levels: Sequence[float]) -> dict[float, Limits]:
+def _limits(
+    estimate: float, se: float, distribution: str, df: int | None, levels: Sequence[float]
+) -> dict[float, Limits]:
     out = {}
     for level in levels:
         q = _quantile(distribution, level, df, se)
@@ -174,9 +176,18 @@ def unrestricted(
     estimate = N * mean
     df = n - 1
     return VariableAppraisal(
-        label=label, population_size=N, sample_size=n, mean=mean, sd=sd, difference_total=float(d.sum()),
-        estimate=estimate, standard_error=se, distribution="t", df=df,
-        limits=_limits(estimate, se, "t", df, levels), nonzero=int(np.count_nonzero(d)),
+        label=label,
+        population_size=N,
+        sample_size=n,
+        mean=mean,
+        sd=sd,
+        difference_total=float(d.sum()),
+        estimate=estimate,
+        standard_error=se,
+        distribution="t",
+        df=df,
+        limits=_limits(estimate, se, "t", df, levels),
+        nonzero=int(np.count_nonzero(d)),
     )
 
 
@@ -208,11 +219,17 @@ def stratified(strata: Sequence[StratumInput], levels: Sequence[float] = LEVELS)
     se = math.sqrt(sum(p.standard_error**2 for p in parts))
     n = sum(p.sample_size for p in parts)
     overall = VariableAppraisal(
-        label="overall", population_size=sum(p.population_size for p in parts), sample_size=n,
+        label="overall",
+        population_size=sum(p.population_size for p in parts),
+        sample_size=n,
         mean=float(sum(p.difference_total for p in parts) / n),
         sd=float(np.std(np.concatenate([np.asarray(s.differences, float) for s in strata]), ddof=1)) if n > 1 else 0.0,
-        difference_total=float(sum(p.difference_total for p in parts)), estimate=estimate, standard_error=se,
-        distribution="z", df=None, limits=_limits(estimate, se, "z", None, levels),
+        difference_total=float(sum(p.difference_total for p in parts)),
+        estimate=estimate,
+        standard_error=se,
+        distribution="z",
+        df=None,
+        limits=_limits(estimate, se, "z", None, levels),
         nonzero=sum(p.nonzero for p in parts),
     )
     return StratifiedAppraisal(parts, overall, "stratified")
@@ -237,8 +254,9 @@ class AttributeAppraisal:
     method: str
 
 
-def attribute_unrestricted(errors: int, sample_size: int, population_size: int, confidence: float = 0.90,
-                           label: str = "overall") -> AttributeAppraisal:
+def attribute_unrestricted(
+    errors: int, sample_size: int, population_size: int, confidence: float = 0.90, label: str = "overall"
+) -> AttributeAppraisal:
     """Error rate of an unrestricted sample with its exact (hypergeometric) and normal intervals."""
     k, n, N = int(errors), int(sample_size), int(population_size)
     if not 0 <= k <= n <= N or n < 1:
@@ -255,9 +273,16 @@ def attribute_unrestricted(errors: int, sample_size: int, population_size: int, 
     se = math.sqrt((1 - n / N) * p * (1 - p) / (n - 1)) if n > 1 else 0.0
     z = z_quantile(confidence)
     return AttributeAppraisal(
-        label=label, population_size=N, sample_size=n, errors=k, rate=p, confidence=confidence,
-        exact_lower=float(lo), exact_upper=float(hi),
-        normal_lower=max(0.0, p - z * se), normal_upper=min(1.0, p + z * se),
+        label=label,
+        population_size=N,
+        sample_size=n,
+        errors=k,
+        rate=p,
+        confidence=confidence,
+        exact_lower=float(lo),
+        exact_upper=float(hi),
+        normal_lower=max(0.0, p - z * se),
+        normal_upper=min(1.0, p + z * se),
         method="exact hypergeometric; normal with finite population correction",
     )
 
@@ -293,13 +318,26 @@ def attribute_stratified(parts: Sequence[AttributeAppraisal], confidence: float 
     var = 0.0
     for p in parts:
         if p.sample_size > 1 and p.sample_size < p.population_size:
-            var += (p.population_size / N) ** 2 * (1 - p.sample_size / p.population_size) * p.rate * (1 - p.rate) / (p.sample_size - 1)
+            var += (
+                (p.population_size / N) ** 2
+                * (1 - p.sample_size / p.population_size)
+                * p.rate
+                * (1 - p.rate)
+                / (p.sample_size - 1)
+            )
     z = z_quantile(confidence)
     half = z * math.sqrt(var)
     return AttributeAppraisal(
-        label="overall", population_size=N, sample_size=sum(p.sample_size for p in parts),
-        errors=sum(p.errors for p in parts), rate=rate, confidence=confidence, exact_lower=None, exact_upper=None,
-        normal_lower=max(0.0, rate - half), normal_upper=min(1.0, rate + half),
+        label="overall",
+        population_size=N,
+        sample_size=sum(p.sample_size for p in parts),
+        errors=sum(p.errors for p in parts),
+        rate=rate,
+        confidence=confidence,
+        exact_lower=None,
+        exact_upper=None,
+        normal_lower=max(0.0, rate - half),
+        normal_upper=min(1.0, rate + half),
         method="stratified: normal with finite population correction",
     )
 
@@ -341,7 +379,7 @@ def sample_size(
     N = int(population_size)
     if N < 1:
         raise ValueError("the frame is empty")
-    if not 0 < precision:
+    if not precision > 0:
         raise ValueError("the relative precision must be positive (0.25 for ±25%)")
     if probe is not None:
         d = np.asarray(probe, dtype=float)
@@ -371,8 +409,9 @@ def sample_size(
     n0 = (z * sd / (precision * mean)) ** 2
     n = n0 / (1 + n0 / N)
     size = min(N, max(1, math.ceil(n - 1e-9)))
-    return SampleSize(n=size, n0=n0, population_size=N, confidence=confidence, precision=precision, z=z,
-                      mean=mean, sd=sd, basis=basis)
+    return SampleSize(
+        n=size, n0=n0, population_size=N, confidence=confidence, precision=precision, z=z, mean=mean, sd=sd, basis=basis
+    )
 
 
 # ---------------------------------------------------------------------------------------------

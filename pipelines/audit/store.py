@@ -36,12 +36,15 @@ def sample_rows(d: draws.Draw) -> pl.DataFrame:
         pl.lit(d.sample_id).alias("sample_id"),
         pl.col("sample_item").cast(pl.Int32),
         pl.col("stratum").cast(pl.Int32),
-        "stratum_lower", "stratum_upper",
+        "stratum_lower",
+        "stratum_upper",
         pl.col("frame_position").cast(pl.Int64),
-        "patient_id", "service_date",
+        "patient_id",
+        "service_date",
         pl.lit(r.npi).alias("rendering_npi"),
         pl.col("lines").cast(pl.Int64),
-        "examined_amount", "amount_basis",
+        "examined_amount",
+        "amount_basis",
         pl.lit(int(r.seed), pl.Int64).alias("seed"),
         pl.col("frame_size").cast(pl.Int64),
         pl.col("stratum_sample_size").cast(pl.Int64),
@@ -49,8 +52,12 @@ def sample_rows(d: draws.Draw) -> pl.DataFrame:
         pl.lit(d.sample_size, pl.Int64).alias("sample_size_total"),
         pl.lit(r.size, pl.Int64).alias("requested_size"),
         pl.lit(",".join(f"{b:g}" for b in r.bounds) if r.bounds else None, pl.String).alias("strata"),
-        pl.lit(",".join(draws.ALL if s is None else str(s) for s in r.stratum_sizes)
-               if r.stratum_sizes is not None else None, pl.String).alias("stratum_sizes"),
+        pl.lit(
+            ",".join(draws.ALL if s is None else str(s) for s in r.stratum_sizes)
+            if r.stratum_sizes is not None
+            else None,
+            pl.String,
+        ).alias("stratum_sizes"),
         pl.lit(r.allocation()).alias("allocation"),
         pl.lit(r.start, pl.Date).alias("period_start"),
         pl.lit(r.end, pl.Date).alias("period_end"),
@@ -107,29 +114,47 @@ def load_sample(con: duckdb.DuckDBPyConnection, sample_id: str) -> StoredSample 
     """A stored sample (None when ``sample_id`` is not in the table, or there is no table)."""
     if not has_sample_table(con):
         return None
-    rows = con.sql(f"select * from {SAMPLE_TABLE} where sample_id = $id order by sample_item", params={"id": sample_id}).pl()
+    rows = con.sql(
+        f"select * from {SAMPLE_TABLE} where sample_id = $id order by sample_item", params={"id": sample_id}
+    ).pl()
     if rows.height == 0:
         return None
     first = rows.row(0, named=True)
     request = draws.DrawRequest(
-        npi=first["rendering_npi"], seed=int(first["seed"]), size=first["requested_size"],
-        bounds=draws.parse_bounds(first["strata"]), stratum_sizes=draws.parse_sizes(first["stratum_sizes"]),
-        start=first["period_start"], end=first["period_end"],
+        npi=first["rendering_npi"],
+        seed=int(first["seed"]),
+        size=first["requested_size"],
+        bounds=draws.parse_bounds(first["strata"]),
+        stratum_sizes=draws.parse_sizes(first["stratum_sizes"]),
+        start=first["period_start"],
+        end=first["period_end"],
     )
-    strata_rows = rows.group_by("stratum").agg(
-        pl.col("stratum_lower").first(), pl.col("stratum_upper").first(),
-        pl.col("frame_size").first(), pl.col("stratum_sample_size").first(),
-    ).sort("stratum")
+    strata_rows = (
+        rows.group_by("stratum")
+        .agg(
+            pl.col("stratum_lower").first(),
+            pl.col("stratum_upper").first(),
+            pl.col("frame_size").first(),
+            pl.col("stratum_sample_size").first(),
+        )
+        .sort("stratum")
+    )
     labels = {s.number: s.label for s in draws.strata_for(request.bounds)}
     strata = [
-        appraisal_mod.StratumFrame(int(r["stratum"]), labels.get(int(r["stratum"]), str(r["stratum"])),
-                                   int(r["frame_size"]), int(r["stratum_sample_size"]))
+        appraisal_mod.StratumFrame(
+            int(r["stratum"]),
+            labels.get(int(r["stratum"]), str(r["stratum"])),
+            int(r["frame_size"]),
+            int(r["stratum_sample_size"]),
+        )
         for r in strata_rows.iter_rows(named=True)
     ]
     return StoredSample(sample_id, request, rows, strata)
 
 
-def redraw(con: duckdb.DuckDBPyConnection, sample_id: str, source: duckdb.DuckDBPyConnection | None = None) -> tuple[draws.Draw, StoredSample]:
+def redraw(
+    con: duckdb.DuckDBPyConnection, sample_id: str, source: duckdb.DuckDBPyConnection | None = None
+) -> tuple[draws.Draw, StoredSample]:
     """Draw again with a stored sample's parameters (frame from ``source``, default ``con``).
     Returns the new draw (not stored) and the stored one: their items are identical when the frame
     fingerprints are equal."""
@@ -143,8 +168,12 @@ def redraw(con: duckdb.DuckDBPyConnection, sample_id: str, source: duckdb.DuckDB
 def same_items(d: draws.Draw, stored: StoredSample) -> bool:
     a = d.items.select("sample_item", "stratum", "frame_position", "patient_id", "service_date", "examined_amount")
     b = stored.rows.select(
-        pl.col("sample_item").cast(pl.Int64), pl.col("stratum").cast(pl.Int64), "frame_position", "patient_id",
-        "service_date", "examined_amount",
+        pl.col("sample_item").cast(pl.Int64),
+        pl.col("stratum").cast(pl.Int64),
+        "frame_position",
+        "patient_id",
+        "service_date",
+        "examined_amount",
     )
     return a.equals(b)
 
@@ -169,20 +198,29 @@ def rerun_appraisal(con: duckdb.DuckDBPyConnection, appraisal_id: str) -> apprai
         appraisal_mod.StratumFrame(int(r["stratum"]), r["stratum_label"], int(r["frame_size"]), int(r["sample_size"]))
         for r in strata_rows.iter_rows(named=True)
     ]
-    items = pl.concat([
-        pl.DataFrame({
-            "sample_item": pl.Series(r["sample_items"], dtype=pl.Int64),
-            "stratum": pl.Series([r["stratum"]] * len(r["sample_items"]), dtype=pl.Int64),
-            "examined_amount": pl.Series(r["examined_amounts"], dtype=pl.Float64),
-            "audited_amount": pl.Series(r["audited_amounts"], dtype=pl.Float64),
-        })
-        for r in strata_rows.iter_rows(named=True)
-    ])
+    items = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "sample_item": pl.Series(r["sample_items"], dtype=pl.Int64),
+                    "stratum": pl.Series([r["stratum"]] * len(r["sample_items"]), dtype=pl.Int64),
+                    "examined_amount": pl.Series(r["examined_amounts"], dtype=pl.Float64),
+                    "audited_amount": pl.Series(r["audited_amounts"], dtype=pl.Float64),
+                }
+            )
+            for r in strata_rows.iter_rows(named=True)
+        ]
+    )
     first = rows.row(0, named=True)
     appraised_at = first["appraised_at"]
     if isinstance(appraised_at, dt.datetime) and appraised_at.tzinfo is not None:
         appraised_at = appraised_at.astimezone(dt.UTC)
     return appraisal_mod.appraise(
-        items, strata, sample_id=first["sample_id"], source=first["source"], worksheet_sha256=first["worksheet_sha256"],
-        appraisal_id=appraisal_id, appraised_at=appraised_at,
+        items,
+        strata,
+        sample_id=first["sample_id"],
+        source=first["source"],
+        worksheet_sha256=first["worksheet_sha256"],
+        appraisal_id=appraisal_id,
+        appraised_at=appraised_at,
     )

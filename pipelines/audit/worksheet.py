@@ -21,9 +21,9 @@ import datetime as dt
 import hashlib
 import io
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import fastexcel
 import numpy as np
@@ -37,12 +37,35 @@ from pipelines.audit.draw import PROCEDURE, Draw
 
 ENTRY_COLUMNS = ("audited_amount", "determination", "auditor_notes")
 SAMPLE_COLUMNS = [
-    "sample_item", "stratum", "stratum_bounds", "beneficiary_day", "patient_id", "service_date", "lines",
-    "cpt_codes", "minutes", "units_billed", "expected_units", "findings", "rules", "amount_at_risk",
-    "therapist_day_findings", "examined_amount", "amount_basis", *ENTRY_COLUMNS,
+    "sample_item",
+    "stratum",
+    "stratum_bounds",
+    "beneficiary_day",
+    "patient_id",
+    "service_date",
+    "lines",
+    "cpt_codes",
+    "minutes",
+    "units_billed",
+    "expected_units",
+    "findings",
+    "rules",
+    "amount_at_risk",
+    "therapist_day_findings",
+    "examined_amount",
+    "amount_basis",
+    *ENTRY_COLUMNS,
 ]
-MONEY_COLUMNS = {"examined_amount", "amount_at_risk", "audited_amount", "paid_amount", "allowed_amount",
-                 "charge_amount", "frame_amount", "sample_amount"}
+MONEY_COLUMNS = {
+    "examined_amount",
+    "amount_at_risk",
+    "audited_amount",
+    "paid_amount",
+    "allowed_amount",
+    "charge_amount",
+    "frame_amount",
+    "sample_amount",
+}
 READ_ME = [
     "Audit worksheet of a random sample of beneficiary-days (one patient, one date, all of the therapist's lines).",
     "For every row of sheet 'sample' enter audited_amount: the part of the examined amount the medical record supports",
@@ -68,7 +91,8 @@ def sample_sheet(draw: Draw, lines: pl.DataFrame, findings: pl.DataFrame) -> pl.
     items = draw.items
     if lines.height:
         codes = (
-            lines.group_by("sample_item", "cpt_code").agg(pl.col("units_billed").sum().alias("u"))
+            lines.group_by("sample_item", "cpt_code")
+            .agg(pl.col("units_billed").sum().alias("u"))
             .sort("sample_item", "cpt_code")
             .group_by("sample_item", maintain_order=True)
             .agg(pl.format("{} x{}", "cpt_code", "u").str.join("; ").alias("cpt_codes"))
@@ -80,25 +104,40 @@ def sample_sheet(draw: Draw, lines: pl.DataFrame, findings: pl.DataFrame) -> pl.
         )
     else:
         codes = pl.DataFrame(schema={"sample_item": pl.Int64, "cpt_codes": pl.String})
-        sums = pl.DataFrame(schema={"sample_item": pl.Int64, "minutes": pl.Int64, "units_billed": pl.Int64,
-                                    "expected_units": pl.Float64})
+        sums = pl.DataFrame(
+            schema={
+                "sample_item": pl.Int64,
+                "minutes": pl.Int64,
+                "units_billed": pl.Int64,
+                "expected_units": pl.Float64,
+            }
+        )
     own = findings.filter(pl.col("grain") != frames.GRAIN_THERAPIST_DAY)
     fsum = own.group_by("sample_item").agg(
         pl.len().cast(pl.Int64).alias("findings"),
         pl.col("rule_id").unique().sort().str.join(", ").alias("rules"),
         pl.col("amount_at_risk").sum().round(2).alias("amount_at_risk"),
     )
-    tday = findings.filter(pl.col("grain") == frames.GRAIN_THERAPIST_DAY).group_by("sample_item").agg(
-        pl.len().cast(pl.Int64).alias("therapist_day_findings"))
+    tday = (
+        findings.filter(pl.col("grain") == frames.GRAIN_THERAPIST_DAY)
+        .group_by("sample_item")
+        .agg(pl.len().cast(pl.Int64).alias("therapist_day_findings"))
+    )
     out = (
-        items.join(codes, on="sample_item", how="left").join(sums, on="sample_item", how="left")
-        .join(fsum, on="sample_item", how="left").join(tday, on="sample_item", how="left")
+        items.join(codes, on="sample_item", how="left")
+        .join(sums, on="sample_item", how="left")
+        .join(fsum, on="sample_item", how="left")
+        .join(tday, on="sample_item", how="left")
         .with_columns(
             pl.col("stratum_label").alias("stratum_bounds"),
-            pl.concat_str([pl.col("patient_id"), pl.col("service_date").cast(pl.String)], separator="|").alias("beneficiary_day"),
-            pl.col("findings").fill_null(0), pl.col("therapist_day_findings").fill_null(0),
+            pl.concat_str([pl.col("patient_id"), pl.col("service_date").cast(pl.String)], separator="|").alias(
+                "beneficiary_day"
+            ),
+            pl.col("findings").fill_null(0),
+            pl.col("therapist_day_findings").fill_null(0),
             pl.col("amount_at_risk").fill_null(0.0),
-            pl.lit(None, pl.Float64).alias("audited_amount"), pl.lit(None, pl.String).alias("determination"),
+            pl.lit(None, pl.Float64).alias("audited_amount"),
+            pl.lit(None, pl.String).alias("determination"),
             pl.lit(None, pl.String).alias("auditor_notes"),
         )
         .sort("sample_item")
@@ -117,12 +156,24 @@ def parameters_sheet(draw: Draw) -> pl.DataFrame:
         ("period_end", r.end.isoformat() if r.end else "", "last service date, inclusive (empty: open)"),
         ("sampling_unit", "beneficiary-day", "patient_id + service_date, with every line of the therapist that day"),
         ("amount_rule", frames.AMOUNT_RULE, "the examined amount"),
-        ("frame_lines_by_basis", ", ".join(f"{k} {v}" for k, v in draw.frame_lines_by_basis.items()), "lines of the frame"),
+        (
+            "frame_lines_by_basis",
+            ", ".join(f"{k} {v}" for k, v in draw.frame_lines_by_basis.items()),
+            "lines of the frame",
+        ),
         ("frame_size", str(draw.frame_size), "N: beneficiary-days in the frame"),
         ("sample_size", str(draw.sample_size), "n"),
         ("requested_size", "" if r.size is None else str(r.size), "the total asked for"),
-        ("strata", "" if not r.bounds else ",".join(f"{b:g}" for b in r.bounds), "bounds of examined amounts; empty: unrestricted"),
-        ("stratum_sizes", "" if r.stratum_sizes is None else ",".join("all" if s is None else str(s) for s in r.stratum_sizes), "given per stratum"),
+        (
+            "strata",
+            "" if not r.bounds else ",".join(f"{b:g}" for b in r.bounds),
+            "bounds of examined amounts; empty: unrestricted",
+        ),
+        (
+            "stratum_sizes",
+            "" if r.stratum_sizes is None else ",".join("all" if s is None else str(s) for s in r.stratum_sizes),
+            "given per stratum",
+        ),
         ("allocation", r.allocation(), "unrestricted | proportional | given"),
         ("procedure", PROCEDURE, "how the items were chosen (see pipelines/audit/README.md)"),
         ("config_fingerprint", draw.config_fingerprint, "hash of the draw parameters"),
@@ -139,25 +190,64 @@ def parameters_sheet(draw: Draw) -> pl.DataFrame:
 def strata_sheet(draw: Draw) -> pl.DataFrame:
     return pl.DataFrame(
         [
-            {"stratum": d.stratum.number, "bounds": d.stratum.label, "lower": d.stratum.lower, "upper": d.stratum.upper,
-             "frame_size": d.frame_size, "sample_size": d.sample_size, "sampled_in_full": d.full,
-             "frame_amount": d.frame_amount, "sample_amount": d.sample_amount}
+            {
+                "stratum": d.stratum.number,
+                "bounds": d.stratum.label,
+                "lower": d.stratum.lower,
+                "upper": d.stratum.upper,
+                "frame_size": d.frame_size,
+                "sample_size": d.sample_size,
+                "sampled_in_full": d.full,
+                "frame_amount": d.frame_amount,
+                "sample_amount": d.sample_amount,
+            }
             for d in draw.strata
         ],
-        schema={"stratum": pl.Int64, "bounds": pl.String, "lower": pl.Float64, "upper": pl.Float64,
-                "frame_size": pl.Int64, "sample_size": pl.Int64, "sampled_in_full": pl.Boolean,
-                "frame_amount": pl.Float64, "sample_amount": pl.Float64},
+        schema={
+            "stratum": pl.Int64,
+            "bounds": pl.String,
+            "lower": pl.Float64,
+            "upper": pl.Float64,
+            "frame_size": pl.Int64,
+            "sample_size": pl.Int64,
+            "sampled_in_full": pl.Boolean,
+            "frame_amount": pl.Float64,
+            "sample_amount": pl.Float64,
+        },
     )
 
 
 def lines_sheet(lines: pl.DataFrame) -> pl.DataFrame:
     return lines.with_columns(
-        pl.concat_str([pl.col("patient_id"), pl.col("service_date").cast(pl.String)], separator="|").alias("beneficiary_day")
+        pl.concat_str([pl.col("patient_id"), pl.col("service_date").cast(pl.String)], separator="|").alias(
+            "beneficiary_day"
+        )
     ).select(
-        "sample_item", "beneficiary_day", "patient_id", "service_date", "claim_id", "line_number", "cpt_code",
-        "modifiers", "minutes", "total_timed_minutes", "units_billed", "is_timed", "method", "expected_units",
-        "expected_units_min", "expected_units_max", "expected_basis", "diagnosis_codes", "payer_type", "payer_name",
-        "paid_amount", "allowed_amount", "charge_amount", "examined_amount", "amount_basis",
+        "sample_item",
+        "beneficiary_day",
+        "patient_id",
+        "service_date",
+        "claim_id",
+        "line_number",
+        "cpt_code",
+        "modifiers",
+        "minutes",
+        "total_timed_minutes",
+        "units_billed",
+        "is_timed",
+        "method",
+        "expected_units",
+        "expected_units_min",
+        "expected_units_max",
+        "expected_basis",
+        "diagnosis_codes",
+        "payer_type",
+        "payer_name",
+        "paid_amount",
+        "allowed_amount",
+        "charge_amount",
+        "examined_amount",
+        "amount_basis",
     )
 
 
@@ -166,8 +256,17 @@ def write_worksheet(draw: Draw, lines: pl.DataFrame, findings: pl.DataFrame, tar
     sheets = {
         "sample": sample_sheet(draw, lines, findings),
         "lines": lines_sheet(lines),
-        "findings": findings.select("sample_item", "grain", "rule_id", "severity", "claim_id", "line_number",
-                                    "units_over", "amount_at_risk", "detail"),
+        "findings": findings.select(
+            "sample_item",
+            "grain",
+            "rule_id",
+            "severity",
+            "claim_id",
+            "line_number",
+            "units_over",
+            "amount_at_risk",
+            "detail",
+        ),
         "parameters": parameters_sheet(draw),
         "strata": strata_sheet(draw),
         "read_me": pl.DataFrame({"how to fill in this worksheet": READ_ME}),
@@ -183,7 +282,8 @@ def write_book(sheets: Mapping[str, pl.DataFrame]) -> bytes:
     numbers with ``write_number``, dates as ISO text; entry columns shaded."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(
-        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+        buffer,
+        {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
     )
     bold = book.add_format({"bold": True})
     entry_head = book.add_format({"bold": True, "bg_color": "#FFF2CC", "border": 1})
@@ -237,7 +337,9 @@ def _cell(sheet, r: int, c: int, value, fmt) -> None:
 class Worksheet:
     parameters: dict[str, str]
     strata: list[StratumFrame]
-    items: pl.DataFrame  # sample_item, stratum, beneficiary_day, patient_id, service_date, examined_amount, audited_amount, determination
+    items: (
+        pl.DataFrame
+    )  # sample_item, stratum, beneficiary_day, patient_id, service_date, examined_amount, audited_amount, determination
     sha256: str
     source: str | None = None
 
@@ -253,7 +355,7 @@ def unneutralize(value):
     return value
 
 
-def _amount(value) -> float | None | str:
+def _amount(value) -> float | str | None:
     """A cell as an amount: None when blank, a float, or the text itself when it is not a number
     ("$1,234.50" and "(12.00)" for -12 are numbers)."""
     if value is None:
@@ -296,13 +398,23 @@ def read_worksheet(source: bytes | Path | str, name: str | None = None) -> Works
         data = bytes(source)
     digest = hashlib.sha256(data).hexdigest()
     try:
-        sample = _read_sheet(data, "sample", {"audited_amount": pl.String, "determination": pl.String,
-                                              "auditor_notes": pl.String, "patient_id": pl.String,
-                                              "beneficiary_day": pl.String})
+        sample = _read_sheet(
+            data,
+            "sample",
+            {
+                "audited_amount": pl.String,
+                "determination": pl.String,
+                "auditor_notes": pl.String,
+                "patient_id": pl.String,
+                "beneficiary_day": pl.String,
+            },
+        )
         params = _read_sheet(data, "parameters", {"parameter": pl.String, "value": pl.String, "note": pl.String})
         strata = _read_sheet(data, "strata", {"lower": pl.Float64, "upper": pl.Float64})
-    except Exception as exc:  # noqa: BLE001 - fastexcel raises several kinds; the message says what is wrong
-        raise AppraisalError(f"not a unitreview audit worksheet (sheets sample, parameters, strata): {type(exc).__name__}") from None
+    except Exception as exc:
+        raise AppraisalError(
+            f"not a unitreview audit worksheet (sheets sample, parameters, strata): {type(exc).__name__}"
+        ) from None
     for column in ("sample_item", "stratum", "examined_amount", "audited_amount"):
         if column not in sample.columns:
             raise AppraisalError(f"sheet 'sample' has no column {column}")
@@ -311,41 +423,52 @@ def read_worksheet(source: bytes | Path | str, name: str | None = None) -> Works
             raise AppraisalError(f"sheet 'strata' has no column {column}")
     sample = sample.filter(pl.col("sample_item").is_not_null())
     audited = [_amount(v) for v in sample["audited_amount"].to_list()]
-    bad = [int(i) for i, a in zip(sample["sample_item"].to_list(), audited) if isinstance(a, str)]
+    bad = [int(i) for i, a in zip(sample["sample_item"].to_list(), audited, strict=True) if isinstance(a, str)]
     if bad:
         raise AppraisalError(f"the audited amount of sample item(s) {', '.join(map(str, bad))} is not a number")
-    text = lambda c: [unneutralize(v) for v in sample[c].to_list()] if c in sample.columns else [None] * sample.height  # noqa: E731
-    items = pl.DataFrame({
-        "sample_item": sample["sample_item"].cast(pl.Int64),
-        "stratum": sample["stratum"].cast(pl.Int64),
-        "beneficiary_day": pl.Series(text("beneficiary_day"), dtype=pl.String),
-        "patient_id": pl.Series(text("patient_id"), dtype=pl.String),
-        "service_date": pl.Series([str(v) if v is not None else None for v in text("service_date")], dtype=pl.String),
-        "examined_amount": sample["examined_amount"].cast(pl.Float64),
-        "audited_amount": pl.Series(audited, dtype=pl.Float64),
-        "determination": pl.Series(text("determination"), dtype=pl.String),
-    })
+    text = lambda c: [unneutralize(v) for v in sample[c].to_list()] if c in sample.columns else [None] * sample.height
+    items = pl.DataFrame(
+        {
+            "sample_item": sample["sample_item"].cast(pl.Int64),
+            "stratum": sample["stratum"].cast(pl.Int64),
+            "beneficiary_day": pl.Series(text("beneficiary_day"), dtype=pl.String),
+            "patient_id": pl.Series(text("patient_id"), dtype=pl.String),
+            "service_date": pl.Series(
+                [str(v) if v is not None else None for v in text("service_date")], dtype=pl.String
+            ),
+            "examined_amount": sample["examined_amount"].cast(pl.Float64),
+            "audited_amount": pl.Series(audited, dtype=pl.Float64),
+            "determination": pl.Series(text("determination"), dtype=pl.String),
+        }
+    )
     parameters = {
         str(unneutralize(k)): ("" if v is None else str(unneutralize(v)))
-        for k, v in zip(params["parameter"].to_list(), params["value"].to_list()) if k
+        for k, v in zip(params["parameter"].to_list(), params["value"].to_list(), strict=True)
+        if k
     }
     label = "bounds" if "bounds" in strata.columns else "stratum"
     frames_ = [
         StratumFrame(int(s), str(unneutralize(lbl)) if lbl is not None else str(s), int(N), int(n))
-        for s, lbl, N, n in zip(strata["stratum"].to_list(), strata[label].to_list(),
-                                strata["frame_size"].to_list(), strata["sample_size"].to_list())
+        for s, lbl, N, n in zip(
+            strata["stratum"].to_list(),
+            strata[label].to_list(),
+            strata["frame_size"].to_list(),
+            strata["sample_size"].to_list(),
+            strict=True,
+        )
         if s is not None
     ]
     return Worksheet(parameters, frames_, items, digest, name)
 
 
-def fill_worksheet(source: bytes | Path, audited: Mapping[int, float | None],
-                   determinations: Mapping[int, str] | None = None) -> bytes:
+def fill_worksheet(
+    source: bytes | Path, audited: Mapping[int, float | None], determinations: Mapping[int, str] | None = None
+) -> bytes:
     """A copy of the worksheet with ``audited_amount`` (and ``determination``) filled per sample item,
     as an auditor would (tests, simulations). Every sheet is kept."""
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
     names = fastexcel.read_excel(data).sheet_names
-    text = {c: pl.String for c in ("audited_amount", "determination", "auditor_notes", "value", "note", "detail")}
+    text = dict.fromkeys(("audited_amount", "determination", "auditor_notes", "value", "note", "detail"), pl.String)
     sheets = {name: _read_sheet(data, name, text) for name in names}
     sample = sheets["sample"]
     items = sample["sample_item"].cast(pl.Int64).to_list()

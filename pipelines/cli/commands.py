@@ -28,15 +28,19 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
 @app.command()
 def review(
-    input: Annotated[Path, typer.Option("--input", help="An extract file, or a folder of extracts (.csv, .csv.gz, .parquet, .xlsx)")],
+    input: Annotated[
+        Path, typer.Option("--input", help="An extract file, or a folder of extracts (.csv, .csv.gz, .parquet, .xlsx)")
+    ],
     warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB warehouse file (created if missing)")],
     config: Annotated[Path | None, typer.Option("--config", help="A TOML configuration file")] = None,
     wait: Annotated[
         float,
         typer.Option(
-            "--wait", min=0,
+            "--wait",
+            min=0,
             help="Seconds to wait when another review is writing the same warehouse (default 0: stop at once)",
         ),
     ] = 0,
@@ -76,7 +80,7 @@ def review(
         fail(str(exc), 2)
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
-    except Exception as exc:  # noqa: BLE001 - a sentence, never a traceback (UNITREVIEW_DEBUG=1 shows it)
+    except Exception as exc:
         if DEBUG:
             raise
         reason = explain(str(exc), warehouse) or f"{type(exc).__name__}: {redacted(str(exc))}"
@@ -121,7 +125,9 @@ def _check_reference(settings) -> None:
     except (ReferenceError, VocabularyError) as exc:
         fail(f"[rules] reference files: {exc}", 2)
     except OSError as exc:
-        fail(f"[rules] reference files: {getattr(exc, 'filename', None) or 'a file'} cannot be read ({exc.strerror})", 2)
+        fail(
+            f"[rules] reference files: {getattr(exc, 'filename', None) or 'a file'} cannot be read ({exc.strerror})", 2
+        )
 
 
 @app.command()
@@ -142,18 +148,33 @@ def report(
 @app.command()
 def dashboard(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB warehouse a review wrote")],
-    host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only; another needs --users)")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (default: this machine only; another needs --users)")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8050,
-    users: Annotated[Path | None, typer.Option("--users", help="Users file (TOML) to require a login with roles")] = None,
-    idle_minutes: Annotated[float, typer.Option("--idle-minutes", min=1, help="Sign out after this long without a request")] = 30,
-    session_hours: Annotated[float, typer.Option("--session-hours", min=0.1, help="Sign out this long after signing in")] = 12,
-    trusted_proxies: Annotated[int, typer.Option("--trusted-proxies", min=0, help="Reverse proxies in front whose X-Forwarded-For/-Proto to believe")] = 0,
-    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Folder for the key file and sessions (default: the warehouse's)")] = None,
+    users: Annotated[
+        Path | None, typer.Option("--users", help="Users file (TOML) to require a login with roles")
+    ] = None,
+    idle_minutes: Annotated[
+        float, typer.Option("--idle-minutes", min=1, help="Sign out after this long without a request")
+    ] = 30,
+    session_hours: Annotated[
+        float, typer.Option("--session-hours", min=0.1, help="Sign out this long after signing in")
+    ] = 12,
+    trusted_proxies: Annotated[
+        int,
+        typer.Option(
+            "--trusted-proxies", min=0, help="Reverse proxies in front whose X-Forwarded-For/-Proto to believe"
+        ),
+    ] = 0,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="Folder for the key file and sessions (default: the warehouse's)")
+    ] = None,
 ) -> None:
     """Serve the Dash dashboard on the published snapshot (a review may run meanwhile)."""
-    from dashboards.app import UnsafeBind, check_bind, serve
     from dashboards.access.app_key import KeyFileError
     from dashboards.access.sessions import SessionPolicy
+    from dashboards.app import UnsafeBind, check_bind, serve
     from pipelines.assets.publish import snapshot_path
 
     try:
@@ -167,8 +188,15 @@ def dashboard(
         fail(f"users file {users} does not exist", 2)
     out.print(f"dashboard on http://{host}:{port}/ reading {snapshot}", highlight=False)
     try:
-        serve(snapshot, host=host, port=port, users_file=users, state_dir=state_dir, trusted_proxies=trusted_proxies,
-              session_policy=SessionPolicy(idle_minutes=idle_minutes, session_hours=session_hours))
+        serve(
+            snapshot,
+            host=host,
+            port=port,
+            users_file=users,
+            state_dir=state_dir,
+            trusted_proxies=trusted_proxies,
+            session_policy=SessionPolicy(idle_minutes=idle_minutes, session_hours=session_hours),
+        )
     except (UnsafeBind, KeyFileError, ValueError) as exc:
         fail(str(exc), 2)
 
@@ -207,7 +235,9 @@ def evaluate(
 def generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the extract and its answer key into")],
     lines: Annotated[int, typer.Option("--lines", min=1, help="How many claim lines")] = 100_000,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (same seed, same files); default 1, samples 2026")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (same seed, same files); default 1, samples 2026")
+    ] = None,
     start_month: Annotated[str, typer.Option("--start-month", help="First service month, YYYY-MM")] = "2025-11",
     months: Annotated[int, typer.Option("--months", min=1, help="How many monthly files")] = 12,
     fmt: Annotated[str, typer.Option("--format", help="csv, csv.gz, parquet or xlsx")] = "csv",

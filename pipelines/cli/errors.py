@@ -56,7 +56,9 @@ def explain(text: str, warehouse: Path) -> str | None:
     if ("Read-only file system" in text or "Permission denied" in text) and about_warehouse:
         return f"the warehouse {warehouse} cannot be written (read-only or permission denied)"
     if "Is a directory" in text and about_warehouse:
-        return f"the warehouse path {warehouse} is a folder: give a file name, such as {warehouse / 'unitreview.duckdb'}"
+        return (
+            f"the warehouse path {warehouse} is a folder: give a file name, such as {warehouse / 'unitreview.duckdb'}"
+        )
     return None
 
 

@@ -36,7 +36,9 @@ def review_lock(warehouse: Path, wait: float) -> Iterator[None]:
     try:
         fd = os.open(lock_path(warehouse), os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise LockUnavailable(explain(str(exc), warehouse) or f"the warehouse {warehouse} cannot be written ({exc.strerror})") from None
+        raise LockUnavailable(
+            explain(str(exc), warehouse) or f"the warehouse {warehouse} cannot be written ({exc.strerror})"
+        ) from None
     try:
         deadline = time.monotonic() + wait
         said = False
@@ -55,7 +57,12 @@ def review_lock(warehouse: Path, wait: float) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     raise WarehouseBusy(holder) from None
                 if not said:
-                    err.print(f"unitreview: waiting up to {wait:g} s for another review of {warehouse} (pid {holder or '?'}) to finish", highlight=False, markup=False, soft_wrap=True)
+                    err.print(
+                        f"unitreview: waiting up to {wait:g} s for another review of {warehouse} (pid {holder or '?'}) to finish",
+                        highlight=False,
+                        markup=False,
+                        soft_wrap=True,
+                    )
                     said = True
                 time.sleep(0.2)
         os.ftruncate(fd, 0)

@@ -20,4 +20,9 @@ class RichDisplay:
 
     def finish(self, stage: str) -> None:
         task = self.tasks[stage]
-        self.progress.update(task, description=stage, completed=self.progress.tasks[task].total or 1, total=self.progress.tasks[task].total or 1)
+        self.progress.update(
+            task,
+            description=stage,
+            completed=self.progress.tasks[task].total or 1,
+            total=self.progress.tasks[task].total or 1,
+        )

@@ -31,7 +31,13 @@ def run_review(input: Path, warehouse: Path, config_path: Path | None, settings)
         config=settings,
     )
     job = defs.resolve_job_def("review")
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    columns = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
     # the instance is disposed on leaving: its temporary artifact folder is removed then, not left to
     # an interpreter teardown that main() skips
     with (

@@ -19,7 +19,11 @@ def print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> None
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:  # the review completed: say why the totals are missing, exit 0
-        err.print(f"unitreview: the review completed, but its summary cannot be read: {explain(str(exc), warehouse) or redacted(str(exc))}", highlight=False, markup=False)
+        err.print(
+            f"unitreview: the review completed, but its summary cannot be read: {explain(str(exc), warehouse) or redacted(str(exc))}",
+            highlight=False,
+            markup=False,
+        )
         return
     try:
         reasons = con.execute(
@@ -48,7 +52,9 @@ def print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> None
             else []
         )
         billed = (
-            con.sql("select cpt_code, payer_type, count(*)::bigint as lines from claim_lines where units_billed > 0 group by all").pl()
+            con.sql(
+                "select cpt_code, payer_type, count(*)::bigint as lines from claim_lines where units_billed > 0 group by all"
+            ).pl()
             if config is not None and "claim_lines" in tables
             else None
         )
@@ -100,9 +106,7 @@ def print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> None
 
         for status, claims in unresolved_claims(corrections).iter_rows():
             kind = "replacements" if status == "unresolved_replacement" else "voids"
-            out.print(
-                f"{kind} naming no known claim: {claims} claim(s), kept in the review as billed", highlight=False
-            )
+            out.print(f"{kind} naming no known claim: {claims} claim(s), kept in the review as billed", highlight=False)
     if billed is not None:
         from pipelines.rules.findings.daily_limit import mue_coverage
 
@@ -112,7 +116,8 @@ def print_summary(warehouse: Path, run_id: str, meta: dict, config=None) -> None
             what = "no MUE check" if reason[0] == "not in the MUE table" else "not counted as units over a limit"
             out.print(
                 f"DAILY_LIMIT: {rows['lines'].sum()} billed lines of MUE payers, code {reason[0]}: {what} \u2014 {codes}",
-                highlight=False, soft_wrap=True,
+                highlight=False,
+                soft_wrap=True,
             )
     if findings:
         out.print("findings by rule (whole warehouse): count, units over, the findings' own amount at risk, exposure")

@@ -38,9 +38,9 @@ def answer_key_rows(
     miss = pl.Series("_miss", v.doc_missing, dtype=pl.Int64)
     visit_cols = visit_cols.with_columns(
         pl.Series("plant", v.plant.astype(str), dtype=pl.String),
-        pl.concat_list(
-            [pl.when(pl.lit(miss) & b != 0).then(pl.lit(e)) for e, b in DOC_BITS.items()]
-        ).list.drop_nulls().alias("missing"),
+        pl.concat_list([pl.when(pl.lit(miss) & b != 0).then(pl.lit(e)) for e, b in DOC_BITS.items()])
+        .list.drop_nulls()
+        .alias("missing"),
     )
     frames = []
 
@@ -56,7 +56,9 @@ def answer_key_rows(
                     for c in ("rendering_npi", "patient_id", "service_date", "claim_id", "line_number")
                 ],
                 (pl.lit(plant) if plant else pl.col("plant")).alias("plant"),
-                (pl.col("missing") if rule == "DOCUMENTATION" else pl.lit(None, KEY_SCHEMA["missing"])).alias("missing"),
+                (pl.col("missing") if rule == "DOCUMENTATION" else pl.lit(None, KEY_SCHEMA["missing"])).alias(
+                    "missing"
+                ),
             )
         )
 
@@ -70,7 +72,10 @@ def answer_key_rows(
     lines_p = lines.select("claim_id", "line_number", "cpt_code", "units_billed").with_columns(line_plant)
     timed = pl.col("cpt_code").is_in(list(cat.TIMED_CODES))
     add(lines_p.filter((plant == "minutes_missing") & timed & (pl.col("units_billed") > 0)), "MINUTES_MISSING")
-    add(lines_p.filter((plant == "dx_support") & (pl.col("cpt_code") == "97112") & (pl.col("units_billed") > 0)), "DX_SUPPORT")
+    add(
+        lines_p.filter((plant == "dx_support") & (pl.col("cpt_code") == "97112") & (pl.col("units_billed") > 0)),
+        "DX_SUPPORT",
+    )
     td = v.th * n_days + v.day
     for rule, tds, name in (("OVERLAP", ov_tds, "overlap"), ("IMPOSSIBLE_DAY", imp_tds, "impossible_day")):
         on = np.flatnonzero(np.isin(td, tds))

@@ -18,8 +18,16 @@ from pipelines.rules.registry import GRAIN
 
 # the order of the evaluation's rows
 RULE_ORDER = (
-    "UNITS_OVER_MINUTES", "ALLOCATION", "DOCUMENTATION", "DAILY_LIMIT", "DUPLICATE", "MINUTES_MISSING",
-    "DX_SUPPORT", "OVERLAP", "IMPOSSIBLE_DAY", "UNTIMED_UNITS",
+    "UNITS_OVER_MINUTES",
+    "ALLOCATION",
+    "DOCUMENTATION",
+    "DAILY_LIMIT",
+    "DUPLICATE",
+    "MINUTES_MISSING",
+    "DX_SUPPORT",
+    "OVERLAP",
+    "IMPOSSIBLE_DAY",
+    "UNTIMED_UNITS",
 )
 _TYPES = {"service_date": pl.Date, "line_number": pl.Int64}
 
@@ -59,7 +67,17 @@ def precision_recall(findings: pl.DataFrame, key: pl.DataFrame) -> pl.DataFrame:
                 "recall": hits / planted.height if planted.height else None,
             }
         )
-    return pl.DataFrame(rows, schema={"rule_id": pl.String, "planted": pl.Int64, "found": pl.Int64, "true_positives": pl.Int64, "precision": pl.Float64, "recall": pl.Float64})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "rule_id": pl.String,
+            "planted": pl.Int64,
+            "found": pl.Int64,
+            "true_positives": pl.Int64,
+            "precision": pl.Float64,
+            "recall": pl.Float64,
+        },
+    )
 
 
 ELEMENTS = ("deficit", "goals", "response", "technique")
@@ -83,7 +101,8 @@ def documentation_by_element(findings: pl.DataFrame, key: pl.DataFrame) -> pl.Da
     planted = planted.select(*keys, pl.col("missing").cast(pl.List(pl.String)))
     rows = []
     for element in (*ELEMENTS, "any"):
-        def claims(frame: pl.DataFrame) -> pl.DataFrame:
+
+        def claims(frame: pl.DataFrame, element: str = element) -> pl.DataFrame:
             if element == "any":
                 return frame.select(grain).unique()
             return frame.filter(pl.col("missing").list.contains(element)).select(grain).unique()
@@ -100,8 +119,14 @@ def documentation_by_element(findings: pl.DataFrame, key: pl.DataFrame) -> pl.Da
                 "recall": hits / p.height if p.height else None,
             }
         )
-    schema = {"element": pl.String, "planted": pl.Int64, "found": pl.Int64, "true_positives": pl.Int64,
-              "precision": pl.Float64, "recall": pl.Float64}
+    schema = {
+        "element": pl.String,
+        "planted": pl.Int64,
+        "found": pl.Int64,
+        "true_positives": pl.Int64,
+        "precision": pl.Float64,
+        "recall": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 

@@ -135,8 +135,14 @@ def generate_months(
     surplus = 1.15 + 3.0 / np.sqrt(max(visits / months, 1.0))
     entropy = seed % 2**63  # any int, including negative ones, seeds the generators
     world = build_world(
-        np.random.default_rng([entropy, 0]), period, int(visits * surplus), n_t, n_high,
-        npi_block=npi_block, patient_prefix=patient_prefix, claim_prefix=claim_prefix,
+        np.random.default_rng([entropy, 0]),
+        period,
+        int(visits * surplus),
+        n_t,
+        n_high,
+        npi_block=npi_block,
+        patient_prefix=patient_prefix,
+        claim_prefix=claim_prefix,
     )
     n_t = len(world.th_npi)
     est_pd = targets / LINES_PER_VISIT
@@ -148,7 +154,7 @@ def generate_months(
             est = est_td
         else:
             est = est_pd * SHARE_97112_DAYS if rule == "DOCUMENTATION" else est_pd
-        total = int(round(rate * est.sum()))
+        total = round(rate * est.sum())
         total = max(total, 1) if rate > 0 else 0
         plan[rule] = apportion(total, est)
 
@@ -157,14 +163,18 @@ def generate_months(
             counts = {rule: int(plan[rule][i]) for rule in plan}
             n = scenarios_per_kind(est_pd[i], scenario_rate)
             out = build_month(world, i, np.random.default_rng([entropy, 1, i]), int(targets[i]), counts)
-            lines, key, record = add_scenarios(out.lines, out.key, world, np.random.default_rng([entropy, 2, i]), year, month, n)
+            lines, key, record = add_scenarios(
+                out.lines, out.key, world, np.random.default_rng([entropy, 2, i]), year, month, n
+            )
             yield MonthFrame(year, month, lines, key, record)
 
     return Generation(world, iterate())
 
 
 def sort_key(key: pl.DataFrame) -> pl.DataFrame:
-    return key.sort(["rule_id", "service_date", "rendering_npi", "patient_id", "claim_id", "line_number"], nulls_last=False)
+    return key.sort(
+        ["rule_id", "service_date", "rendering_npi", "patient_id", "claim_id", "line_number"], nulls_last=False
+    )
 
 
 def write_ndjson(frame: pl.DataFrame, path: Path) -> None:
@@ -175,7 +185,8 @@ def write_ndjson(frame: pl.DataFrame, path: Path) -> None:
 def high_providers_frame(world: World) -> pl.DataFrame:
     npis = sorted(world.th_npi[world.th_high].tolist())
     return pl.DataFrame(
-        {"rendering_npi": npis, "kind": ["high_97112"] * len(npis)}, schema={"rendering_npi": pl.String, "kind": pl.String}
+        {"rendering_npi": npis, "kind": ["high_97112"] * len(npis)},
+        schema={"rendering_npi": pl.String, "kind": pl.String},
     )
 
 
@@ -205,8 +216,15 @@ def generate_extract(
     ext = writers.extension(fmt)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    gen = generate_months(lines, seed, start_month=start_month, months=months, rates=rates, therapists=therapists,
-                          scenario_rate=scenario_rate)
+    gen = generate_months(
+        lines,
+        seed,
+        start_month=start_month,
+        months=months,
+        rates=rates,
+        therapists=therapists,
+        scenario_rate=scenario_rate,
+    )
     files: list[Path] = []
     per_file: dict[str, int] = {}
     keys: list[pl.DataFrame] = []

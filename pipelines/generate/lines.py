@@ -96,7 +96,7 @@ def lay_out_lines(
             "justification_documented": doc["justification"][vi],
         }
     )
-    strs = lambda values: pl.Series(list(values), dtype=pl.String)  # noqa: E731
+    strs = lambda values: pl.Series(list(values), dtype=pl.String)
     visit_notes = doc["notes"]
     note_of = doc["note_of"]
     dx = dx_series.gather(v.dx[vi])
@@ -111,12 +111,16 @@ def lay_out_lines(
         strs(cat.PAYERS).gather(payer).alias("payer_type"),
         strs(cat.PAYER_NAME_LIST).gather(v.payer_name[vi]).alias("payer_name"),
         dx.alias("_dx"),
-        visit_notes.gather(pl.select(pl.when(pl.lit(note_of[vi]) >= 0).then(pl.lit(note_of[vi]))).to_series()).alias("note_text"),
+        visit_notes.gather(pl.select(pl.when(pl.lit(note_of[vi]) >= 0).then(pl.lit(note_of[vi]))).to_series()).alias(
+            "note_text"
+        ),
     )
     tokens = pl.concat_str(
         [
             pl.when(pl.col("_disc") == 0).then(pl.lit("GP")).otherwise(pl.lit("GO")),
-            pl.when(pl.col("_assistant")).then(pl.when(pl.col("_disc") == 0).then(pl.lit("CQ")).otherwise(pl.lit("CO"))),
+            pl.when(pl.col("_assistant")).then(
+                pl.when(pl.col("_disc") == 0).then(pl.lit("CQ")).otherwise(pl.lit("CO"))
+            ),
             pl.when(pl.col("_mod59")).then(pl.lit("59")),
             pl.when(pl.col("_kx")).then(pl.lit("KX")),
         ],
@@ -125,7 +129,9 @@ def lay_out_lines(
     )
     lines = frame.with_columns(
         pl.format("{}{}", pl.lit(claim_prefix), pl.col("_seq").cast(pl.String).str.zfill(7)).alias("claim_id"),
-        pl.format("{}{}", pl.lit(world.patient_prefix), pl.col("_pid").cast(pl.String).str.zfill(8)).alias("patient_id"),
+        pl.format("{}{}", pl.lit(world.patient_prefix), pl.col("_pid").cast(pl.String).str.zfill(8)).alias(
+            "patient_id"
+        ),
         pl.col("_day").cast(pl.Date).alias("service_date"),
         pl.when(pl.col("_minutes_known")).then(pl.col("_minutes")).alias("minutes"),
         pl.when(~pl.col("_mm")).then(pl.col("_tot")).alias("total_timed_minutes"),
@@ -142,7 +148,10 @@ def lay_out_lines(
         pl.col("_start").cast(pl.Datetime("us")).alias("visit_start"),
         pl.col("_end").cast(pl.Datetime("us")).alias("visit_end"),
         pl.when(pl.col("_disc") == 0).then(pl.lit("PT")).otherwise(pl.lit("OT")).alias("provider_specialty"),
-        *(pl.when(pl.col("_flags_on")).then(pl.col(f"_{e}")).alias(f"{e}_documented") for e in ("deficit", "goals", "response")),
+        *(
+            pl.when(pl.col("_flags_on")).then(pl.col(f"_{e}")).alias(f"{e}_documented")
+            for e in ("deficit", "goals", "response")
+        ),
         pl.lit(None, pl.Int64).alias("claim_frequency"),
         pl.lit(None, pl.String).alias("original_claim_id"),
     ).select(pl.col(c).cast(t) for c, t in CANONICAL.items())

@@ -27,11 +27,11 @@ import numpy as np
 import polars as pl
 
 from pipelines.generate import catalog as cat
-from pipelines.generate.units import ama_units, cms_allocation, cms_max_units
 from pipelines.generate.answer_key import answer_key_rows
 from pipelines.generate.arrays import Visits, count_per, excl_cumsum, pick, rank_within, segments
 from pipelines.generate.lines import lay_out_lines, missing_elements
 from pipelines.generate.schedule import plant_overlaps, schedule, separate_dual
+from pipelines.generate.units import ama_units, cms_allocation, cms_max_units
 from pipelines.generate.world import DOC_FLAGS, World, make_patients
 
 TREAT, EVAL, REEVAL, GROUP_VISIT = 0, 1, 2, 3
@@ -44,8 +44,16 @@ SHORT_LINE_P = 0.12  # a timed code of 3-7 minutes next to others (often 0 units
 
 # the rules the generator plants, in the order their answer-key counts are reported
 RULE_IDS = (
-    "UNITS_OVER_MINUTES", "ALLOCATION", "DAILY_LIMIT", "DUPLICATE", "MINUTES_MISSING", "DX_SUPPORT", "OVERLAP",
-    "IMPOSSIBLE_DAY", "DOCUMENTATION", "UNTIMED_UNITS",  # UNTIMED_UNITS: planted by scenarios.py only
+    "UNITS_OVER_MINUTES",
+    "ALLOCATION",
+    "DAILY_LIMIT",
+    "DUPLICATE",
+    "MINUTES_MISSING",
+    "DX_SUPPORT",
+    "OVERLAP",
+    "IMPOSSIBLE_DAY",
+    "DOCUMENTATION",
+    "UNTIMED_UNITS",  # UNTIMED_UNITS: planted by scenarios.py only
 )
 
 
@@ -78,7 +86,7 @@ def build_month(
     )
     n = len(v)
     v.set(long=np.zeros(n, bool), walkin=np.zeros(n, bool))
-    td_of = lambda vv: vv.th * n_days + vv.day  # noqa: E731
+    td_of = lambda vv: vv.th * n_days + vv.day
 
     # 1. IMPOSSIBLE_DAY: 16 long visits on chosen therapist-days --------------------------------------
     td = td_of(v)
@@ -132,7 +140,11 @@ def build_month(
     d_cum = excl_cumsum(d_vals, run, starts) + d_vals
     c_vals = (~group[order]).astype(np.int64)
     c_cum = excl_cumsum(c_vals, run, starts) + c_vals
-    keep_sorted = v.long[order] | group[order] | ((t_cum <= DAY_TIMED_CAP) & (d_cum <= DAY_DURATION_CAP) & (c_cum <= DAY_VISIT_CAP))
+    keep_sorted = (
+        v.long[order]
+        | group[order]
+        | ((t_cum <= DAY_TIMED_CAP) & (d_cum <= DAY_DURATION_CAP) & (c_cum <= DAY_VISIT_CAP))
+    )
     keep = np.zeros(n, bool)
     keep[order] = keep_sorted
     v = v.take(np.flatnonzero(keep))
@@ -209,8 +221,18 @@ def build_month(
     is_dup_src = np.zeros(n, bool)
     is_dup_src[dup_idx] = True
     plant[dup_idx] = np.where(dup_cross[dup_idx], "duplicate_other_billing_npi", "duplicate_same_billing_npi")
-    v.set(units=units, mm=mm, dx_bad=dx_bad, plant=plant, dup_cross=dup_cross, dup_src=is_dup_src,
-          totals_only=totals_only, clinic=clinic, on_ov=on_ov, doc_missing=doc_missing)
+    v.set(
+        units=units,
+        mm=mm,
+        dx_bad=dx_bad,
+        plant=plant,
+        dup_cross=dup_cross,
+        dup_src=is_dup_src,
+        totals_only=totals_only,
+        clinic=clinic,
+        on_ov=on_ov,
+        doc_missing=doc_missing,
+    )
 
     # 7. exact size: drop unplanted visits at random ------------------------------------------------------
     n_lines = (v.slot0 >= 0) + v.present.sum(axis=1) + (v.mod >= 0)
@@ -242,8 +264,11 @@ def build_month(
     src = np.flatnonzero(v.dup_src)
     dups = v.take(src)
     other = (dups.clinic + 1 + rng.integers(0, max(n_clinics - 1, 1), len(src))) % n_clinics
-    dups.set(clinic=np.where(dups.dup_cross, other, dups.clinic), plant=np.full(len(src), "duplicate_rebill", dtype=object),
-             doc_missing=np.zeros(len(src), np.int64))
+    dups.set(
+        clinic=np.where(dups.dup_cross, other, dups.clinic),
+        plant=np.full(len(src), "duplicate_rebill", dtype=object),
+        doc_missing=np.zeros(len(src), np.int64),
+    )
     dups.set(totals_only=world.clinic_totals_only[dups.clinic] & dups.cms)
     n_orig = len(v)
     v = v.concat(dups)
@@ -296,8 +321,13 @@ def _plan_visits(
     n_allowed = (gumbel > -np.inf).sum(axis=1)
     n_timed = np.select(
         [vtype == EVAL, vtype == REEVAL, vtype == GROUP_VISIT, v.long, high],
-        [rng.choice(3, n, p=[0.4, 0.4, 0.2]), rng.choice([1, 2], n, p=[0.6, 0.4]), np.zeros(n, np.int64),
-         rng.choice([2, 3], n), rng.choice([1, 2, 3], n, p=[0.45, 0.45, 0.10])],
+        [
+            rng.choice(3, n, p=[0.4, 0.4, 0.2]),
+            rng.choice([1, 2], n, p=[0.6, 0.4]),
+            np.zeros(n, np.int64),
+            rng.choice([2, 3], n),
+            rng.choice([1, 2, 3], n, p=[0.45, 0.45, 0.10]),
+        ],
         rng.choice([1, 2, 3], n, p=[0.25, 0.45, 0.30]),
     )
     n_timed = np.where(dl, np.clip(n_timed, 1, 2), n_timed)
@@ -308,7 +338,9 @@ def _plan_visits(
     minutes = lo + (u * (hi - lo + 1)).astype(np.int64)
     is112 = present & (codes == cat.I97112)
     (a1, b1), (a2, b2) = cat.M97112_PEER
-    peer112 = np.where(rng.random((n, 3)) < 0.7, a1 + (u * (b1 - a1 + 1)).astype(np.int64), a2 + (u * (b2 - a2 + 1)).astype(np.int64))
+    peer112 = np.where(
+        rng.random((n, 3)) < 0.7, a1 + (u * (b1 - a1 + 1)).astype(np.int64), a2 + (u * (b2 - a2 + 1)).astype(np.int64)
+    )
     minutes = np.where(is112, peer112, minutes)
     lo_h, hi_h = cat.M97112_HIGH
     minutes = np.where(is112 & (force112 & ~dl)[:, None], lo_h + (u * (hi_h - lo_h + 1)).astype(np.int64), minutes)
@@ -350,6 +382,21 @@ def _plan_visits(
         tot + np.maximum(eval_min, 0) + np.where(mod >= 0, rng.integers(10, 16, n), 0) + rng.integers(0, 11, n),
     )
     dur = np.where(group, session, dur)
-    v.set(vtype=vtype, dl=dl, codes=codes, present=present, minutes=minutes, units=units, tot=tot,
-          slot0=slot0, eval_min=eval_min, mod=mod, dur=dur, cms=cms, disc=disc, high=high, assistant=assistant,
-          group=group)
+    v.set(
+        vtype=vtype,
+        dl=dl,
+        codes=codes,
+        present=present,
+        minutes=minutes,
+        units=units,
+        tot=tot,
+        slot0=slot0,
+        eval_min=eval_min,
+        mod=mod,
+        dur=dur,
+        cms=cms,
+        disc=disc,
+        high=high,
+        assistant=assistant,
+        group=group,
+    )

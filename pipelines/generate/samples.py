@@ -53,7 +53,7 @@ HOSTILE_PAYER_NAMES = (
     "-2+3",
     "=1+2",
 )
-HOSTILE_NOTES = ("=cmd|' /C calc'!A0", "- pt tolerated session well; HEP reviewed", "@home program, see \"HEP\" sheet")
+HOSTILE_NOTES = ("=cmd|' /C calc'!A0", "- pt tolerated session well; HEP reviewed", '@home program, see "HEP" sheet')
 
 _BEFORE = "__end_before_start__"
 _NEXT_DAY = "__end_next_day__"
@@ -130,8 +130,17 @@ def _whole_claims(frame: pl.DataFrame, claims: list[str]) -> pl.DataFrame:
 def _bad_rows_file(seed: int, rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(the bad-rows file as text, its quarantine key, leftover clean lines for the truncated file)."""
     side = generate_months(
-        1200, seed + 1, start_month="2026-10", months=1, rates=dict.fromkeys(RULE_IDS, 0.0),
-        therapists=4, high_providers=0, npi_block=4, patient_prefix="Q", claim_prefix="X", scenario_rate=0.0,
+        1200,
+        seed + 1,
+        start_month="2026-10",
+        months=1,
+        rates=dict.fromkeys(RULE_IDS, 0.0),
+        therapists=4,
+        high_providers=0,
+        npi_block=4,
+        patient_prefix="Q",
+        claim_prefix="X",
+        scenario_rate=0.0,
     )
     lines = next(side.months).lines
     sizes = lines.group_by("claim_id").len().sort("claim_id")
@@ -156,7 +165,9 @@ def _bad_rows_file(seed: int, rng: np.random.Generator) -> tuple[pl.DataFrame, p
     claims_112 = valid.filter(pl.col("cpt_code") == "97112")["claim_id"].unique().to_list()
     no_note = np.flatnonzero((valid["note_text"].is_null() & ~valid["claim_id"].is_in(claims_112)).to_numpy())
     pick = rng.choice(no_note, size=min(len(HOSTILE_NOTES), len(no_note)), replace=False)
-    valid = valid.with_columns(pl.Series("note_text", valid["note_text"].to_list()).scatter(pick, list(HOSTILE_NOTES[: len(pick)])))
+    valid = valid.with_columns(
+        pl.Series("note_text", valid["note_text"].to_list()).scatter(pick, list(HOSTILE_NOTES[: len(pick)]))
+    )
 
     bad = _as_text(_whole_claims(lines, bad_claims)).to_dicts()
     reasons = []
@@ -179,7 +190,11 @@ def _bad_rows_file(seed: int, rng: np.random.Generator) -> tuple[pl.DataFrame, p
     key = (
         both.with_row_index("source_row", offset=1)
         .filter(pl.col("_reasons").is_not_null())
-        .select(pl.lit(BAD_FILE).alias("source_file"), pl.col("source_row").cast(pl.Int64), pl.col("_reasons").alias("reasons"))
+        .select(
+            pl.lit(BAD_FILE).alias("source_file"),
+            pl.col("source_row").cast(pl.Int64),
+            pl.col("_reasons").alias("reasons"),
+        )
     )
     return both.drop("_reasons"), key, _whole_claims(lines, rest[:120])
 
@@ -190,8 +205,15 @@ def write_samples(out_dir: Path, seed: int = 2026) -> GenerateSummary:
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed % 2**63, 99])
     # twice the default DOCUMENTATION rate: enough plants on so few days for every kind of export
-    gen = generate_months(SAMPLE_LINES, seed, start_month="2026-09", months=2, therapists=12, high_providers=2,
-                          rates={"DOCUMENTATION": 2 * DEFAULT_RATES["DOCUMENTATION"]})
+    gen = generate_months(
+        SAMPLE_LINES,
+        seed,
+        start_month="2026-09",
+        months=2,
+        therapists=12,
+        high_providers=2,
+        rates={"DOCUMENTATION": 2 * DEFAULT_RATES["DOCUMENTATION"]},
+    )
     september, october = next(gen.months), next(gen.months)
     writers.write_csv(september.lines, out_dir / MAIN_FILE)
     writers.write_xlsx(writers.to_vendor(october.lines), out_dir / VENDOR_FILE)
@@ -216,8 +238,13 @@ def write_samples(out_dir: Path, seed: int = 2026) -> GenerateSummary:
             (BAD_FILE, "loaded", bad.height, bad.height - n_bad, n_bad),
             (TRUNCATED_FILE, "rejected", None, None, None),
         ],
-        schema={"source_file": pl.String, "status": pl.String, "rows_read": pl.Int64, "rows_loaded": pl.Int64,
-                "rows_quarantined": pl.Int64},
+        schema={
+            "source_file": pl.String,
+            "status": pl.String,
+            "rows_read": pl.Int64,
+            "rows_loaded": pl.Int64,
+            "rows_quarantined": pl.Int64,
+        },
         orient="row",
     )
     write_ndjson(ingest, out_dir / INGEST_KEY)
@@ -226,12 +253,20 @@ def write_samples(out_dir: Path, seed: int = 2026) -> GenerateSummary:
     return GenerateSummary(
         out_dir=out_dir,
         files=tuple(out_dir / f for f in files),
-        lines_per_file={MAIN_FILE: september.lines.height, VENDOR_FILE: october.lines.height, BAD_FILE: bad.height, TRUNCATED_FILE: 0},
+        lines_per_file={
+            MAIN_FILE: september.lines.height,
+            VENDOR_FILE: october.lines.height,
+            BAD_FILE: bad.height,
+            TRUNCATED_FILE: 0,
+        },
         planted={rule: int(counts.get(rule, 0)) for rule in RULE_IDS},
         answer_key=out_dir / ANSWER_KEY,
         planted_providers=out_dir / PLANTED_PROVIDERS,
         high_97112_providers=tuple(providers["rendering_npi"].to_list()),
         quarantine_key=out_dir / QUARANTINE_KEY,
-        extra_files={INGEST_KEY: "expected ingest outcome per file", TRUNCATED_FILE: "half a Parquet file: must be rejected",
-                     SCENARIOS: "the scenario claims (kind, claim, patient, date, therapist)"},
+        extra_files={
+            INGEST_KEY: "expected ingest outcome per file",
+            TRUNCATED_FILE: "half a Parquet file: must be rejected",
+            SCENARIOS: "the scenario claims (kind, claim, patient, date, therapist)",
+        },
     )

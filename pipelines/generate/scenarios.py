@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.ingest.columns import CANONICAL
 from pipelines.generate import catalog as cat
+from pipelines.ingest.columns import CANONICAL
 
 SCENARIO_RATE = 0.001  # scenarios of each kind, as a share of the month's patient-days (at least 1)
 EVENING = 21 * 60  # minutes after midnight: after every scheduled visit
@@ -44,9 +44,18 @@ DX = "I63.9"
 # instance), code, units, minutes, visit total, window (minutes after EVENING; null: none), payer,
 # claim frequency and the claim (index) it names.
 _T = {
-    "who": pl.Int64, "claim": pl.Int64, "patient": pl.Int64, "cpt_code": pl.String, "units": pl.Int64,
-    "minutes": pl.Int64, "total": pl.Int64, "start": pl.Int64, "end": pl.Int64, "payer": pl.String,
-    "frequency": pl.Int64, "names": pl.Int64,
+    "who": pl.Int64,
+    "claim": pl.Int64,
+    "patient": pl.Int64,
+    "cpt_code": pl.String,
+    "units": pl.Int64,
+    "minutes": pl.Int64,
+    "total": pl.Int64,
+    "start": pl.Int64,
+    "end": pl.Int64,
+    "payer": pl.String,
+    "frequency": pl.Int64,
+    "names": pl.Int64,
 }
 
 
@@ -59,40 +68,67 @@ TEMPLATES: dict[str, tuple[str, pl.DataFrame]] = {
     # kind: (therapists needed: "A" one PT, "AA" two PTs of one practice, "AQ" a PT and a PT or an
     # assistant (PTA, CQ) of one practice, "AB" a PT and an OT of one practice)
     "untimed_units": ("A", _template((0, 0, 0, "97150", 2, None, None, None, None, C, None, None))),
-    "evaluations_same_day": ("AA", _template(
-        (0, 0, 0, "97161", 1, None, None, None, None, M, None, None),
-        (1, 1, 0, "97161", 1, None, None, None, None, M, None, None),
-    )),
-    "mue_across_claims": ("A", _template(
-        (0, 0, 0, "97110", 4, 60, 60, None, None, M, None, None),
-        (0, 1, 0, "97110", 3, 45, 45, None, None, M, None, None),
-    )),
-    "cotreatment": ("AQ", _template(
-        (0, 0, 0, "97116", 2, 30, 30, 0, 30, M, None, None),
-        (1, 1, 0, "97116", 2, 30, 30, 0, 30, M, None, None),
-    )),
-    "pt_ot_visit_total": ("AB", _template(
-        (0, 0, 0, "97110", 2, None, 45, None, None, M, None, None),
-        (1, 0, 0, "97530", 2, None, 45, None, None, M, None, None),
-    )),
-    "group_overlap": ("A", _template(
-        (0, 0, 0, "97150", 1, None, None, 0, 60, C, None, None),
-        (0, 1, 1, "97150", 1, None, None, 0, 60, C, None, None),
-        (0, 2, 2, "97110", 2, 30, 30, 30, 60, C, None, None),
-    )),
-    "unit_only_day": ("A", _template(*[(0, i, i, "97110", 4, None, None, None, None, C, None, None) for i in range(14)])),
-    "two_sessions": ("A", _template(
-        (0, 0, 0, "97110", 2, 30, 30, 0, 30, M, None, None),
-        (0, 1, 0, "97110", 2, 30, 30, 60, 90, M, None, None),
-    )),
-    "replacement": ("A", _template(
-        (0, 0, 0, "97110", 3, 30, 30, None, None, M, None, None),
-        (0, 1, 0, "97110", 2, 30, 30, None, None, M, 7, 0),
-    )),
-    "void": ("A", _template(
-        (0, 0, 0, "97140", 2, None, None, None, None, M, None, None),
-        (0, 1, 0, "97140", 2, None, None, None, None, M, 8, 0),
-    )),
+    "evaluations_same_day": (
+        "AA",
+        _template(
+            (0, 0, 0, "97161", 1, None, None, None, None, M, None, None),
+            (1, 1, 0, "97161", 1, None, None, None, None, M, None, None),
+        ),
+    ),
+    "mue_across_claims": (
+        "A",
+        _template(
+            (0, 0, 0, "97110", 4, 60, 60, None, None, M, None, None),
+            (0, 1, 0, "97110", 3, 45, 45, None, None, M, None, None),
+        ),
+    ),
+    "cotreatment": (
+        "AQ",
+        _template(
+            (0, 0, 0, "97116", 2, 30, 30, 0, 30, M, None, None),
+            (1, 1, 0, "97116", 2, 30, 30, 0, 30, M, None, None),
+        ),
+    ),
+    "pt_ot_visit_total": (
+        "AB",
+        _template(
+            (0, 0, 0, "97110", 2, None, 45, None, None, M, None, None),
+            (1, 0, 0, "97530", 2, None, 45, None, None, M, None, None),
+        ),
+    ),
+    "group_overlap": (
+        "A",
+        _template(
+            (0, 0, 0, "97150", 1, None, None, 0, 60, C, None, None),
+            (0, 1, 1, "97150", 1, None, None, 0, 60, C, None, None),
+            (0, 2, 2, "97110", 2, 30, 30, 30, 60, C, None, None),
+        ),
+    ),
+    "unit_only_day": (
+        "A",
+        _template(*[(0, i, i, "97110", 4, None, None, None, None, C, None, None) for i in range(14)]),
+    ),
+    "two_sessions": (
+        "A",
+        _template(
+            (0, 0, 0, "97110", 2, 30, 30, 0, 30, M, None, None),
+            (0, 1, 0, "97110", 2, 30, 30, 60, 90, M, None, None),
+        ),
+    ),
+    "replacement": (
+        "A",
+        _template(
+            (0, 0, 0, "97110", 3, 30, 30, None, None, M, None, None),
+            (0, 1, 0, "97110", 2, 30, 30, None, None, M, 7, 0),
+        ),
+    ),
+    "void": (
+        "A",
+        _template(
+            (0, 0, 0, "97140", 2, None, None, None, None, M, None, None),
+            (0, 1, 0, "97140", 2, None, None, None, None, M, 8, 0),
+        ),
+    ),
 }
 KINDS = tuple(TEMPLATES)
 
@@ -111,8 +147,13 @@ EXPECTED: dict[str, tuple[tuple[str, str], ...]] = {
     "replacement": (),
     "void": (),
 }
-RECORD_SCHEMA = {"kind": pl.String, "claim_id": pl.String, "patient_id": pl.String, "service_date": pl.String,
-                 "rendering_npi": pl.String}
+RECORD_SCHEMA = {
+    "kind": pl.String,
+    "claim_id": pl.String,
+    "patient_id": pl.String,
+    "service_date": pl.String,
+    "rendering_npi": pl.String,
+}
 
 
 def _therapist_days(lines: pl.DataFrame, key: pl.DataFrame, world) -> pl.DataFrame:
@@ -162,12 +203,21 @@ def _instances(days: pl.DataFrame, rng: np.random.Generator, needs: str, n: int,
         .head(n)
     )
     return pairs.select(
-        pl.col("rendering_npi").alias("rendering_npi_a"), "service_date",
-        pl.col("billing_npi").alias("billing_npi_a"), pl.col("provider_specialty").alias("provider_specialty_a"),
-        pl.col("provider_name").alias("provider_name_a"), pl.col("clinic_name").alias("clinic_name_a"),
-        "rendering_npi_b", pl.col("billing_npi").alias("billing_npi_b"), "provider_specialty_b", "provider_name_b",
-        "clinic_name_b", pl.col("assistant").alias("assistant_a"), "assistant_b",
-        pl.col("flags").alias("flags_a"), "flags_b",
+        pl.col("rendering_npi").alias("rendering_npi_a"),
+        "service_date",
+        pl.col("billing_npi").alias("billing_npi_a"),
+        pl.col("provider_specialty").alias("provider_specialty_a"),
+        pl.col("provider_name").alias("provider_name_a"),
+        pl.col("clinic_name").alias("clinic_name_a"),
+        "rendering_npi_b",
+        pl.col("billing_npi").alias("billing_npi_b"),
+        "provider_specialty_b",
+        "provider_name_b",
+        "clinic_name_b",
+        pl.col("assistant").alias("assistant_a"),
+        "assistant_b",
+        pl.col("flags").alias("flags_a"),
+        "flags_b",
     )
 
 
@@ -200,8 +250,13 @@ def add_scenarios(
         new_lines.append(rows)
         new_keys.append(_key(rows, kind))
         records.append(
-            rows.select(pl.lit(kind).alias("kind"), "claim_id", "patient_id",
-                        pl.col("service_date").dt.strftime("%Y-%m-%d"), "rendering_npi").unique(maintain_order=True)
+            rows.select(
+                pl.lit(kind).alias("kind"),
+                "claim_id",
+                "patient_id",
+                pl.col("service_date").dt.strftime("%Y-%m-%d"),
+                "rendering_npi",
+            ).unique(maintain_order=True)
         )
     if not new_lines:
         return lines, key, pl.DataFrame(schema=RECORD_SCHEMA)
@@ -218,15 +273,26 @@ def _trim(lines: pl.DataFrame, key: pl.DataFrame, excess: int, rng: np.random.Ge
     """``lines`` without about ``excess`` lines of whole clean claims (none of a planted patient-day,
     line or therapist-day), chosen at random: the month keeps its size with the scenarios in it."""
     dated = key.with_columns(pl.col("service_date").str.to_date())
-    planted = pl.concat([
-        lines.join(dated.filter(pl.col("patient_id").is_not_null()).select("patient_id", "service_date"),
-                   on=["patient_id", "service_date"], how="semi").select("claim_id"),
-        lines.join(dated.filter(pl.col("claim_id").is_not_null()).select("claim_id"), on="claim_id", how="semi")
-        .select("patient_id", "service_date").join(lines, on=["patient_id", "service_date"]).select("claim_id"),
-        lines.join(dated.filter(pl.col("patient_id").is_null() & pl.col("claim_id").is_null())
-                   .select("rendering_npi", "service_date"), on=["rendering_npi", "service_date"], how="semi")
-        .select("claim_id"),
-    ]).unique()
+    planted = pl.concat(
+        [
+            lines.join(
+                dated.filter(pl.col("patient_id").is_not_null()).select("patient_id", "service_date"),
+                on=["patient_id", "service_date"],
+                how="semi",
+            ).select("claim_id"),
+            lines.join(dated.filter(pl.col("claim_id").is_not_null()).select("claim_id"), on="claim_id", how="semi")
+            .select("patient_id", "service_date")
+            .join(lines, on=["patient_id", "service_date"])
+            .select("claim_id"),
+            lines.join(
+                dated.filter(pl.col("patient_id").is_null() & pl.col("claim_id").is_null()).select(
+                    "rendering_npi", "service_date"
+                ),
+                on=["rendering_npi", "service_date"],
+                how="semi",
+            ).select("claim_id"),
+        ]
+    ).unique()
     sizes = lines.join(planted, on="claim_id", how="anti").group_by("claim_id").len().sort("claim_id")
     if sizes.height == 0 or excess <= 0:
         return lines
@@ -243,17 +309,30 @@ def _lay(inst: pl.DataFrame, template: pl.DataFrame, kind: str, k: int, stamp: s
     """The template's lines for every instance, in the contract's columns."""
     two = "rendering_npi_b" in inst.columns
     rows = inst.join(template.with_row_index("tline"), how="cross")
-    side = lambda c: (pl.when(pl.col("who") == 1).then(pl.col(f"{c}_b")).otherwise(pl.col(f"{c}_a")) if two  # noqa: E731
-                      else pl.col(f"{c}_a"))
+    side = lambda c: (
+        pl.when(pl.col("who") == 1).then(pl.col(f"{c}_b")).otherwise(pl.col(f"{c}_a")) if two else pl.col(f"{c}_a")
+    )
     fee = pl.col("cpt_code").replace_strict(cat.FEE, default=30.0, return_dtype=pl.Float64)
-    claim = pl.format("{}{}S{}{}{}", pl.lit(world.claim_prefix), pl.lit(stamp), pl.lit(f"{k:02d}"),
-                      pl.col("inst").cast(pl.String).str.zfill(5), pl.col("claim").cast(pl.String))
-    at = lambda offset: (pl.col("service_date").cast(pl.Datetime("us")) + pl.duration(minutes=EVENING + offset))  # noqa: E731
+    claim = pl.format(
+        "{}{}S{}{}{}",
+        pl.lit(world.claim_prefix),
+        pl.lit(stamp),
+        pl.lit(f"{k:02d}"),
+        pl.col("inst").cast(pl.String).str.zfill(5),
+        pl.col("claim").cast(pl.String),
+    )
+    at = lambda offset: pl.col("service_date").cast(pl.Datetime("us")) + pl.duration(minutes=EVENING + offset)
     disc = side("provider_specialty")
     rows = rows.with_columns(
         claim.alias("claim_id"),
-        pl.format("{}S{}{}{}{}", pl.lit(world.patient_prefix), pl.lit(stamp), pl.lit(f"{k:02d}"),
-                  pl.col("inst").cast(pl.String).str.zfill(5), pl.col("patient").cast(pl.String)).alias("patient_id"),
+        pl.format(
+            "{}S{}{}{}{}",
+            pl.lit(world.patient_prefix),
+            pl.lit(stamp),
+            pl.lit(f"{k:02d}"),
+            pl.col("inst").cast(pl.String).str.zfill(5),
+            pl.col("patient").cast(pl.String),
+        ).alias("patient_id"),
         side("rendering_npi").alias("rendering_npi"),
         side("billing_npi").alias("billing_npi"),
         side("provider_name").alias("provider_name"),
@@ -262,7 +341,8 @@ def _lay(inst: pl.DataFrame, template: pl.DataFrame, kind: str, k: int, stamp: s
         pl.concat_str(
             pl.when(disc == "OT").then(pl.lit("GO")).otherwise(pl.lit("GP")),
             pl.when(side("assistant")).then(pl.when(disc == "OT").then(pl.lit("CO")).otherwise(pl.lit("CQ"))),
-            separator=";", ignore_nulls=True,
+            separator=";",
+            ignore_nulls=True,
         ).alias("modifiers"),
         pl.col("units").alias("units_billed"),
         pl.col("total").alias("total_timed_minutes"),
@@ -276,10 +356,18 @@ def _lay(inst: pl.DataFrame, template: pl.DataFrame, kind: str, k: int, stamp: s
         pl.when(pl.col("end").is_not_null()).then(at(pl.col("end"))).alias("visit_end"),
         pl.col("frequency").alias("claim_frequency"),
         *(pl.when(side("flags")).then(pl.lit(True)).alias(f"{e}_documented") for e in ("deficit", "goals", "response")),
-        pl.when(pl.col("names").is_not_null()).then(
-            pl.format("{}{}S{}{}{}", pl.lit(world.claim_prefix), pl.lit(stamp), pl.lit(f"{k:02d}"),
-                      pl.col("inst").cast(pl.String).str.zfill(5), pl.col("names").cast(pl.String))
-        ).alias("original_claim_id"),
+        pl.when(pl.col("names").is_not_null())
+        .then(
+            pl.format(
+                "{}{}S{}{}{}",
+                pl.lit(world.claim_prefix),
+                pl.lit(stamp),
+                pl.lit(f"{k:02d}"),
+                pl.col("inst").cast(pl.String).str.zfill(5),
+                pl.col("names").cast(pl.String),
+            )
+        )
+        .alias("original_claim_id"),
     )
     rows = rows.with_columns(pl.int_range(pl.len()).over("claim_id").add(1).cast(pl.Int64).alias("line_number"))
     return rows.select(
@@ -292,28 +380,47 @@ def _key(rows: pl.DataFrame, kind: str) -> pl.DataFrame:
     from pipelines.generate.answer_key import KEY_SCHEMA
 
     date = pl.col("service_date").dt.strftime("%Y-%m-%d")
-    first_patient = rows.sort("_inst", "claim_id", "line_number").group_by("_inst", maintain_order=True).agg(
-        pl.col("patient_id").first(), pl.col("service_date").first(), pl.col("rendering_npi").min().alias("_npi"),
-        pl.col("rendering_npi").first().alias("_therapist"),
+    first_patient = (
+        rows.sort("_inst", "claim_id", "line_number")
+        .group_by("_inst", maintain_order=True)
+        .agg(
+            pl.col("patient_id").first(),
+            pl.col("service_date").first(),
+            pl.col("rendering_npi").min().alias("_npi"),
+            pl.col("rendering_npi").first().alias("_therapist"),
+        )
     )
     frames = []
     for rule, grain in EXPECTED[kind]:
         if grain == "lines":
             part = rows.select(
-                pl.lit(rule).alias("rule_id"), pl.lit(None, pl.String).alias("rendering_npi"),
-                pl.lit(None, pl.String).alias("patient_id"), pl.lit(None, pl.String).alias("service_date"),
-                "claim_id", "line_number",
+                pl.lit(rule).alias("rule_id"),
+                pl.lit(None, pl.String).alias("rendering_npi"),
+                pl.lit(None, pl.String).alias("patient_id"),
+                pl.lit(None, pl.String).alias("service_date"),
+                "claim_id",
+                "line_number",
             )
         else:
             part = first_patient.select(
                 pl.lit(rule).alias("rule_id"),
-                (pl.col("_npi") if grain == "patient_npi" else pl.col("_therapist") if grain == "therapist"
-                 else pl.lit(None, pl.String)).alias("rendering_npi"),
+                (
+                    pl.col("_npi")
+                    if grain == "patient_npi"
+                    else pl.col("_therapist")
+                    if grain == "therapist"
+                    else pl.lit(None, pl.String)
+                ).alias("rendering_npi"),
                 (pl.lit(None, pl.String) if grain == "therapist" else pl.col("patient_id")).alias("patient_id"),
                 date.alias("service_date"),
-                pl.lit(None, pl.String).alias("claim_id"), pl.lit(None, pl.Int64).alias("line_number"),
+                pl.lit(None, pl.String).alias("claim_id"),
+                pl.lit(None, pl.Int64).alias("line_number"),
             )
-        frames.append(part.with_columns(pl.lit(f"scenario_{kind}").alias("plant"), pl.lit(None, KEY_SCHEMA["missing"]).alias("missing")))
+        frames.append(
+            part.with_columns(
+                pl.lit(f"scenario_{kind}").alias("plant"), pl.lit(None, KEY_SCHEMA["missing"]).alias("missing")
+            )
+        )
     if not frames:
         return pl.DataFrame(schema=KEY_SCHEMA)
     return pl.concat(frames).cast(KEY_SCHEMA).unique(maintain_order=True)

@@ -21,8 +21,19 @@ EPOCH = dt.date(1970, 1, 1)
 
 # Weekly attendance patterns: weekday offsets (Mon = 0), padded with -1.
 PATTERNS = np.array(
-    [[0, 2, 4], [1, 3, -1], [0, 3, -1], [1, 4, -1], [0, 2, -1], [2, 4, -1],
-     [0, -1, -1], [1, -1, -1], [2, -1, -1], [3, -1, -1], [4, -1, -1]],
+    [
+        [0, 2, 4],
+        [1, 3, -1],
+        [0, 3, -1],
+        [1, 4, -1],
+        [0, 2, -1],
+        [2, 4, -1],
+        [0, -1, -1],
+        [1, -1, -1],
+        [2, -1, -1],
+        [3, -1, -1],
+        [4, -1, -1],
+    ],
     dtype=np.int64,
 )
 # Weights that load every weekday about evenly (a 3x/week episode has ~12 visits, 2x ~10, 1x ~5.5).
@@ -165,7 +176,9 @@ def make_patients(rng: np.random.Generator, population: np.ndarray) -> dict[str,
             profile[sel] = rng.choice(len(cat.DX_PROFILES), size=len(sel), p=cat.PROFILE_P[name])
     # primary: one of the profile's primary codes; secondaries: 0-2 of its four, distinct
     prim_len = np.array([len(p.primary) for p in cat.DX_PROFILES])
-    prim_tab = np.array([list(p.primary) + [""] * (prim_len.max() - len(p.primary)) for p in cat.DX_PROFILES], dtype=object)
+    prim_tab = np.array(
+        [list(p.primary) + [""] * (prim_len.max() - len(p.primary)) for p in cat.DX_PROFILES], dtype=object
+    )
     sec_tab = np.array([list(p.secondary) for p in cat.DX_PROFILES], dtype=object)
     prim = prim_tab[profile, (rng.random(n) * prim_len[profile]).astype(np.int64)]
     n_sec = rng.choice(3, size=n, p=[0.3, 0.45, 0.25])
@@ -179,15 +192,24 @@ def make_patients(rng: np.random.Generator, population: np.ndarray) -> dict[str,
     lookup = np.vectorize(sup_of.__getitem__, otypes=[bool])
     supportive = lookup(prim) | lookup(sec1) | lookup(sec2)
     dx = pl.DataFrame(
-        {"a": prim.astype(str), "b": pl.Series(sec1.tolist(), dtype=pl.String), "c": pl.Series(sec2.tolist(), dtype=pl.String)}
+        {
+            "a": prim.astype(str),
+            "b": pl.Series(sec1.tolist(), dtype=pl.String),
+            "c": pl.Series(sec2.tolist(), dtype=pl.String),
+        }
     ).select(pl.concat_str(["a", "b", "c"], separator=";", ignore_nulls=True))["a"]
     payer = rng.choice(len(cat.PAYERS), size=n, p=cat.PAYER_P)
     payer_name = cat.PAYER_NAME_OFFSET[payer] + (rng.random(n) * cat.PAYER_NAME_COUNT[payer]).astype(np.int64)
     kx_from = np.where(
         (payer == cat.MEDICARE) & (rng.random(n) < 0.35), rng.integers(5, 13, size=n), np.iinfo(np.int32).max
     )
-    return {"payer": payer.astype(np.int8), "payer_name": payer_name.astype(np.int16), "dx": dx,
-            "supportive": supportive, "kx_from": kx_from.astype(np.int32)}
+    return {
+        "payer": payer.astype(np.int8),
+        "payer_name": payer_name.astype(np.int16),
+        "dx": dx,
+        "supportive": supportive,
+        "kx_from": kx_from.astype(np.int32),
+    }
 
 
 def _names(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +232,9 @@ def _explode(
 def _episode_shape(rng: np.random.Generator, n: int, n_days: int, monday0: int) -> tuple[np.ndarray, ...]:
     pattern = rng.choice(len(PATTERNS), size=n, p=PATTERN_P / PATTERN_P.sum())
     freq = PATTERN_FREQ[pattern]
-    n_visits = np.select([freq == 3, freq == 2], [rng.integers(6, 19, n), rng.integers(4, 17, n)], rng.integers(3, 9, n))
+    n_visits = np.select(
+        [freq == 3, freq == 2], [rng.integers(6, 19, n), rng.integers(4, 17, n)], rng.integers(3, 9, n)
+    )
     weeks = (n_days - monday0) // 7 + 1
     start = monday0 + 7 * rng.integers(-8, weeks, size=n)
     return pattern, n_visits, start
@@ -250,13 +274,18 @@ def build_world(
     rng.shuffle(clinic[:n_pt])
     first, last = _names(rng, n_t)
     cred = np.where(disc == 0, np.where(assistant, "PTA", "PT"), np.where(assistant, "COTA", "OTR/L"))
-    th_name = np.array([f"{f} {l}, {c}" for f, l, c in zip(first, last, cred, strict=True)], dtype=object)
+    th_name = np.array(
+        [f"{given} {family}, {c}" for given, family, c in zip(first, last, cred, strict=True)], dtype=object
+    )
     th_npi = make_npis(rng, n_t, npi_block)
     n_names = len(cat.CITIES) * len(cat.CLINIC_SUFFIXES)
     combo = rng.permutation(n_names)
     clinic_name = np.array(
-        [f"{cat.CITIES[combo[i % n_names] % len(cat.CITIES)]} {cat.CLINIC_SUFFIXES[combo[i % n_names] // len(cat.CITIES)]}"
-         + ("" if i < n_names else f" {i // n_names + 1}") for i in range(n_c)],
+        [
+            f"{cat.CITIES[combo[i % n_names] % len(cat.CITIES)]} {cat.CLINIC_SUFFIXES[combo[i % n_names] // len(cat.CITIES)]}"
+            + ("" if i < n_names else f" {i // n_names + 1}")
+            for i in range(n_c)
+        ],
         dtype=object,
     )
     clinic_npi = make_npis(rng, n_c, npi_block + 1)
@@ -284,14 +313,22 @@ def build_world(
         same = ot_count[c] > 0
         pick = np.where(
             same,
-            ot_sorted[np.minimum(ot_offset[c] + (r.random(len(d)) * np.maximum(ot_count[c], 1)).astype(np.int64), len(ot_sorted) - 1)],
+            ot_sorted[
+                np.minimum(
+                    ot_offset[c] + (r.random(len(d)) * np.maximum(ot_count[c], 1)).astype(np.int64), len(ot_sorted) - 1
+                )
+            ],
             ot_ids[r.integers(0, len(ot_ids), len(d))],
         )
         population = np.where(is_ot, 2, np.where(dual, 3, np.where(high[th], 1, 0)))
         return {
-            "th": np.r_[th, pick], "patient": np.r_[np.arange(n), d], "start": np.r_[start, start[d]],
-            "pattern": np.r_[pattern, pattern[d]], "n_visits": np.r_[n_visits, n_visits[d]],
-            "dual": np.r_[np.where(dual, 1, 0), np.full(len(d), 2)].astype(np.int8), "population": population,
+            "th": np.r_[th, pick],
+            "patient": np.r_[np.arange(n), d],
+            "start": np.r_[start, start[d]],
+            "pattern": np.r_[pattern, pattern[d]],
+            "n_visits": np.r_[n_visits, n_visits[d]],
+            "dual": np.r_[np.where(dual, 1, 0), np.full(len(d), 2)].astype(np.int8),
+            "population": population,
         }
 
     def in_window(r: np.random.Generator, ep: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:

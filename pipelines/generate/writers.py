@@ -103,4 +103,6 @@ def write_xlsx(frame: pl.DataFrame, path: Path) -> None:
 
 
 def write(frame: pl.DataFrame, path: Path, fmt: str) -> None:
-    {"csv": write_csv, "csv.gz": write_csv_gz, "parquet": write_parquet, "xlsx": write_xlsx}[extension(fmt)](frame, path)
+    {"csv": write_csv, "csv.gz": write_csv_gz, "parquet": write_parquet, "xlsx": write_xlsx}[extension(fmt)](
+        frame, path
+    )

@@ -76,8 +76,15 @@ UNREADABLE = "unreadable"  # the ingest log's sha256 for a file whose bytes coul
 def rejected_file(source_file: str, file_format: str | None, reason: str) -> FileResult:
     """A file that could not even be opened: logged as rejected with its reason, nothing read."""
     return FileResult(
-        source_file, UNREADABLE, file_format, 0, "rejected", reason,
-        lines=pl.DataFrame(), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), rows_read=0,
+        source_file,
+        UNREADABLE,
+        file_format,
+        0,
+        "rejected",
+        reason,
+        lines=pl.DataFrame(),
+        quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+        rows_read=0,
     )
 
 
@@ -138,8 +145,15 @@ def prepare_file(
 
     def rejected(reason: str) -> FileResult:
         return FileResult(
-            source_file, digest, fmt, size, "rejected", reason,
-            lines=pl.DataFrame(), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), rows_read=0,
+            source_file,
+            digest,
+            fmt,
+            size,
+            "rejected",
+            reason,
+            lines=pl.DataFrame(),
+            quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+            rows_read=0,
         )
 
     try:
@@ -156,7 +170,15 @@ def prepare_file(
     # occurrence kept
     repeated = ~lines.select(pl.struct("claim_id", "line_number").is_first_distinct()).to_series()
     return PreparedFile(
-        path, source_file, digest, fmt, size, raw, match, lines, invalid,
+        path,
+        source_file,
+        digest,
+        fmt,
+        size,
+        raw,
+        match,
+        lines,
+        invalid,
         repeated=repeated if repeated.any() else None,
     )
 
@@ -186,33 +208,42 @@ def finish_file(
     raw_values = raw.rows.join(invalid.select("source_row"), on="source_row", how="semi").select(
         "source_row", pl.struct(pl.exclude("source_row")).struct.json_encode().alias("raw_values")
     )
-    quarantine = pl.concat(
-        [
-            invalid.join(raw_values, on="source_row", how="left").with_columns(
-                pl.lit(None, pl.String).alias("raw_line")
-            ),
-            raw.unsplit.select(
-                "source_row",
-                pl.concat_list(pl.col("reason")).alias("reasons"),
-                pl.lit(None, pl.String).alias("raw_values"),
-                "raw_line",
-            ),
-        ],
-        how="diagonal",
-    ).select(
-        pl.lit(source_file).alias("source_file"),
-        "source_row",
-        "reasons",
-        "raw_values",
-        "raw_line",
-        pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("quarantined_at"),
-    ).sort("source_row")
+    quarantine = (
+        pl.concat(
+            [
+                invalid.join(raw_values, on="source_row", how="left").with_columns(
+                    pl.lit(None, pl.String).alias("raw_line")
+                ),
+                raw.unsplit.select(
+                    "source_row",
+                    pl.concat_list(pl.col("reason")).alias("reasons"),
+                    pl.lit(None, pl.String).alias("raw_values"),
+                    "raw_line",
+                ),
+            ],
+            how="diagonal",
+        )
+        .select(
+            pl.lit(source_file).alias("source_file"),
+            "source_row",
+            "reasons",
+            "raw_values",
+            "raw_line",
+            pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("quarantined_at"),
+        )
+        .sort("source_row")
+    )
 
     profiled = [f"{h}->{c}" for h, c in match.renames.items() if normalize(h) != normalize(c)]
     if not lines.get_column("source_row").is_sorted():  # rows keep file order: sorted already
         lines = lines.sort("source_row")
     result = FileResult(
-        source_file, prepared.sha256, prepared.file_format, prepared.file_bytes, "loaded", None,
+        source_file,
+        prepared.sha256,
+        prepared.file_format,
+        prepared.file_bytes,
+        "loaded",
+        None,
         lines=lines,
         quarantine=quarantine,
         rows_read=raw.rows.height + raw.unsplit.height,
@@ -237,9 +268,11 @@ def _split_repeated_keys(
         known = existing_keys(keys.select("claim_id", "line_number"))
         if known.height:
             known = known.select("claim_id", "line_number", _known=True)
-            keyed = keyed.join(
-                known, on=["claim_id", "line_number"], how="left", maintain_order="left"
-            ).with_columns(pl.col("_known").fill_null(False).alias("_loaded")).drop("_known")
+            keyed = (
+                keyed.join(known, on=["claim_id", "line_number"], how="left", maintain_order="left")
+                .with_columns(pl.col("_known").fill_null(False).alias("_loaded"))
+                .drop("_known")
+            )
     bad = pl.col("_repeat") | pl.col("_loaded")
     duplicates = keyed.filter(bad).select(
         "source_row",

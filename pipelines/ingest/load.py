@@ -113,9 +113,7 @@ def load_extracts(
             if unreadable:
                 result = rejected_file(name, extract_format(path), unreadable)
             else:
-                future = ahead.pop(i, None) or reader.submit(
-                    prepare_file, path, name, profiles, sha256=digest
-                )
+                future = ahead.pop(i, None) or reader.submit(prepare_file, path, name, profiles, sha256=digest)
                 read_ahead(i + 1)  # the next file is read while this one is finished and written
                 prepared: PreparedFile | FileResult = future.result()
                 result = prepared if isinstance(prepared, FileResult) else finish_file(prepared, lookup)

@@ -56,9 +56,7 @@ def find_extracts(path: Path) -> list[Path]:
     found = [
         p
         for p in path.rglob("*")
-        if p.is_file()
-        and extract_format(p)
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        if p.is_file() and extract_format(p) and not any(part.startswith(".") for part in p.relative_to(path).parts)
     ]
     return sorted(found)
 
@@ -80,11 +78,13 @@ def read_extract(path: Path) -> RawExtract:
     if fmt == "xlsx" and any(_RENAMED.search(c) for c in frame.columns):
         try:
             header = pl.read_excel(path, has_header=False, infer_schema_length=0, read_options={"n_rows": 1}).row(0)
-        except Exception:  # noqa: BLE001 - the names as read stay as they are
+        except Exception:
             header = None
         frame = frame.rename(_restore_repeated_headers(frame.columns, header))
-    rows = _as_text(_free_source_row(frame)).with_row_index("source_row", offset=1).with_columns(
-        pl.col("source_row").cast(pl.Int64)
+    rows = (
+        _as_text(_free_source_row(frame))
+        .with_row_index("source_row", offset=1)
+        .with_columns(pl.col("source_row").cast(pl.Int64))
     )
     return RawExtract(rows=rows, unsplit=pl.DataFrame(schema=UNSPLIT_SCHEMA))
 
@@ -130,7 +130,7 @@ def _restore_repeated_headers(names: list[str], header: tuple | list | None) -> 
         counts[w.lower()] = counts.get(w.lower(), 0) + 1
     taken = {n.lower() for n in names}
     renames: dict[str, str] = {}
-    for name, w in zip(names, written):
+    for name, w in zip(names, written, strict=True):
         if name.strip() == w or not w or counts[w.lower()] < 2:
             continue
         if not name.strip().lower().startswith(w.lower() + "_"):  # not a renaming we know: leave all as read

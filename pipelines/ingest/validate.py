@@ -111,7 +111,9 @@ def _valid_npi(col: str) -> pl.Expr:
 
 
 _MODIFIERS = r"^[0-9A-Za-z]{2}([;,\s]+[0-9A-Za-z]{2}){0,3}$"
-_DIAGNOSES = r"^[;\s]*[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?([;\s]+([A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?)?)*$"
+_DIAGNOSES = (
+    r"^[;\s]*[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?([;\s]+([A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?)?)*$"
+)
 
 
 class ClaimLineText(dy.Schema):
@@ -186,9 +188,7 @@ class ClaimLineText(dy.Schema):
 
     @dy.rule()
     def billing_npi_check_digit(cls) -> pl.Expr:
-        return ~pl.col("billing_npi").str.contains(r"^\d{10}$").fill_null(False) | cls.npi_check_digit(
-            "billing_npi"
-        )
+        return ~pl.col("billing_npi").str.contains(r"^\d{10}$").fill_null(False) | cls.npi_check_digit("billing_npi")
 
     @dy.rule()
     def service_date_format(cls) -> pl.Expr:
@@ -229,17 +229,11 @@ class ClaimLineText(dy.Schema):
 
     @dy.rule()
     def amounts_format(cls) -> pl.Expr:
-        return ~(
-            cls._unparsed("charge_amount") | cls._unparsed("allowed_amount") | cls._unparsed("paid_amount")
-        )
+        return ~(cls._unparsed("charge_amount") | cls._unparsed("allowed_amount") | cls._unparsed("paid_amount"))
 
     @dy.rule()
     def amounts_min(cls) -> pl.Expr:
-        return (
-            cls._in_range("charge_amount", 0)
-            & cls._in_range("allowed_amount", 0)
-            & cls._in_range("paid_amount", 0)
-        )
+        return cls._in_range("charge_amount", 0) & cls._in_range("allowed_amount", 0) & cls._in_range("paid_amount", 0)
 
     @dy.rule()
     def visit_times_format(cls) -> pl.Expr:
@@ -265,8 +259,16 @@ class ClaimLineText(dy.Schema):
 REASONS: dict[str, str] = {
     **{
         f"{col}|nullability": f"{col}: required value missing"
-        for col in ["claim_id", "line_number", "patient_id", "rendering_npi", "service_date"]
-        + ["cpt_code", "units_billed", "payer_type"]
+        for col in [
+            "claim_id",
+            "line_number",
+            "patient_id",
+            "rendering_npi",
+            "service_date",
+            "cpt_code",
+            "units_billed",
+            "payer_type",
+        ]
     },
     "primary_key": "source_row: repeated (reader error)",
     "source_row|nullability": "source_row: missing (reader error)",
@@ -317,18 +319,20 @@ def validate(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return _filter(ClaimLineText, text)
 
 
-def _filter(
-    schema: type[ClaimLineText], frame: pl.DataFrame, **collect: object
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _filter(schema: type[ClaimLineText], frame: pl.DataFrame, **collect: object) -> tuple[pl.DataFrame, pl.DataFrame]:
     valid, failure = schema.filter(frame, **collect)
     details = failure.details()
     rule_columns = [c for c in details.columns if c not in schema.column_names()]
     unknown = set(rule_columns) - set(REASONS)
     if unknown:  # a schema rule without words would quarantine rows with no reason: a bug
         raise RuntimeError(f"validation rules without a reason text: {sorted(unknown)}")
-    reasons = pl.concat_list(
-        pl.when(pl.col(rule) == "invalid").then(pl.lit(REASONS[rule])) for rule in rule_columns
-    ).list.drop_nulls() if rule_columns else pl.lit([], pl.List(pl.String))
+    reasons = (
+        pl.concat_list(
+            pl.when(pl.col(rule) == "invalid").then(pl.lit(REASONS[rule])) for rule in rule_columns
+        ).list.drop_nulls()
+        if rule_columns
+        else pl.lit([], pl.List(pl.String))
+    )
     invalid = details.select("source_row", reasons.alias("reasons"))
     return valid, invalid
 
@@ -408,7 +412,11 @@ def conform_derived(rows: pl.DataFrame, renames: dict[str, str]) -> pl.DataFrame
     header = {c: h for h, c in renames.items()}
     by_value = [c for c in _DERIVED_FROM if c in header] if rows.height else []
     distinct = dict(
-        zip(by_value, pl.collect_all([rows.lazy().select(pl.col(header[c]).unique().alias(c)) for c in by_value]))
+        zip(
+            by_value,
+            pl.collect_all([rows.lazy().select(pl.col(header[c]).unique().alias(c)) for c in by_value]),
+            strict=True,
+        )
     )
     text: dict[str, pl.Expr] = {}
     looked_up: dict[str, pl.Expr] = {}

@@ -181,7 +181,9 @@ def parse_vocabulary(data: dict, path: str = "") -> Vocabulary:
         raw = raw_elements[name]
         patterns = tuple(
             Pattern(
-                str(p["name"]), str(p["pattern"]), str(p.get("rationale", "")),
+                str(p["name"]),
+                str(p["pattern"]),
+                str(p.get("rationale", "")),
                 _strings(p.get("examples"), f"{where}: {name} examples"),
             )
             for p in raw.get("patterns") or []
@@ -266,9 +268,11 @@ def highlight_segments(text: str, vocab: Vocabulary | None = None) -> list[tuple
     vocab = vocab or load_vocabulary()
     if not text:
         return []
-    found = pl.DataFrame({"note": [text]}, schema={"note": pl.String}).select(
-        **{e: expr for e, expr in all_spans(pl.col("note"), vocab).items()}
-    ).row(0, named=True)
+    found = (
+        pl.DataFrame({"note": [text]}, schema={"note": pl.String})
+        .select(**dict(all_spans(pl.col("note"), vocab).items()))
+        .row(0, named=True)
+    )
     marks: list[tuple[int, int, str]] = []
     for element in ELEMENTS:
         start = 0

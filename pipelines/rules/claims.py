@@ -47,7 +47,10 @@ def claim_status(lines: pl.LazyFrame) -> pl.LazyFrame:
     )
     targets = special.select(pl.col("original_claim_id").alias("claim_id")).drop_nulls().unique()
     known = (
-        canonical(lines).select("claim_id").join(targets, on="claim_id", how="semi").unique()
+        canonical(lines)
+        .select("claim_id")
+        .join(targets, on="claim_id", how="semi")
+        .unique()
         .select(pl.col("claim_id").alias("original_claim_id"), pl.lit(True).alias("_known"))
     )
     named = (
@@ -55,7 +58,9 @@ def claim_status(lines: pl.LazyFrame) -> pl.LazyFrame:
         .join(known, on="original_claim_id", how="semi")
         .group_by(pl.col("original_claim_id").alias("claim_id"))
         .agg((pl.col("claim_frequency") == VOID).any().alias("_voided"))
-        .with_columns(pl.when(pl.col("_voided")).then(pl.lit("voided")).otherwise(pl.lit("replaced")).alias("claim_status"))
+        .with_columns(
+            pl.when(pl.col("_voided")).then(pl.lit("voided")).otherwise(pl.lit("replaced")).alias("claim_status")
+        )
         .select("claim_id", "claim_status")
     )
     resolved = pl.col("_known").fill_null(False)

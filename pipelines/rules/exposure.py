@@ -65,8 +65,10 @@ def priced(found: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("rule_id").first().over(LINE).alias("_first_rule"),
     )
     price = pl.col("price_per_unit").fill_null(0.0)
-    micros = lambda n: (n.cast(pl.Float64) * price * MICROS).round().cast(pl.Int64)  # noqa: E731
-    others = pl.col("_first_rule").filter((pl.col("_carried") < pl.col("units")) & (pl.col("_first_rule") != pl.col("rule_id")))
+    micros = lambda n: (n.cast(pl.Float64) * price * MICROS).round().cast(pl.Int64)
+    others = pl.col("_first_rule").filter(
+        (pl.col("_carried") < pl.col("units")) & (pl.col("_first_rule") != pl.col("rule_id"))
+    )
     per_finding = claims.group_by("_fid").agg(
         (micros(pl.col("units")).sum() / MICROS).round(2).alias("_amount"),
         (micros(pl.col("_carried")).sum() / MICROS).round(2).alias("exposure"),

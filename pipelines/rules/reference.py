@@ -29,7 +29,10 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "dx_97112_supportive": ("dx_97112_supportive.csv", ("icd10_prefix",)),
     "limits": ("limits.csv", ("name", "value")),
     "addon_codes": ("addon_codes.csv", ("addon_code", "primary_code", "primary_units_per_day")),
-    "pfs_rvu": ("pprrvu_2024_97xxx.csv", ("hcpcs", "date_start", "date_end", "status_code", "non_facility_total", "conv_factor")),
+    "pfs_rvu": (
+        "pprrvu_2024_97xxx.csv",
+        ("hcpcs", "date_start", "date_end", "status_code", "non_facility_total", "conv_factor"),
+    ),
 }
 # PFS status codes paid separately under the fee schedule (A active, R restricted, T paid only when no
 # other service that day is); B bundled, I not valid for Medicare, N non-covered: no separate payment
@@ -221,7 +224,9 @@ class Reference:
         """Evaluation and re-evaluation codes (``kind`` 'evaluation')."""
         if "kind" not in self.cpt_codes.columns:
             return []
-        return self.cpt_codes.filter(pl.col("kind").str.strip_chars().str.to_lowercase() == "evaluation")["cpt_code"].to_list()
+        return self.cpt_codes.filter(pl.col("kind").str.strip_chars().str.to_lowercase() == "evaluation")[
+            "cpt_code"
+        ].to_list()
 
     def code_families(self) -> dict[str, str]:
         """Add-on code -> its primary code (97130 -> 97129): one timed service for the 8-minute rule."""
@@ -241,6 +246,7 @@ class Reference:
 
 # --- the CMS MUE table ---------------------------------------------------------------------
 
+
 def _key(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", header.lower())
 
@@ -254,11 +260,15 @@ def _mue_columns(row: list[str]) -> tuple[int, int, int | None, int | None] | No
     own hcpcs_code, mue_units, mue_mai, mue_rationale.
     """
     keys = [_key(h) for h in row]
-    code = next((i for i, k in enumerate(keys) if ("hcpcs" in k or "cpt" in k or k == "code") and "desc" not in k), None)
+    code = next(
+        (i for i, k in enumerate(keys) if ("hcpcs" in k or "cpt" in k or k == "code") and "desc" not in k), None
+    )
     value = next(
         (i for i, k in enumerate(keys) if ("muevalue" in k or k in {"mue", "mueunits"}) and "indicator" not in k), None
     )
-    indicator = next((i for i, k in enumerate(keys) if "indicator" in k or "adjudication" in k or k in {"mai", "muemai"}), None)
+    indicator = next(
+        (i for i, k in enumerate(keys) if "indicator" in k or "adjudication" in k or k in {"mai", "muemai"}), None
+    )
     rationale = next((i for i, k in enumerate(keys) if "rationale" in k), None)
     if code is None or value is None:
         return None
@@ -293,13 +303,10 @@ def load_mue_table(path: Path) -> pl.DataFrame:
     """
     path = Path(path)
     rows = _raw_rows(path)
-    for start, row in enumerate(rows[:200]):
-        positions = _mue_columns(row)
-        if positions is not None:
-            break
-    else:
+    found = next(((i, p) for i, row in enumerate(rows[:200]) if (p := _mue_columns(row)) is not None), None)
+    if found is None:
         raise ReferenceError(f"MUE file {path.name}: no header row with an HCPCS/CPT code and an MUE value column")
-    code_i, value_i, ind_i, why_i = positions
+    start, (code_i, value_i, ind_i, why_i) = found
     body = [r for r in rows[start + 1 :] if len(r) > max(code_i, value_i) and r[code_i].strip()]
 
     def column(i: int | None) -> list[str | None]:

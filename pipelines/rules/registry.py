@@ -22,8 +22,8 @@ from pipelines.rules.findings._common import (
 )
 from pipelines.rules.findings.allocation import allocation
 from pipelines.rules.findings.daily_limit import daily_limit
-from pipelines.rules.findings.duplicate import duplicate
 from pipelines.rules.findings.documentation import documentation
+from pipelines.rules.findings.duplicate import duplicate
 from pipelines.rules.findings.dx_support import dx_support
 from pipelines.rules.findings.impossible_day import impossible_day
 from pipelines.rules.findings.minutes_missing import minutes_missing
@@ -62,8 +62,15 @@ GRAIN: dict[str, tuple[str, ...]] = {
 }
 
 SORT_KEY = [
-    "rule_id", "service_date", "rendering_npi", "patient_id", "claim_id", "line_number",
-    "billing_provider", "discipline", "detail",
+    "rule_id",
+    "service_date",
+    "rendering_npi",
+    "patient_id",
+    "claim_id",
+    "line_number",
+    "billing_provider",
+    "discipline",
+    "detail",
 ]
 
 

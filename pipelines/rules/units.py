@@ -112,8 +112,12 @@ def units_inputs(ref: Reference, settings: RuleSettings) -> dict:
     by_type.update(settings.payer_type_methods)
     by_name = dict(zip(ref.payer_name_methods["payer_name"], ref.payer_name_methods["method"], strict=True))
     by_name.update(settings.payer_name_methods)
-    families = {addon: [primary, int(cap)] for addon, primary, cap in ref.addon_codes.select(
-        "addon_code", "primary_code", "primary_units_per_day").iter_rows()}
+    families = {
+        addon: [primary, int(cap)]
+        for addon, primary, cap in ref.addon_codes.select(
+            "addon_code", "primary_code", "primary_units_per_day"
+        ).iter_rows()
+    }
     return {
         "timed_codes": sorted(ref.timed_codes()),
         "payer_type_methods": by_type,
@@ -142,13 +146,19 @@ def payer_method(ref: Reference, settings: RuleSettings) -> pl.Expr:
 
 def _payer_method(inputs: dict) -> pl.Expr:
     by_type, by_name = inputs["payer_type_methods"], inputs["payer_name_methods"]
-    from_type = pl.col("payer_type").str.strip_chars().str.to_lowercase().replace_strict(
-        by_type, default=None, return_dtype=pl.String
+    from_type = (
+        pl.col("payer_type")
+        .str.strip_chars()
+        .str.to_lowercase()
+        .replace_strict(by_type, default=None, return_dtype=pl.String)
     )
     if not by_name:
         return pl.coalesce(from_type, pl.lit("ama"))
-    from_name = pl.col("payer_name").str.strip_chars().str.to_lowercase().replace_strict(
-        by_name, default=None, return_dtype=pl.String
+    from_name = (
+        pl.col("payer_name")
+        .str.strip_chars()
+        .str.to_lowercase()
+        .replace_strict(by_name, default=None, return_dtype=pl.String)
     )
     return pl.coalesce(from_name, from_type, pl.lit("ama"))
 
@@ -200,8 +210,14 @@ def _with_pfs_estimate(base: pl.LazyFrame, pfs: pl.DataFrame) -> pl.LazyFrame:
     needs = (
         base.filter(missing)
         .sort("service_date")
-        .join_asof(table, left_on="service_date", right_on="date_start", by="cpt_code", strategy="backward",
-                   check_sortedness=False)  # both sorted by date above; within a code too
+        .join_asof(
+            table,
+            left_on="service_date",
+            right_on="date_start",
+            by="cpt_code",
+            strategy="backward",
+            check_sortedness=False,
+        )  # both sorted by date above; within a code too
         .join(first, on="cpt_code", how="left")
         .with_columns(pl.coalesce("pfs_national", "_first").alias("price_per_unit"))
         .with_columns(pl.when(pl.col("price_per_unit").is_not_null()).then(pl.lit("pfs_estimate")).alias("price_basis"))
@@ -230,7 +246,9 @@ def _with_duplicates(base: pl.LazyFrame, lines: pl.LazyFrame) -> pl.LazyFrame:
     earlier = candidates.select(
         *DUPLICATE_KEY, *(pl.col(c).alias(f"_o_{c}") for c in ("claim_id", "minutes", "visit_start", "visit_end"))
     )
-    windowed = pl.all_horizontal(pl.col(c).is_not_null() for c in ("visit_start", "visit_end", "_o_visit_start", "_o_visit_end"))
+    windowed = pl.all_horizontal(
+        pl.col(c).is_not_null() for c in ("visit_start", "visit_end", "_o_visit_start", "_o_visit_end")
+    )
     overlap = (pl.col("visit_start") < pl.col("_o_visit_end")) & (pl.col("_o_visit_start") < pl.col("visit_end"))
     same_session = pl.when(windowed).then(overlap).otherwise(pl.col("minutes").eq_missing(pl.col("_o_minutes")))
     extras = (
@@ -284,10 +302,12 @@ def _with_families(base: pl.LazyFrame, families: dict[str, list]) -> pl.LazyFram
     split (its units per day), null for any other line."""
     if not families:
         return base.with_columns(
-            pl.col("cpt_code").alias("service_code"), pl.lit(False).alias("_addon"), pl.lit(None, pl.Int64).alias("_cap")
+            pl.col("cpt_code").alias("service_code"),
+            pl.lit(False).alias("_addon"),
+            pl.lit(None, pl.Int64).alias("_cap"),
         )
     primary = {addon: p for addon, (p, _) in families.items()}
-    caps = {p: cap for p, cap in families.values()}
+    caps = dict(families.values())
     return base.with_columns(
         pl.col("cpt_code").replace(primary).alias("service_code"),
         pl.col("cpt_code").is_in(list(primary)).alias("_addon"),
@@ -315,7 +335,9 @@ def _cotreatment(counted: pl.LazyFrame, codes: pl.LazyFrame, lines: pl.LazyFrame
     pairs = co.join(co, on=["_gid", "service_code"], how="inner", suffix="_b").filter(
         pl.col("rendering_npi") < pl.col("rendering_npi_b")
     )
-    overlap = (pl.min_horizontal("visit_end", "visit_end_b") - pl.max_horizontal("visit_start", "visit_start_b")).dt.total_minutes()
+    overlap = (
+        pl.min_horizontal("visit_end", "visit_end_b") - pl.max_horizontal("visit_start", "visit_start_b")
+    ).dt.total_minutes()
     return (
         pairs.with_columns(pl.min_horizontal(overlap, "minutes", "minutes_b").clip(lower_bound=0).alias("_shared"))
         .group_by("_gid", "service_code")
@@ -383,7 +405,10 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
     groups = (
         lines_.group_by(G)
         .agg(
-            pl.when((pl.col("line_method") == "cms").any()).then(pl.lit("cms")).otherwise(pl.lit("ama")).alias("method"),
+            pl.when((pl.col("line_method") == "cms").any())
+            .then(pl.lit("cms"))
+            .otherwise(pl.lit("ama"))
+            .alias("method"),
             pl.col("units_billed").filter(pl.col("counts")).sum().alias("group_units_billed"),
         )
         .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_gid"))
@@ -410,17 +435,23 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
             .then(pl.col("_line_sum"))
             .otherwise(pl.min_horizontal("_line_sum", "_visit_total"))
             .alias("visit_timed_minutes"),
-            (~pl.col("_lacking") & (pl.col("_visit_total") < pl.col("_line_sum"))).fill_null(False).alias("_total_governs"),
+            (~pl.col("_lacking") & (pl.col("_visit_total") < pl.col("_line_sum")))
+            .fill_null(False)
+            .alias("_total_governs"),
         )
         .cache()
     )
-    codes = counted.group_by("_gid", "service_code").agg(
-        pl.len().alias("_lines"),
-        pl.col("minutes").sum().alias("_m"),
-        pl.col("lacks_minutes").any().alias("_code_lacking"),
-        pl.col("units_billed").sum().alias("code_units_billed"),
-        (pl.col("rendering_npi").min() != pl.col("rendering_npi").max()).alias("_clinicians"),
-    ).cache()
+    codes = (
+        counted.group_by("_gid", "service_code")
+        .agg(
+            pl.len().alias("_lines"),
+            pl.col("minutes").sum().alias("_m"),
+            pl.col("lacks_minutes").any().alias("_code_lacking"),
+            pl.col("units_billed").sum().alias("code_units_billed"),
+            (pl.col("rendering_npi").min() != pl.col("rendering_npi").max()).alias("_clinicians"),
+        )
+        .cache()
+    )
     shared = _cotreatment(counted, codes, lines).cache()
     # co-treatment: minutes two clinicians spent with the patient at once count once, for the code
     # and for the group
@@ -439,7 +470,10 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
                 .otherwise(pl.col("visit_timed_minutes").sum())
                 .alias("group_timed_minutes"),
                 (~pl.col("_lacking").any() & ~pl.col("_total_governs").any()).alias("_complete"),
-                pl.when(pl.col("_lacking").any()).then(None).otherwise(pl.col("_line_sum").sum()).alias("group_code_minutes"),
+                pl.when(pl.col("_lacking").any())
+                .then(None)
+                .otherwise(pl.col("_line_sum").sum())
+                .alias("group_code_minutes"),
                 pl.when(pl.col("_visit_total").is_null().any())
                 .then(None)
                 .otherwise(pl.col("_visit_total").sum())
@@ -493,7 +527,9 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
         .sort("_gid", "_rest", descending=[False, True])
         .with_row_index("_at")
         .with_columns(
-            (pl.col("_at").min().over("_gid", "_rest") - pl.col("_at").min().over("_gid")).cast(pl.Int64).alias("_ahead"),
+            (pl.col("_at").min().over("_gid", "_rest") - pl.col("_at").min().over("_gid"))
+            .cast(pl.Int64)
+            .alias("_ahead"),
             pl.len().over("_gid", "_rest").cast(pl.Int64).alias("_level"),
         )
     )
@@ -524,7 +560,9 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
             .alias("code_units_max"),
             pl.when(pl.col("_code_lacking")).then(None).otherwise(m).alias("code_minutes"),
         )
-        .select("_gid", "service_code", "_lines", "code_minutes", "code_units_billed", "code_units_min", "code_units_max")
+        .select(
+            "_gid", "service_code", "_lines", "code_minutes", "code_units_billed", "code_units_min", "code_units_max"
+        )
         .with_columns(pl.lit(True).alias("counts"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_cid"))
     )
 
@@ -541,7 +579,9 @@ def line_units(lines: pl.LazyFrame, ref: Reference, settings: RuleSettings, *, o
     out = out.with_columns((pl.col("_lines") > 1).fill_null(False).alias("_shared")).cache()
     out = pl.concat(
         [
-            out.filter(~pl.col("_shared")).with_columns(pl.lit(0, pl.Int64).alias("_prev"), pl.lit(True).alias("_last")),
+            out.filter(~pl.col("_shared")).with_columns(
+                pl.lit(0, pl.Int64).alias("_prev"), pl.lit(True).alias("_last")
+            ),
             out.filter(pl.col("_shared")).with_columns(
                 (units.cum_sum() - units).over("_cid", order_by=split_order).alias("_prev"),
                 (pl.int_range(pl.len()).over("_cid", order_by=split_order) == pl.len().over("_cid") - 1).alias("_last"),

@@ -5,7 +5,7 @@ Frames in, frames out: ``provider_scores`` (one row per rendering NPI per review
 outlier rule are in ``pipelines.scores.score``; the peer statistics in ``pipelines.scores.peers``.
 """
 
-from pipelines.scores.settings import ScoreSettings
 from pipelines.scores.score import Scores, compute_scores, provider_metrics, provider_scores
+from pipelines.scores.settings import ScoreSettings
 
 __all__ = ["ScoreSettings", "Scores", "compute_scores", "provider_metrics", "provider_scores"]

@@ -118,7 +118,10 @@ def attributed(findings: pl.LazyFrame, line: pl.DataFrame, days: pl.LazyFrame) -
     own_day = f.filter(has_npi & has_patient).select(touch)
     patient_day = f.filter(~has_npi & has_patient).drop(NPI).join(keys, on=["patient_id", "service_date"]).select(touch)
     therapist_day = (
-        f.filter(has_npi & ~has_patient).drop("patient_id").join(keys, on=[NPI, "service_date"], how="left").select(touch)
+        f.filter(has_npi & ~has_patient)
+        .drop("patient_id")
+        .join(keys, on=[NPI, "service_date"], how="left")
+        .select(touch)
     )
     touched = pl.concat([own_day, patient_day, therapist_day], how="vertical").collect().lazy()
 

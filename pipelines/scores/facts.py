@@ -113,27 +113,29 @@ def line_frame(
     counts = timed & ~col_or_null("duplicate_extra", pl.Boolean()).fill_null(False)
     billed = pl.col("units_billed").cast(pl.Int64).fill_null(0)
     code = pl.col("cpt_code").cast(pl.String).str.strip_chars().str.to_uppercase()
-    keys = [
-        pl.col(k).cast(pl.String).alias(key_column(k)) for k in settings.peer_keys if k != "discipline"
-    ]
-    return u.select(
-        pl.col(NPI).cast(pl.String),
-        pl.col("patient_id").cast(pl.String),
-        pl.col("service_date").cast(pl.Date),
-        pl.col("claim_id").cast(pl.String),
-        pl.col("line_number").cast(pl.Int64),
-        pl.col("service_date").cast(pl.Date).dt.truncate("1mo").alias("month_start"),
-        pl.col("discipline").cast(pl.String),
-        pl.when(timed).then(billed).otherwise(0).alias("timed_units"),
-        pl.when(code == CODE_97112).then(billed).otherwise(0).alias("units_97112"),
-        # what the minute-based metrics read: timed lines that are not duplicate extras
-        pl.when(counts).then(billed).otherwise(0).alias("minute_units"),
-        pl.when(counts).then(minutes).alias("line_minutes"),
-        (counts & (billed > 0) & minutes.is_null()).alias("lacks_minutes"),
-        pl.when(counts).then(col_or_null("total_timed_minutes", pl.Int64())).alias("visit_minutes"),
-        col_or_null("provider_name", pl.String()).alias("provider_name"),
-        *keys,
-    ).filter(pl.col(NPI).is_not_null() & pl.col("service_date").is_not_null()).collect()
+    keys = [pl.col(k).cast(pl.String).alias(key_column(k)) for k in settings.peer_keys if k != "discipline"]
+    return (
+        u.select(
+            pl.col(NPI).cast(pl.String),
+            pl.col("patient_id").cast(pl.String),
+            pl.col("service_date").cast(pl.Date),
+            pl.col("claim_id").cast(pl.String),
+            pl.col("line_number").cast(pl.Int64),
+            pl.col("service_date").cast(pl.Date).dt.truncate("1mo").alias("month_start"),
+            pl.col("discipline").cast(pl.String),
+            pl.when(timed).then(billed).otherwise(0).alias("timed_units"),
+            pl.when(code == CODE_97112).then(billed).otherwise(0).alias("units_97112"),
+            # what the minute-based metrics read: timed lines that are not duplicate extras
+            pl.when(counts).then(billed).otherwise(0).alias("minute_units"),
+            pl.when(counts).then(minutes).alias("line_minutes"),
+            (counts & (billed > 0) & minutes.is_null()).alias("lacks_minutes"),
+            pl.when(counts).then(col_or_null("total_timed_minutes", pl.Int64())).alias("visit_minutes"),
+            col_or_null("provider_name", pl.String()).alias("provider_name"),
+            *keys,
+        )
+        .filter(pl.col(NPI).is_not_null() & pl.col("service_date").is_not_null())
+        .collect()
+    )
 
 
 def empty_line_frame(settings: ScoreSettings) -> pl.DataFrame:
@@ -205,9 +207,7 @@ def month_facts(line: pl.DataFrame, days: pl.LazyFrame, settings: ScoreSettings)
         pl.col("documented_minutes").sum().cast(pl.Int64),
         pl.col("documented_units").sum().cast(pl.Int64),
     )
-    day_minutes = (
-        pl.col("documented_minutes").fill_null(0) + MINUTES_PER_UNIT * pl.col("undocumented_units")
-    ).sum()
+    day_minutes = (pl.col("documented_minutes").fill_null(0) + MINUTES_PER_UNIT * pl.col("undocumented_units")).sum()
     working = (
         days.group_by(NPI, "service_date", "month_start")
         .agg(day_minutes.cast(pl.Int64).alias("day_minutes"))

@@ -161,15 +161,19 @@ def peer_statistics(long: pl.DataFrame, settings: ScoreSettings) -> pl.DataFrame
     out = out.with_columns(p_values)
     z_bad = pl.when(pl.col("direction_bad") == "low").then(-pl.col("robust_z")).otherwise(pl.col("robust_z"))
     tested = pl.col("trials").is_not_null()
-    return out.with_columns(z_bad.alias("z_bad")).with_columns(
-        pl.when(~pl.col("scored"))
-        .then(False)
-        .when(tested)
-        .then(pl.col("p_value") < settings.alpha)
-        .otherwise(pl.col("z_bad") >= settings.outlier_z)
-        .fill_null(False)
-        .alias("significant")
-    ).drop("_n", "_rank", "_group_successes", "_group_trials", "_mad", "_mean_ad", "_scale", "scored")
+    return (
+        out.with_columns(z_bad.alias("z_bad"))
+        .with_columns(
+            pl.when(~pl.col("scored"))
+            .then(False)
+            .when(tested)
+            .then(pl.col("p_value") < settings.alpha)
+            .otherwise(pl.col("z_bad") >= settings.outlier_z)
+            .fill_null(False)
+            .alias("significant")
+        )
+        .drop("_n", "_rank", "_group_successes", "_group_trials", "_mad", "_mean_ad", "_scale", "scored")
+    )
 
 
 def _proportion_p_values(frame: pl.DataFrame, settings: ScoreSettings) -> np.ndarray:
@@ -188,9 +192,7 @@ def _proportion_p_values(frame: pl.DataFrame, settings: ScoreSettings) -> np.nda
     k = a + b
     with np.errstate(divide="ignore", invalid="ignore"):
         pooled = np.where(big_n > 0, k / big_n, 0.0)
-        expected = np.minimum.reduce(
-            [n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled)]
-        )
+        expected = np.minimum.reduce([n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled)])
         se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
         z = np.where(se > 0, (a / n1 - b / n2) / se, 0.0)
     # scipy.special.ndtr (what scipy.stats.norm calls): scipy.stats would add its import time to every review

@@ -60,7 +60,7 @@ from pipelines.scores.facts import (
     patient_days,
     provider_periods,
 )
-from pipelines.scores.peers import metric_specs, long_metrics, peer_statistics
+from pipelines.scores.peers import long_metrics, metric_specs, peer_statistics
 from pipelines.scores.settings import ScoreSettings
 
 Frame = pl.DataFrame | pl.LazyFrame
@@ -193,11 +193,7 @@ def scores_of_pieces(kept: list[Piece], settings: ScoreSettings) -> Scores:
 def _contribution(settings: ScoreSettings) -> pl.Expr:
     """What one metric adds to the risk score: its capped bad-direction z when significant, else 0."""
     z_bad = pl.col("z_bad")
-    return (
-        pl.when(pl.col("significant") & (z_bad > 0))
-        .then(pl.min_horizontal(z_bad, settings.z_cap))
-        .otherwise(0.0)
-    )
+    return pl.when(pl.col("significant") & (z_bad > 0)).then(pl.min_horizontal(z_bad, settings.z_cap)).otherwise(0.0)
 
 
 def _evidence(long: pl.DataFrame, settings: ScoreSettings) -> pl.DataFrame:
@@ -267,8 +263,10 @@ def _number(expr: pl.Expr) -> pl.Expr:
     from 10 up (3.9, 0.0123, 14.9; 80%, 4.5%, 0.43%)."""
     pct = expr * 100
     percent = pl.concat_str(
-        pl.when(pct.abs() >= 10).then(pct.round(0).cast(pl.Int64).cast(pl.String))
-        .when(pct == 0).then(pl.lit("0"))
+        pl.when(pct.abs() >= 10)
+        .then(pct.round(0).cast(pl.Int64).cast(pl.String))
+        .when(pct == 0)
+        .then(pl.lit("0"))
         .otherwise(pct.round_sig_figs(2).cast(pl.String)),
         pl.lit("%"),
     )

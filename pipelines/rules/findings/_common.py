@@ -68,7 +68,9 @@ def lines_claimed(units: pl.Expr = pl.col("units_billed")) -> pl.Expr:
     )
 
 
-def spread(lines: pl.LazyFrame, key: Sequence[str], budget: str, order: Sequence[str], descending: Sequence[bool]) -> pl.LazyFrame:
+def spread(
+    lines: pl.LazyFrame, key: Sequence[str], budget: str, order: Sequence[str], descending: Sequence[bool]
+) -> pl.LazyFrame:
     """Per ``key``, its ``budget`` units (a column, the same on each of its lines) laid on its lines
     in ``order``, each line up to its own units_billed: ``key`` + ``_claims``. How a group-level
     finding's units over become the lines it questions (e.g. the lines billing the most above their
@@ -107,7 +109,11 @@ def as_findings(
             exprs.append(pl.col(name).cast(dtype))
         else:
             exprs.append(pl.lit(None, dtype).alias(name))
-    claims = pl.col(CLAIMS).cast(CLAIM_DTYPE) if CLAIMS in frame.collect_schema().names() else pl.lit(None, CLAIM_DTYPE).alias(CLAIMS)
+    claims = (
+        pl.col(CLAIMS).cast(CLAIM_DTYPE)
+        if CLAIMS in frame.collect_schema().names()
+        else pl.lit(None, CLAIM_DTYPE).alias(CLAIMS)
+    )
     return frame.select(*exprs, claims)
 
 
@@ -160,19 +166,25 @@ def attribute_rendering(timed_lines: pl.LazyFrame, key: Sequence[str]) -> pl.Laz
 def cotreatment_note(shared: pl.Expr) -> pl.Expr:
     """' Co-treatment: N minutes ... count once.' when the group had shared minutes, else ''
     (Pub. 100-04 ch. 5 sec. 20.3: "The time counted is the time the patient is treated")."""
-    return pl.when(shared.fill_null(0) > 0).then(
-        pl.format(
-            " Co-treatment: {} two clinicians spent with the patient at the same time on one service count once"
-            " (the time counted is the time the patient is treated).",
-            plural(shared, "minute"),
+    return (
+        pl.when(shared.fill_null(0) > 0)
+        .then(
+            pl.format(
+                " Co-treatment: {} two clinicians spent with the patient at the same time on one service count once"
+                " (the time counted is the time the patient is treated).",
+                plural(shared, "minute"),
+            )
         )
-    ).otherwise(pl.lit(""))
+        .otherwise(pl.lit(""))
+    )
 
 
 def also_rendered(other_npis: pl.Expr) -> pl.Expr:
     """' Also rendered by NPI ...' when the group had other therapists, else ''."""
-    return pl.when(other_npis.str.len_chars() > 0).then(pl.format(" Also rendered by NPI {}.", other_npis)).otherwise(
-        pl.lit("")
+    return (
+        pl.when(other_npis.str.len_chars() > 0)
+        .then(pl.format(" Also rendered by NPI {}.", other_npis))
+        .otherwise(pl.lit(""))
     )
 
 

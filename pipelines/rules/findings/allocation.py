@@ -26,11 +26,11 @@ from pipelines.rules.findings._common import (
     GROUP_EXTRAS,
     PATIENT_DAY_NPI,
     also_rendered,
-    cotreatment_note,
     as_findings,
     at_risk,
     attribute_rendering,
     code_level,
+    cotreatment_note,
     joined_field,
     lines_claimed,
     plural,
@@ -76,9 +76,9 @@ def allocation(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
         code_level(flagged, G, ref)
         .with_columns(
             pl.format("{} {}", pl.col("cpt_code"), pl.col("code_minutes")).alias("mins"),
-            pl.format("{} {}", pl.col("cpt_code"), units_range(pl.col("code_units_min"), pl.col("code_units_max"))).alias(
-                "allotted"
-            ),
+            pl.format(
+                "{} {}", pl.col("cpt_code"), units_range(pl.col("code_units_min"), pl.col("code_units_max"))
+            ).alias("allotted"),
             pl.format("{} {}", pl.col("cpt_code"), pl.col("code_units_billed")).alias("billed"),
         )
         .group_by(G)
@@ -101,7 +101,9 @@ def allocation(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
         over.join(codes, on=G, how="left")
         .join(attribute_rendering(flagged, G).drop("group_price"), on=G, how="left")
         .with_columns(
-            pl.concat_str([detail, cotreatment_note(pl.col("group_shared_minutes")), also_rendered(pl.col("other_npis"))]).alias("detail"),
+            pl.concat_str(
+                [detail, cotreatment_note(pl.col("group_shared_minutes")), also_rendered(pl.col("other_npis"))]
+            ).alias("detail"),
             at_risk(pl.col("units_over"), pl.col("price")),
         )
     )

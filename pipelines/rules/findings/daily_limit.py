@@ -56,7 +56,12 @@ from pipelines.rules.settings import RuleSettings
 RULE_ID = "DAILY_LIMIT"
 DAY = ["patient_id", "service_date"]
 KEY = [*DAY, "provider", "cpt_code", "limit_source"]
-LIMIT_SCHEMA = {"cpt_code": pl.String, "max_units_per_day": pl.Int64, "mue_indicator": pl.Int64, "limit_source": pl.String}
+LIMIT_SCHEMA = {
+    "cpt_code": pl.String,
+    "max_units_per_day": pl.Int64,
+    "mue_indicator": pl.Int64,
+    "limit_source": pl.String,
+}
 
 
 def mue_provider() -> pl.Expr:
@@ -73,9 +78,11 @@ def in_mue_scope(settings: RuleSettings) -> pl.Expr:
 def mue_limits(ref: Reference) -> pl.DataFrame:
     """The MUE table's codes with a value above 0, in ``LIMIT_SCHEMA``."""
     source = ref.mue["source"].first() if ref.mue.height else "CMS MUE table"
-    return ref.mue.filter(pl.col("max_units_per_day") > 0).select(
-        "cpt_code", "max_units_per_day", "mue_indicator", pl.lit(source).alias("limit_source")
-    ).cast(LIMIT_SCHEMA)
+    return (
+        ref.mue.filter(pl.col("max_units_per_day") > 0)
+        .select("cpt_code", "max_units_per_day", "mue_indicator", pl.lit(source).alias("limit_source"))
+        .cast(LIMIT_SCHEMA)
+    )
 
 
 def line_limits(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: RuleSettings) -> pl.LazyFrame:
@@ -83,7 +90,8 @@ def line_limits(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settin
     provider, in_scope, max_units_per_day, mue_indicator, limit_source (null: no limit)."""
     overrides = pl.DataFrame(
         [(code, value, None, "configured limit") for code, value in settings.daily_limit_overrides.items()],
-        schema=LIMIT_SCHEMA, orient="row",
+        schema=LIMIT_SCHEMA,
+        orient="row",
     )
     seed = ref.daily_limits.select(
         "cpt_code", "max_units_per_day", "mue_indicator", pl.lit("daily_limits.csv").alias("limit_source")
@@ -114,11 +122,20 @@ def line_limits(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settin
         .when(~pl.col("in_scope") & pl.col("limit_source_s").is_not_null())
         .then(pl.lit("s"))
     )
-    pick = {c: pl.when(pl.col("_which") == "o").then(pl.col(f"{c}_o")).when(pl.col("_which") == "m").then(
-        pl.col(f"{c}_m")).when(pl.col("_which") == "s").then(pl.col(f"{c}_s")).alias(c)
-        for c in ("max_units_per_day", "mue_indicator", "limit_source")}
-    return joined.with_columns(source.alias("_which")).with_columns(*pick.values()).drop(
-        [c for c in joined.collect_schema().names() if c[-2:] in ("_o", "_m", "_s")] + ["_which"]
+    pick = {
+        c: pl.when(pl.col("_which") == "o")
+        .then(pl.col(f"{c}_o"))
+        .when(pl.col("_which") == "m")
+        .then(pl.col(f"{c}_m"))
+        .when(pl.col("_which") == "s")
+        .then(pl.col(f"{c}_s"))
+        .alias(c)
+        for c in ("max_units_per_day", "mue_indicator", "limit_source")
+    }
+    return (
+        joined.with_columns(source.alias("_which"))
+        .with_columns(*pick.values())
+        .drop([c for c in joined.collect_schema().names() if c[-2:] in ("_o", "_m", "_s")] + ["_which"])
     )
 
 
@@ -173,13 +190,25 @@ def daily_limit(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settin
         .agg(join_sorted(pl.format("{} {}", pl.col("claim_id"), pl.col("u")), pl.col("claim_id")).alias("claims"))
     )
     per_day = per_day.join(by_claim, on=KEY, how="left")
-    columns = [*KEY, "claim_id", "line_number", "billed", "max_units_per_day", "mue_indicator", "justified", "price",
-               "n_claims", "claims", CLAIMS]
+    columns = [
+        *KEY,
+        "claim_id",
+        "line_number",
+        "billed",
+        "max_units_per_day",
+        "mue_indicator",
+        "justified",
+        "price",
+        "n_claims",
+        "claims",
+        CLAIMS,
+    ]
     result = pl.concat(
         [
             per_line.select(columns),
-            per_day.with_columns(pl.lit(None, pl.String).alias("claim_id"), pl.lit(None, pl.Int64).alias("line_number"))
-            .select(columns),
+            per_day.with_columns(
+                pl.lit(None, pl.String).alias("claim_id"), pl.lit(None, pl.Int64).alias("line_number")
+            ).select(columns),
         ]
     )
     is_mue = pl.col("limit_source").str.starts_with("CMS MUE")

@@ -112,11 +112,13 @@ def quote_span(span: pl.Expr, patient_id: pl.Expr | None = None) -> pl.Expr:
     s = (
         s.str.replace_all(r"\b\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b", "[date]")
         .str.replace_all(r"\d{5,}", "#")
-        .str.replace_all("[\u201c\u201d\"]", "'")
+        .str.replace_all('[\u201c\u201d"]', "'")
     )
-    s = pl.when(s.str.len_chars() > notes.MAX_SPAN).then(
-        pl.concat_str([s.str.slice(0, notes.MAX_SPAN - 1), pl.lit("\u2026")])
-    ).otherwise(s)
+    s = (
+        pl.when(s.str.len_chars() > notes.MAX_SPAN)
+        .then(pl.concat_str([s.str.slice(0, notes.MAX_SPAN - 1), pl.lit("\u2026")]))
+        .otherwise(s)
+    )
     return pl.concat_str([pl.lit(SPAN_QUOTES[0]), s, pl.lit(SPAN_QUOTES[1])])
 
 
@@ -192,7 +194,9 @@ def documentation(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, sett
         [
             pl.format(
                 "{} billed for {}; the documentation does not show: {}.",
-                pl.lit(CODE), plural(pl.col("units_over"), "unit"), missing,
+                pl.lit(CODE),
+                plural(pl.col("units_over"), "unit"),
+                missing,
             ),
             _section("Shown: ", [g[1] for g in groups]),
             _section("Not assessable: ", [g[2] for g in groups]),
@@ -270,7 +274,11 @@ def month_of_counts(counts: pl.DataFrame, month) -> pl.DataFrame:
 def coverage_of_counts(counts: pl.DataFrame) -> dict:
     """``documentation_coverage`` from monthly ``documentation_coverage_counts`` (summed)."""
     total = {c: int(counts[c].sum() or 0) for c in COVERAGE_COUNTS}
-    days, by_flags, by_notes = total["patient_days_97112"], total["patient_days_by_flags"], total["patient_days_by_notes"]
+    days, by_flags, by_notes = (
+        total["patient_days_97112"],
+        total["patient_days_by_flags"],
+        total["patient_days_by_notes"],
+    )
     not_assessable, no_technique = total["patient_days_not_assessable"], total["patient_days_technique_not_assessable"]
     checked = by_flags + by_notes
     ran = days == 0 or checked > 0

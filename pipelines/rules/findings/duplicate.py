@@ -48,21 +48,33 @@ def duplicate(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings
         .with_columns(
             pl.format(
                 "{} x{} by NPI {} on claims {} (extra: {})",
-                pl.col("cpt_code"), pl.col("units_billed"), pl.col("rendering_npi"), pl.col("claims"), pl.col("extra"),
+                pl.col("cpt_code"),
+                pl.col("units_billed"),
+                pl.col("rendering_npi"),
+                pl.col("claims"),
+                pl.col("extra"),
             ).alias("service")
         )
         .group_by(DAY)
-        .agg(join_sorted(pl.col("service"), [pl.col("cpt_code"), pl.col("rendering_npi"), pl.col("units_billed")]).alias("services"))
+        .agg(
+            join_sorted(pl.col("service"), [pl.col("cpt_code"), pl.col("rendering_npi"), pl.col("units_billed")]).alias(
+                "services"
+            )
+        )
     )
     over = extras.group_by(DAY).agg(
-        pl.col("units_billed").sum().alias("units_over"), unit_price().alias("price"), pl.len().alias("n_extra"),
+        pl.col("units_billed").sum().alias("units_over"),
+        unit_price().alias("price"),
+        pl.len().alias("n_extra"),
         lines_claimed(),
     )
     result = over.join(services, on=DAY, how="left").with_columns(
         pl.format(
             "Same service of the same session (overlapping visit times, or without them the same minutes) billed "
             "on more than one claim: {}; {} units on {} extra line(s).",
-            pl.col("services"), pl.col("units_over"), pl.col("n_extra"),
+            pl.col("services"),
+            pl.col("units_over"),
+            pl.col("n_extra"),
         ).alias("detail"),
         at_risk(pl.col("units_over"), pl.col("price")),
     )

@@ -66,14 +66,18 @@ def dx_support(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, setting
             pl.format(
                 "{} billed for {} on a claim whose diagnoses ({}) include none of the {} supportive ICD-10-CM "
                 "prefixes for neuromuscular re-education (dx_97112_supportive).",
-                pl.col("cpt_code"), plural(pl.col("units_billed"), "unit"), pl.col("dx_list"), pl.lit(len(prefixes)),
+                pl.col("cpt_code"),
+                plural(pl.col("units_billed"), "unit"),
+                pl.col("dx_list"),
+                pl.lit(len(prefixes)),
             )
         )
         .otherwise(
             pl.format(
                 "{} billed for {} on a claim with no diagnosis code at all, so nothing supports neuromuscular "
                 "re-education.",
-                pl.col("cpt_code"), plural(pl.col("units_billed"), "unit"),
+                pl.col("cpt_code"),
+                plural(pl.col("units_billed"), "unit"),
             )
         )
     )

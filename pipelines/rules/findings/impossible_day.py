@@ -24,7 +24,15 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.chart import units_for_minutes
-from pipelines.rules.findings._common import THERAPIST_DAY, amount_micros, as_findings, at_risk, per_unit, plural, spread
+from pipelines.rules.findings._common import (
+    THERAPIST_DAY,
+    amount_micros,
+    as_findings,
+    at_risk,
+    per_unit,
+    plural,
+    spread,
+)
 from pipelines.rules.groups import GROUP_KEY
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
@@ -49,7 +57,10 @@ def impossible_day(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, set
         .then(pl.max_horizontal(documented, least))
         .otherwise(documented)
         .alias("minutes"),
-        pl.when(lacking.any() & ~with_total).then((least - documented).clip(lower_bound=0)).otherwise(0).alias("inferred"),
+        pl.when(lacking.any() & ~with_total)
+        .then((least - documented).clip(lower_bound=0))
+        .otherwise(0)
+        .alias("inferred"),
         pl.col("units_billed").filter(lacking).sum().alias("unit_only_units"),
         amount_micros().sum().alias("amount"),
         pl.col("units_billed").filter(pl.col("price_per_unit").is_not_null()).sum().alias("priced_units"),
@@ -68,8 +79,14 @@ def impossible_day(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, set
     )
     inferred = (
         pl.when(pl.col("inferred") > 0)
-        .then(pl.format(" {} of them inferred from {} billed without minutes (at the least the chart allows, 15 "
-                        "x units - 7 a visit).", plural(pl.col("inferred"), "minute"), plural(pl.col("unit_only_units"), "unit")))
+        .then(
+            pl.format(
+                " {} of them inferred from {} billed without minutes (at the least the chart allows, 15 "
+                "x units - 7 a visit).",
+                plural(pl.col("inferred"), "minute"),
+                plural(pl.col("unit_only_units"), "unit"),
+            )
+        )
         .otherwise(pl.lit(""))
     )
     result = days.with_columns(units_for_minutes(pl.col("minutes") - ceiling).alias("units_over")).cache()
@@ -78,7 +95,10 @@ def impossible_day(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, set
         timed.filter(pl.col("units_billed") > 0).join(
             result.select(*DAY, pl.col("units_over").alias("_budget")), on=DAY, how="inner"
         ),
-        DAY, "_budget", ["claim_id", "line_number"], [True, True],
+        DAY,
+        "_budget",
+        ["claim_id", "line_number"],
+        [True, True],
     )
     result = result.join(claims, on=DAY, how="left").with_columns(
         at_risk(

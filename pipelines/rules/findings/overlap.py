@@ -37,7 +37,15 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.chart import units_for_minutes
-from pipelines.rules.findings._common import THERAPIST_DAY, amount_micros, as_findings, at_risk, per_unit, plural, spread
+from pipelines.rules.findings._common import (
+    THERAPIST_DAY,
+    amount_micros,
+    as_findings,
+    at_risk,
+    per_unit,
+    plural,
+    spread,
+)
 from pipelines.rules.frame import canonical, line_price
 from pipelines.rules.reference import Reference, normalize_code
 from pipelines.rules.settings import RuleSettings
@@ -62,9 +70,13 @@ def _sweep(rows: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
         .with_columns((pl.col("_segment") * _SEGMENT + seconds).cum_max().shift(1).alias("_running"))
         .with_columns(
             pl.when(pl.col("_running") >= pl.col("_segment") * _SEGMENT)
-            .then(pl.from_epoch(pl.col("_running") - pl.col("_segment") * _SEGMENT, time_unit="s").cast(pl.Datetime("us")))
+            .then(
+                pl.from_epoch(pl.col("_running") - pl.col("_segment") * _SEGMENT, time_unit="s").cast(pl.Datetime("us"))
+            )
             .alias("_earlier_end"),
-            pl.when(pl.col("_segment").shift(-1) == pl.col("_segment")).then(pl.col("start").shift(-1)).alias("_next_start"),
+            pl.when(pl.col("_segment").shift(-1) == pl.col("_segment"))
+            .then(pl.col("start").shift(-1))
+            .alias("_next_start"),
         )
     )
 
@@ -86,8 +98,17 @@ def overlap(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: 
     visits = (
         canonical(lines)
         .select(
-            *DAY, "patient_id", "claim_id", "visit_start", "visit_end", "units_billed", "minutes", "total_timed_minutes",
-            line_price(), one_on_one.alias("_one"), (code == GROUP_SESSION).alias("_group"),
+            *DAY,
+            "patient_id",
+            "claim_id",
+            "visit_start",
+            "visit_end",
+            "units_billed",
+            "minutes",
+            "total_timed_minutes",
+            line_price(),
+            one_on_one.alias("_one"),
+            (code == GROUP_SESSION).alias("_group"),
         )
         .filter(pl.col("visit_start").is_not_null() & pl.col("visit_end").is_not_null())
         .group_by(*DAY, "patient_id", "claim_id")
@@ -96,20 +117,30 @@ def overlap(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: 
             pl.col("visit_end").max().alias("end"),
             timed_billed.any().alias("_timed_visit"),
             (pl.col("_group") & billed).any().alias("_group_visit"),
-            pl.when(~lacking).then(documented).when(pl.col("total_timed_minutes").is_not_null().any())
-            .then(pl.col("total_timed_minutes").max()).otherwise(least).alias("_timed_minutes"),
+            pl.when(~lacking)
+            .then(documented)
+            .when(pl.col("total_timed_minutes").is_not_null().any())
+            .then(pl.col("total_timed_minutes").max())
+            .otherwise(least)
+            .alias("_timed_minutes"),
             amount_micros().filter(timed_billed | (pl.col("_group") & billed)).sum().alias("amount"),
-            pl.col("units_billed").filter((timed_billed | pl.col("_group")) & pl.col("price_per_unit").is_not_null())
-            .sum().alias("priced_units"),
+            pl.col("units_billed")
+            .filter((timed_billed | pl.col("_group")) & pl.col("price_per_unit").is_not_null())
+            .sum()
+            .alias("priced_units"),
         )
         .filter((pl.col("_timed_visit") | pl.col("_group_visit")) & (pl.col("end") > pl.col("start")))
         .with_columns(
             # a group session's patients are one to each other; it occupies the therapist throughout
-            pl.when(pl.col("_group_visit") & ~pl.col("_timed_visit")).then(pl.lit(GROUP_KEY)).otherwise(pl.col("patient_id"))
+            pl.when(pl.col("_group_visit") & ~pl.col("_timed_visit"))
+            .then(pl.lit(GROUP_KEY))
+            .otherwise(pl.col("patient_id"))
             .alias("patient_id"),
             pl.when(pl.col("_group_visit"))
             .then(0)
-            .otherwise(((pl.col("end") - pl.col("start")).dt.total_minutes() - pl.col("_timed_minutes")).clip(lower_bound=0))
+            .otherwise(
+                ((pl.col("end") - pl.col("start")).dt.total_minutes() - pl.col("_timed_minutes")).clip(lower_bound=0)
+            )
             .alias("slack"),
         )
     )
@@ -120,17 +151,14 @@ def overlap(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: 
         .with_columns(pl.col("_new").cast(pl.Int64).cum_sum().alias("_span"))
         .cache()
     )
-    spans = (
-        spanned.group_by(*patient, "_span")
-        .agg(
-            pl.col("start").min(),
-            pl.col("end").max(),
-            pl.len().alias("n_visits"),
-            pl.col("amount").sum(),
-            pl.col("priced_units").sum(),
-            pl.col("slack").sum(),
-            pl.col("_group_visit").any().alias("_group"),
-        )
+    spans = spanned.group_by(*patient, "_span").agg(
+        pl.col("start").min(),
+        pl.col("end").max(),
+        pl.len().alias("n_visits"),
+        pl.col("amount").sum(),
+        pl.col("priced_units").sum(),
+        pl.col("slack").sum(),
+        pl.col("_group_visit").any().alias("_group"),
     )
     spans = _sweep(spans.sort(*DAY, "start", "end"), DAY).with_columns(
         (
@@ -161,30 +189,46 @@ def overlap(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: 
     involved = spanned.join(
         spans.filter(pl.col("_involved")).select(*patient, "_span"), on=[*patient, "_span"], how="semi"
     ).select(*DAY, "claim_id", "start")
-    busy = (timed_billed | (pl.col("_group") & billed))
+    busy = timed_billed | (pl.col("_group") & billed)
     claims = spread(
         canonical(lines)
-        .select(*DAY, "claim_id", "line_number", "units_billed", one_on_one.alias("_one"), (code == GROUP_SESSION).alias("_group"))
+        .select(
+            *DAY,
+            "claim_id",
+            "line_number",
+            "units_billed",
+            one_on_one.alias("_one"),
+            (code == GROUP_SESSION).alias("_group"),
+        )
         .filter(busy)
         .join(involved, on=[*DAY, "claim_id"], how="inner")
         .join(days.select(*DAY, units_for_minutes(pl.col("minutes")).alias("_budget")), on=DAY, how="inner"),
-        DAY, "_budget", ["start", "claim_id", "line_number"], [True, True, True],
+        DAY,
+        "_budget",
+        ["start", "claim_id", "line_number"],
+        [True, True, True],
     )
     days = days.join(claims, on=DAY, how="left")
     tolerance = settings.overlap_tolerance_minutes
     units_over = units_for_minutes(pl.col("minutes"))
     price = per_unit(pl.col("amount"), pl.col("priced_units"))
-    who = pl.when(pl.col("group_session")).then(
-        pl.format("{} and a group session (97150)", plural(pl.col("n_patients"), "patient"))
-    ).otherwise(pl.format("{} different patients", pl.col("n_patients")))
+    who = (
+        pl.when(pl.col("group_session"))
+        .then(pl.format("{} and a group session (97150)", plural(pl.col("n_patients"), "patient")))
+        .otherwise(pl.format("{} different patients", pl.col("n_patients")))
+    )
     detail = pl.concat_str(
         [
             pl.format(
                 "{} visits with {} overlap in time while billing one-on-one timed time: {} of their visit windows at "
                 "once, of which at least {} one-on-one timed time for two patients at once ({} the visits spent "
                 "outside the therapist's one-on-one timed codes set aside); {} on the 8-minute chart.",
-                pl.col("n_visits"), who, plural(pl.col("window_minutes"), "minute"), plural(pl.col("minutes"), "minute"),
-                plural(pl.col("slack"), "minute"), plural(pl.col("units_over"), "unit"),
+                pl.col("n_visits"),
+                who,
+                plural(pl.col("window_minutes"), "minute"),
+                plural(pl.col("minutes"), "minute"),
+                plural(pl.col("slack"), "minute"),
+                plural(pl.col("units_over"), "unit"),
             ),
             pl.when(pl.col("group_session"))
             .then(pl.lit(" A group session occupies the therapist throughout its time."))

@@ -26,26 +26,26 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.rules.chart import units_for_minutes
 from pipelines.rules.findings._common import (
     GROUP_EXTRAS,
     PATIENT_DAY_NPI,
     also_rendered,
-    cotreatment_note,
     as_findings,
     at_risk,
     attribute_rendering,
     code_level,
+    cotreatment_note,
     join_sorted,
     joined_field,
     plural,
     sorted_rows,
     spread,
 )
-from pipelines.rules.chart import units_for_minutes
 from pipelines.rules.groups import GROUP_KEY
-from pipelines.rules.units import _ama_bound
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
+from pipelines.rules.units import _ama_bound
 
 RULE_ID = "UNITS_OVER_MINUTES"
 G = list(GROUP_KEY)
@@ -118,22 +118,36 @@ def units_over_minutes(
             pl.format(
                 "The per-code minutes add up to {} ({}) but the visit totals to {}: checked against each, the lower "
                 "governs, {} timed minutes supporting {} under the {} method; {} billed ({}).",
-                code_m, pl.col("minutes_by_code"), visit_m, t, plural(n, "unit"), method, b, pl.col("billed_by_code"),
+                code_m,
+                pl.col("minutes_by_code"),
+                visit_m,
+                t,
+                plural(n, "unit"),
+                method,
+                b,
+                pl.col("billed_by_code"),
             )
         )
         .when(pl.col("total_check") & (pl.col("group_basis") == "per_code_minutes"))
         .then(
             pl.format(
                 "{} timed minutes ({}) support {} under the {} method; {} billed ({}).",
-                t, pl.col("minutes_by_code"), plural(n, "unit"), method, b, pl.col("billed_by_code"),
+                t,
+                pl.col("minutes_by_code"),
+                plural(n, "unit"),
+                method,
+                b,
+                pl.col("billed_by_code"),
             )
         )
         .when(pl.col("total_check") & (pl.col("method") == "cms"))
         .then(
             pl.format(
-                "{} timed minutes (visit totals; no per-code minutes) support {} under the CMS method; "
-                "{} billed ({}).",
-                t, plural(n, "unit"), b, pl.col("billed_by_code"),
+                "{} timed minutes (visit totals; no per-code minutes) support {} under the CMS method; {} billed ({}).",
+                t,
+                plural(n, "unit"),
+                b,
+                pl.col("billed_by_code"),
             )
         )
         .when(pl.col("total_check"))
@@ -141,41 +155,56 @@ def units_over_minutes(
             pl.format(
                 "{} timed minutes (visit totals; no per-code minutes) support at most {} units under the AMA "
                 "method however they split over the {} codes billed; {} billed ({}).",
-                t, n, pl.col("n_codes"), b, pl.col("billed_by_code"),
+                t,
+                n,
+                pl.col("n_codes"),
+                b,
+                pl.col("billed_by_code"),
             )
         )
         .when(pl.col("group_basis") == "per_code_minutes")
         .then(
             pl.format(
                 "Under the AMA method each code stands alone: {}; {} billed above their code's minutes.",
-                pl.col("bounds"), plural(pl.col("units_over"), "unit"),
+                pl.col("bounds"),
+                plural(pl.col("units_over"), "unit"),
             )
         )
         .otherwise(
             pl.format(
                 "Documented minutes under the {} method: {}; {} billed above what those minutes can carry "
                 "(lines of {} have no minutes: see MINUTES_MISSING).",
-                method, pl.col("bounds"), plural(pl.col("units_over"), "unit"), pl.col("unknown_codes"),
+                method,
+                pl.col("bounds"),
+                plural(pl.col("units_over"), "unit"),
+                pl.col("unknown_codes"),
             )
         )
     )
-    lower_codes = pl.when(disagree & (pl.col("group_basis") == "per_code_minutes")).then(
-        pl.format(" The visit totals say {} minutes; the per-code minutes, lower, govern.", visit_m)
-    ).otherwise(pl.lit(""))
+    lower_codes = (
+        pl.when(disagree & (pl.col("group_basis") == "per_code_minutes"))
+        .then(pl.format(" The visit totals say {} minutes; the per-code minutes, lower, govern.", visit_m))
+        .otherwise(pl.lit(""))
+    )
     detail = pl.concat_str([detail, lower_codes])
     # the units over are the lines' billing most above their code's share, then the latest claims'
     claims = spread(
         flagged.join(over.select(*G, pl.col("units_over").alias("_budget")), on=G, how="left").with_columns(
             (pl.col("units_billed") - pl.col("expected_units_max").fill_null(0)).alias("_excess")
         ),
-        G, "_budget", ["_excess", "claim_id", "line_number"], [True, True, True],
+        G,
+        "_budget",
+        ["_excess", "claim_id", "line_number"],
+        [True, True, True],
     )
     result = (
         over.join(per_group, on=G, how="left")
         .join(claims, on=G, how="left")
         .join(attribute_rendering(flagged, G), on=G, how="left")
         .with_columns(
-            pl.concat_str([detail, cotreatment_note(pl.col("group_shared_minutes")), also_rendered(pl.col("other_npis"))]).alias("detail"),
+            pl.concat_str(
+                [detail, cotreatment_note(pl.col("group_shared_minutes")), also_rendered(pl.col("other_npis"))]
+            ).alias("detail"),
             at_risk(pl.col("units_over"), pl.col("group_price")),
         )
     )
@@ -203,12 +232,17 @@ def _shared_visit_totals(timed: pl.LazyFrame, over: pl.LazyFrame, settings: Rule
             pl.col("units_billed").sum().alias("billed"),
             (pl.col("method") == "cms").any().alias("cms"),
             pl.col("cpt_code").n_unique().cast(pl.Int64).alias("n_codes"),
-            join_sorted(pl.format("{} {}", pl.col("cpt_code"), pl.col("units_billed")), [pl.col("discipline"), pl.col("cpt_code")])
-            .alias("billed_by_code"),
+            join_sorted(
+                pl.format("{} {}", pl.col("cpt_code"), pl.col("units_billed")),
+                [pl.col("discipline"), pl.col("cpt_code")],
+            ).alias("billed_by_code"),
         )
         .join(reported, on=VISIT, how="anti")
         .with_columns(
-            pl.when(pl.col("cms")).then(units_for_minutes(total)).otherwise(_ama_bound(total, pl.col("n_codes"))).alias("supported")
+            pl.when(pl.col("cms"))
+            .then(units_for_minutes(total))
+            .otherwise(_ama_bound(total, pl.col("n_codes")))
+            .alias("supported")
         )
         .with_columns((pl.col("billed") - pl.col("supported")).alias("units_over"))
         .filter(pl.col("units_over") > 0)
@@ -216,7 +250,10 @@ def _shared_visit_totals(timed: pl.LazyFrame, over: pl.LazyFrame, settings: Rule
     flagged = joint.join(visits.select(VISIT), on=VISIT, how="semi")
     claims = spread(
         flagged.join(visits.select(*VISIT, pl.col("units_over").alias("_budget")), on=VISIT, how="left"),
-        VISIT, "_budget", ["claim_id", "line_number"], [True, True],
+        VISIT,
+        "_budget",
+        ["claim_id", "line_number"],
+        [True, True],
     )
     result = (
         visits.join(attribute_rendering(flagged, VISIT), on=VISIT, how="left")
@@ -227,8 +264,12 @@ def _shared_visit_totals(timed: pl.LazyFrame, over: pl.LazyFrame, settings: Rule
                     pl.format(
                         "One visit total of {} timed minutes is repeated on the {} lines of claim {}: one visit's minutes, "
                         "bounding its disciplines together. They support {} under the {} method; {} billed ({}).",
-                        total, pl.col("visit_disciplines"), pl.col("claim_id"), plural(pl.col("supported"), "unit"),
-                        pl.when(pl.col("cms")).then(pl.lit("CMS")).otherwise(pl.lit("AMA")), pl.col("billed"),
+                        total,
+                        pl.col("visit_disciplines"),
+                        pl.col("claim_id"),
+                        plural(pl.col("supported"), "unit"),
+                        pl.when(pl.col("cms")).then(pl.lit("CMS")).otherwise(pl.lit("AMA")),
+                        pl.col("billed"),
                         pl.col("billed_by_code"),
                     ),
                     also_rendered(pl.col("other_npis")),

@@ -50,10 +50,14 @@ def _code_roles(ref: Reference) -> pl.LazyFrame:
     units a day it takes) or 'addon' (with its primary)."""
     evaluations = set(ref.evaluation_codes())
     rows = [(c, "evaluation" if c in evaluations else "untimed", None, 1) for c in ref.untimed_codes()]
-    for addon, primary, cap in ref.addon_codes.select("addon_code", "primary_code", "primary_units_per_day").iter_rows():
+    for addon, primary, cap in ref.addon_codes.select(
+        "addon_code", "primary_code", "primary_units_per_day"
+    ).iter_rows():
         rows.append((primary, "primary", addon, cap))
         rows.append((addon, "addon", primary, None))
-    return pl.DataFrame(rows, schema=SCHEMA, orient="row").unique("code", keep="first").lazy().rename({"code": "cpt_code"})
+    return (
+        pl.DataFrame(rows, schema=SCHEMA, orient="row").unique("code", keep="first").lazy().rename({"code": "cpt_code"})
+    )
 
 
 def untimed_units(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, settings: RuleSettings) -> pl.LazyFrame:
@@ -62,27 +66,35 @@ def untimed_units(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, sett
         _code_roles(ref), on="cpt_code", how="inner"
     )
     # one part per (day, discipline, service): a code, the day's evaluations together, or a pair
-    service = pl.when(pl.col("kind") == "evaluation").then(pl.lit("evaluation")).when(pl.col("kind") == "addon").then(
-        pl.col("primary_code")).otherwise(pl.col("cpt_code"))
+    service = (
+        pl.when(pl.col("kind") == "evaluation")
+        .then(pl.lit("evaluation"))
+        .when(pl.col("kind") == "addon")
+        .then(pl.col("primary_code"))
+        .otherwise(pl.col("cpt_code"))
+    )
     billed = billed.with_columns(service.alias("_service")).cache()
-    parts = (
-        billed
-        .group_by(*DAY, "_service")
-        .agg(
-            pl.col("kind").first().alias("_first_kind"),
-            pl.col("units_billed").filter(pl.col("kind") != "addon").sum().alias("units"),
-            pl.col("units_billed").filter(pl.col("kind") == "addon").sum().alias("addon_units"),
-            pl.col("cap").max().fill_null(1).alias("cap"),
-            pl.col("primary_code").filter(pl.col("kind") == "primary").first().alias("addon_code"),
-            pl.col("primary_code").filter(pl.col("kind") == "addon").first().alias("primary_of_addon"),
-            pl.col("cpt_code").filter(pl.col("kind") == "addon").first().alias("addon_billed"),
-            join_sorted(pl.format("{} x{}", pl.col("cpt_code"), pl.col("units_billed")), [pl.col("claim_id"), pl.col("line_number")])
-            .alias("billed"),
-            amount_micros().filter(pl.col("kind") != "addon").sum().alias("_m_main"),
-            pl.col("units_billed").filter((pl.col("kind") != "addon") & pl.col("price_per_unit").is_not_null()).sum().alias("_p_main"),
-            amount_micros().filter(pl.col("kind") == "addon").sum().alias("_m_addon"),
-            pl.col("units_billed").filter((pl.col("kind") == "addon") & pl.col("price_per_unit").is_not_null()).sum().alias("_p_addon"),
-        )
+    parts = billed.group_by(*DAY, "_service").agg(
+        pl.col("kind").first().alias("_first_kind"),
+        pl.col("units_billed").filter(pl.col("kind") != "addon").sum().alias("units"),
+        pl.col("units_billed").filter(pl.col("kind") == "addon").sum().alias("addon_units"),
+        pl.col("cap").max().fill_null(1).alias("cap"),
+        pl.col("primary_code").filter(pl.col("kind") == "primary").first().alias("addon_code"),
+        pl.col("primary_code").filter(pl.col("kind") == "addon").first().alias("primary_of_addon"),
+        pl.col("cpt_code").filter(pl.col("kind") == "addon").first().alias("addon_billed"),
+        join_sorted(
+            pl.format("{} x{}", pl.col("cpt_code"), pl.col("units_billed")), [pl.col("claim_id"), pl.col("line_number")]
+        ).alias("billed"),
+        amount_micros().filter(pl.col("kind") != "addon").sum().alias("_m_main"),
+        pl.col("units_billed")
+        .filter((pl.col("kind") != "addon") & pl.col("price_per_unit").is_not_null())
+        .sum()
+        .alias("_p_main"),
+        amount_micros().filter(pl.col("kind") == "addon").sum().alias("_m_addon"),
+        pl.col("units_billed")
+        .filter((pl.col("kind") == "addon") & pl.col("price_per_unit").is_not_null())
+        .sum()
+        .alias("_p_addon"),
     )
     over_main = (pl.col("units") - pl.col("cap")).clip(lower_bound=0)
     orphan = (pl.col("units") == 0) & (pl.col("addon_units") > 0)
@@ -91,13 +103,26 @@ def untimed_units(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, sett
     is_pair = pl.col("addon_code").is_not_null() | pl.col("primary_of_addon").is_not_null()
     why = (
         pl.when(orphan)
-        .then(pl.format("{} billed without {} that day (an add-on is reported in addition to its primary): {}",
-                        pl.col("addon_billed"), pl.col("primary_of_addon"), pl.col("billed")))
+        .then(
+            pl.format(
+                "{} billed without {} that day (an add-on is reported in addition to its primary): {}",
+                pl.col("addon_billed"),
+                pl.col("primary_of_addon"),
+                pl.col("billed"),
+            )
+        )
         .when(is_eval)
         .then(pl.format("more than one evaluation the same day ({}): one a day", pl.col("billed")))
         .when(is_pair)
-        .then(pl.format("{} is billed for the first {} of the day, {} for the further ones: {}", pl.col("_service"),
-                        plural(pl.col("cap"), "unit"), pl.col("addon_code"), pl.col("billed")))
+        .then(
+            pl.format(
+                "{} is billed for the first {} of the day, {} for the further ones: {}",
+                pl.col("_service"),
+                plural(pl.col("cap"), "unit"),
+                pl.col("addon_code"),
+                pl.col("billed"),
+            )
+        )
         .otherwise(pl.format("{} is untimed, billed as 1 unit a day: {}", pl.col("_service"), pl.col("billed")))
     )
     parts = (
@@ -108,7 +133,10 @@ def untimed_units(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, sett
             (
                 over_main.cast(pl.Float64) * per_unit(pl.col("_m_main"), pl.col("_p_main")) * MICROS
                 + over_addon.cast(pl.Float64) * per_unit(pl.col("_m_addon"), pl.col("_p_addon")) * MICROS
-            ).round().cast(pl.Int64).alias("_at_risk"),
+            )
+            .round()
+            .cast(pl.Int64)
+            .alias("_at_risk"),
         )
     )
     # the units over are the part's latest lines' (main codes and add-ons each their own)
@@ -138,8 +166,9 @@ def untimed_units(lines: pl.LazyFrame, units: pl.LazyFrame, ref: Reference, sett
             pl.col("why").sort_by("_service").str.join("; ").alias("_why"),
         )
         .with_columns(
-            pl.format("{}: {}; {} over.", pl.col("discipline"), pl.col("_why"), plural(pl.col("units_over"), "unit"))
-            .alias("detail")
+            pl.format(
+                "{}: {}; {} over.", pl.col("discipline"), pl.col("_why"), plural(pl.col("units_over"), "unit")
+            ).alias("detail")
         )
         .join(claims, on=DAY, how="left")
     )
