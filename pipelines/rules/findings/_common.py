@@ -39,7 +39,7 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {**FINDING_BASE, **EXPOSURE_SCHEMA}
 
 RuleFunction = Callable[[pl.LazyFrame, pl.LazyFrame, Reference, RuleSettings], pl.LazyFrame]
 
-# Grains of the contract's rule table (shared/contract/review-outputs.md).
+# Grains of the contract's rule table (docs/contract/review-outputs.md).
 PATIENT_DAY_NPI = ("patient_id", "service_date", "rendering_npi")
 PATIENT_DAY = ("patient_id", "service_date")
 LINE = ("claim_id", "line_number")
