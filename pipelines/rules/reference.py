@@ -156,8 +156,8 @@ class Reference:
     - ``payer_methods``: payer_type, method ('cms' | 'ama'); ``payer_name_methods``: payer_name
       (lower case), method; a payer_name row wins over its payer_type row.
     - ``daily_limits``: cpt_code, max_units_per_day (int), mue_indicator (int, null = per date of
-      service), source: limits for payers outside the MUE's scope (97112: 4, the seed document's
-      typical allowance).
+      service), source: limits for payers outside the MUE's scope (97112: 4, unitreview's
+      default, equal to CMS's MUE for 97112).
     - ``mue``: CMS's practitioner MUE table: cpt_code, max_units_per_day (the MUE value),
       mue_indicator (MAI 1 line edit, 2 date-of-service policy edit, 3 date-of-service clinical edit),
       rationale, source.

@@ -41,7 +41,7 @@ class RuleSettings:
       time is low severity (clock skew between two notes, a hand-over).
     - ``mue_payer_types`` [("medicare", "medicare_advantage")]: payer types whose lines DAILY_LIMIT
       checks against CMS's MUE table (MUEs are Medicare's edits); other payers' lines are checked
-      against ``daily_limits.csv`` (97112: 4, the seed document's typical allowance).
+      against ``daily_limits.csv`` (97112: 4, unitreview's default, equal to CMS's MUE).
     - ``impossible_day_ceiling_minutes`` [None = ``limits.csv``, 720]: a therapist's documented timed
       one-on-one minutes in a day above this are an IMPOSSIBLE_DAY.
     - ``oig_reference_minutes`` [None = ``limits.csv``, 480]: OIG's 8 hours, reported in the detail.

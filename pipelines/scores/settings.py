@@ -24,8 +24,8 @@ class ScoreSettings:
       evidence is scaled down by ``patient_days / min_patient_days``.
     - ``alpha`` [0.05]: one-sided significance level of the proportion tests (the CBR's chi-square
       test "at 0.05").
-    - ``daily_limit_97112`` [4]: units of 97112 a patient-day "at the limit" (seed document: payers
-      typically allow four units a day).
+    - ``daily_limit_97112`` [4]: units of 97112 a patient-day "at the limit" (CMS's MUE for 97112:
+      4 units a date of service).
     - ``oig_day_minutes`` [480]: OIG's 8-hour day; ``share_days_over_8h`` counts a therapist's
       working days with more timed minutes than this.
     - ``top_reasons`` [3]: how many metrics the ``reasons`` text names at most.

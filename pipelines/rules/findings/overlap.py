@@ -2,7 +2,7 @@
 
 Contract: "one therapist's visits with different patients overlap in time while billing one-on-one
 timed codes". Secondary, not a quotation: the NCCI Policy Manual ch. 11 (physical medicine and
-rehabilitation), as the project's domain notes summarize it, allows not more than one therapy service
+rehabilitation), as coding guides restate it, allows not more than one therapy service
 per 15-minute period, except supervised modalities 97010-97028; group therapy 97150 is untimed and
 does not need one-on-one contact (the Policy Manual's text could not be read; docs/rules.md, OVERLAP).
 Pub. 100-04 ch. 5 sec. 20.3: "The time counted is the time the patient is treated" (as First Coast, a
