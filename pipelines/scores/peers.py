@@ -46,7 +46,8 @@ import numpy as np
 import polars as pl
 from scipy import special
 
-from pipelines.scores.attribution import THERAPIST_DAY_RULES, flagged_column, rule_column
+from pipelines.rules.grains import THERAPIST_DAY_RULES
+from pipelines.scores.attribution import flagged_column, rule_column
 from pipelines.scores.facts import NPI
 from pipelines.scores.settings import ScoreSettings
 
