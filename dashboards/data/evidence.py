@@ -21,8 +21,8 @@ import polars as pl
 
 from dashboards import data
 from dashboards.data.snapshot import MissingData, Snapshot
-from pipelines.rules.grains import THERAPIST_DAY_RULES
 from pipelines.scores import facts
+from pipelines.scores.attribution import THERAPIST_DAY_RULES
 from pipelines.scores.settings import ScoreSettings
 
 PATIENT_DAY = "patient-day"

@@ -21,9 +21,8 @@ from dashboards.data import visits
 from dashboards.pages import guarded
 from dashboards.ui import components, navigation
 from dashboards.ui.evidence_figures import therapist_day_timeline
-from dashboards.ui.links import patient_day_href
+from dashboards.ui.links import THERAPIST_DAY_RULES, patient_day_href
 from dashboards.ui.view_state import ViewState
-from pipelines.rules.grains import THERAPIST_DAY_RULES
 
 PATH_TEMPLATE = "/therapist-day/<npi>/<date>"
 NO_TIMES = (

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.rules.grains import THERAPIST_DAY_RULES
-
 
 @dataclass(frozen=True)
 class Term:
@@ -98,6 +96,8 @@ RULES: dict[str, Term] = {
         "enters '1' in the field labeled units\". Code: pipelines/rules/findings/untimed_units.py",
     ),
 }
+
+THERAPIST_DAY_RULES = ("OVERLAP", "IMPOSSIBLE_DAY")  # their rates count working days (pipelines.scores.peers)
 
 # ---- provider metrics compared with peers (pipelines/scores/peers.py metric_specs) ----------------
 

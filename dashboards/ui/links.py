@@ -5,7 +5,7 @@ from __future__ import annotations
 
 # Findings of therapist-day grain (contract, "Rule ids and their grain"): they name no patient and
 # open the therapist-day page.
-from pipelines.rules.grains import THERAPIST_DAY_RULES
+from pipelines.scores.attribution import THERAPIST_DAY_RULES
 
 
 def patient_day_href(npi: str, token: str | None, day) -> str | None:

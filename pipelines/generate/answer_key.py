@@ -9,7 +9,7 @@ from pipelines.generate import catalog as cat
 from pipelines.generate.arrays import Visits
 from pipelines.generate.lines import DOC_BITS
 from pipelines.generate.world import World
-from pipelines.rules.grains import GRAIN
+from pipelines.rules.registry import GRAIN
 
 KEY_SCHEMA = {
     "rule_id": pl.String,

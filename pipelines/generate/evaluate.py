@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.rules.grains import GRAIN
+from pipelines.rules.registry import GRAIN
 
 # the order of the evaluation's rows
 RULE_ORDER = (

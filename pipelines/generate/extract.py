@@ -27,7 +27,6 @@ from pipelines.generate.answer_key import KEY_SCHEMA
 from pipelines.generate.month import RULE_IDS, build_month
 from pipelines.generate.scenarios import RECORD_SCHEMA, SCENARIO_RATE, add_scenarios, scenarios_per_kind
 from pipelines.generate.world import Period, World, build_world
-from pipelines.rules.grains import THERAPIST_DAY_RULES
 
 # Default plant rates: patient-day rules as a share of patient-days, therapist-day rules (OVERLAP,
 # IMPOSSIBLE_DAY) as a share of therapist-days, DOCUMENTATION as a share of the patient-days billing
@@ -43,6 +42,7 @@ DEFAULT_RATES: dict[str, float] = {
     "IMPOSSIBLE_DAY": 0.01,
     "DOCUMENTATION": 0.02,
 }
+THERAPIST_DAY_RULES = ("OVERLAP", "IMPOSSIBLE_DAY")
 SHARE_97112_DAYS = 0.17  # measured share of patient-days billing 97112 (DOCUMENTATION's base)
 LINES_PER_VISIT = 2.15  # measured average of the visit mix
 VISITS_PER_THERAPIST_DAY = 9.0

@@ -12,7 +12,14 @@ import polars as pl
 
 from pipelines.rules.claims import EXCLUDED
 from pipelines.rules.exposure import priced
-from pipelines.rules.findings._common import FINDINGS_SCHEMA, RuleFunction
+from pipelines.rules.findings._common import (
+    FINDINGS_SCHEMA,
+    LINE,
+    PATIENT_DAY,
+    PATIENT_DAY_NPI,
+    THERAPIST_DAY,
+    RuleFunction,
+)
 from pipelines.rules.findings.allocation import allocation
 from pipelines.rules.findings.daily_limit import daily_limit
 from pipelines.rules.findings.documentation import documentation
@@ -39,6 +46,20 @@ RULES: dict[str, RuleFunction] = {
     "UNTIMED_UNITS": untimed_units,
 }
 
+# The keys that identify each rule's finding (its grain in the contract's rule table): the generator's
+# answer key and the evaluation match findings on them.
+GRAIN: dict[str, tuple[str, ...]] = {
+    "UNITS_OVER_MINUTES": PATIENT_DAY_NPI,
+    "ALLOCATION": PATIENT_DAY_NPI,
+    "DAILY_LIMIT": PATIENT_DAY,
+    "MINUTES_MISSING": LINE,
+    "DX_SUPPORT": LINE,
+    "DUPLICATE": PATIENT_DAY,
+    "OVERLAP": THERAPIST_DAY,
+    "DOCUMENTATION": PATIENT_DAY_NPI,
+    "IMPOSSIBLE_DAY": THERAPIST_DAY,
+    "UNTIMED_UNITS": PATIENT_DAY,
+}
 
 SORT_KEY = [
     "rule_id",

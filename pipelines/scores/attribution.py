@@ -26,14 +26,25 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.grains import RULE_IDS, THERAPIST_DAY_RULES
 from pipelines.scores.facts import MONTH_START, NPI, PATIENT_DAY, lazy
 
 # Every rule id of the contract: each gets a rate column (0 when the rule raised nothing).
-KNOWN_RULE_IDS = RULE_IDS
+KNOWN_RULE_IDS = (
+    "UNITS_OVER_MINUTES",
+    "ALLOCATION",
+    "DAILY_LIMIT",
+    "MINUTES_MISSING",
+    "DX_SUPPORT",
+    "DUPLICATE",
+    "OVERLAP",
+    "DOCUMENTATION",
+    "IMPOSSIBLE_DAY",
+    "UNTIMED_UNITS",
+)
 
 # Therapist-day rules: their proportion test counts the provider's flagged working days out of its
 # working days (the patient-days of one working day are not independent trials).
+THERAPIST_DAY_RULES = ("OVERLAP", "IMPOSSIBLE_DAY")
 
 FINDING_COLUMNS: dict[str, pl.DataType] = {
     "rule_id": pl.String(),

@@ -46,8 +46,7 @@ import numpy as np
 import polars as pl
 from scipy import special
 
-from pipelines.rules.grains import THERAPIST_DAY_RULES
-from pipelines.scores.attribution import flagged_column, rule_column
+from pipelines.scores.attribution import THERAPIST_DAY_RULES, flagged_column, rule_column
 from pipelines.scores.facts import NPI
 from pipelines.scores.settings import ScoreSettings
 

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 
 import polars as pl
 
-from pipelines.rules.grains import LINE, PATIENT_DAY, PATIENT_DAY_NPI, THERAPIST_DAY  # noqa: F401 - the rules import them from here
 from pipelines.rules.reference import Reference
 from pipelines.rules.settings import RuleSettings
 
@@ -40,8 +39,13 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {**FINDING_BASE, **EXPOSURE_SCHEMA}
 
 RuleFunction = Callable[[pl.LazyFrame, pl.LazyFrame, Reference, RuleSettings], pl.LazyFrame]
 
+# Grains of the contract's rule table (docs/contract/review-outputs.md).
+PATIENT_DAY_NPI = ("patient_id", "service_date", "rendering_npi")
+PATIENT_DAY = ("patient_id", "service_date")
+LINE = ("claim_id", "line_number")
 # Line findings also carry the patient-day and therapist for drill-down.
 LINE_DRILL_DOWN = (*LINE, "patient_id", "service_date", "rendering_npi")
+THERAPIST_DAY = ("rendering_npi", "service_date")
 GROUP_EXTRAS = ("billing_provider", "discipline")
 
 
